@@ -1,0 +1,221 @@
+//! Command semantics: plain synchronous functions over one shard's [`Keyspace`].
+//!
+//! Every command is described by a [`CommandSpec`] row in its family's file (`string.rs`,
+//! `keys.rs`, `server.rs`, ...). A row says how the server layer routes the command
+//! ([`Routing`]), where its keys are (Redis's first/last/step convention, also reported by
+//! `COMMAND INFO`) and, for commands that run inside one shard, the [`Handler`] that runs it.
+//!
+//! Handlers never see the network, other shards or the runtime: they take an [`ExecContext`] and
+//! the arguments (`args[0]` is the command name as the client sent it) and return a [`Reply`].
+//! A multi-key command whose keys all live on one shard runs its handler there directly; when the
+//! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
+
+pub mod keys;
+pub mod server;
+pub mod string;
+pub mod util;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::keyspace::{Db, Keyspace};
+use crate::protocol::reply::Reply;
+
+/// Runs one command inside the shard that owns its keys.
+pub type Handler = fn(&mut ExecContext<'_>, &[Bytes]) -> Reply;
+
+/// How the server layer routes a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// Runs on the connection's own core and needs no key (PING, ECHO, HELLO, CLIENT, INFO, ...).
+    /// The server layer implements these; `handler` is `None`.
+    Connection,
+    /// The key at `first_key` decides the owning shard; `handler` runs there.
+    SingleKey,
+    /// Several keys (`first_key..=last_key` by `step`); on one shard `handler` runs there, across
+    /// shards the server layer coordinates it.
+    MultiKey,
+    /// Runs over every shard and combines the results (KEYS, SCAN, DBSIZE, FLUSHALL, ...);
+    /// implemented by the server layer.
+    AllShards,
+}
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis's arity: positive = exact argument count including the name, negative = at least.
+    pub arity: i32,
+    /// Redis command flags as `COMMAND INFO` reports them: "write", "readonly", "denyoom",
+    /// "fast", "admin", "noscript", "loading", "stale", "pubsub", ...
+    pub flags: &'static [&'static str],
+    /// Position of the first key (0 = no keys), of the last (-1 = last argument), and the step.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub routing: Routing,
+    pub handler: Option<Handler>,
+    /// For `COMMAND DOCS`: the command group ("string", "generic", "server", "connection") and
+    /// a one-line summary and the Redis version that introduced it.
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// Checks the argument count against `arity`.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+
+    /// Indices of the key arguments in `args`, following first/last/step.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, last, step) = if self.first_key <= 0 || argc <= self.first_key as usize {
+            (1usize, 0usize, 1usize)
+        } else {
+            let last = if self.last_key < 0 {
+                (argc as i64 + self.last_key as i64).max(0) as usize
+            } else {
+                (self.last_key as usize).min(argc - 1)
+            };
+            (self.first_key as usize, last, self.step.max(1) as usize)
+        };
+        (first..=last).step_by(step)
+    }
+}
+
+/// What a handler may touch: the shard's keyspace, the client's selected database, the clock.
+pub struct ExecContext<'a> {
+    pub keyspace: &'a mut Keyspace,
+    pub db_index: usize,
+    /// Milliseconds since the Unix epoch, read once per command batch.
+    pub now_ms: u64,
+    pub limits: &'a CommandLimits,
+}
+
+impl ExecContext<'_> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        self.keyspace.db(self.db_index)
+    }
+}
+
+/// Limits from the configuration that command semantics enforce.
+#[derive(Debug, Clone)]
+pub struct CommandLimits {
+    /// `proto-max-bulk-len`: the largest string a command may create (APPEND, SETRANGE).
+    pub proto_max_bulk_len: usize,
+}
+
+impl Default for CommandLimits {
+    fn default() -> Self {
+        CommandLimits { proto_max_bulk_len: 512 * 1024 * 1024 }
+    }
+}
+
+/// Every command family's rows.
+pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    string::COMMANDS.iter().chain(keys::COMMANDS.iter()).chain(server::COMMANDS.iter())
+}
+
+fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| all_commands().map(|spec| (spec.name, spec)).collect())
+}
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    table().get(lower).copied()
+}
+
+/// Number of commands in the table (`COMMAND COUNT`).
+pub fn command_count() -> usize {
+    table().len()
+}
+
+/// Redis's reply for an unknown command, with the start of its arguments quoted as Redis does.
+pub fn unknown_command_error(args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]);
+    let mut text = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    for arg in &args[1..] {
+        text.push('\'');
+        text.push_str(&truncate(&String::from_utf8_lossy(arg), 128));
+        text.push_str("' ");
+    }
+    Reply::error(text)
+}
+
+/// Redis's reply for a wrong argument count.
+pub fn arity_error(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        String::from_utf8_lossy(name).to_lowercase()
+    ))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Runs a command that has a handler, after checking its arity.
+pub fn run(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
+    let Some(spec) = lookup(&args[0]) else {
+        return unknown_command_error(args);
+    };
+    if !spec.arity_ok(args.len()) {
+        return arity_error(&args[0]);
+    }
+    match spec.handler {
+        Some(handler) => handler(ctx, args),
+        None => unknown_command_error(args),
+    }
+}
+
+#[cfg(test)]
+pub mod test_support {
+    //! In-process command runner: `run(&mut ks, ["SET", "k", "v"])`.
+    use super::*;
+
+    pub struct Harness {
+        pub keyspace: Keyspace,
+        pub db_index: usize,
+        pub now_ms: u64,
+        pub limits: CommandLimits,
+    }
+
+    impl Harness {
+        pub fn new() -> Self {
+            Harness { keyspace: Keyspace::new(16), db_index: 0, now_ms: 1_700_000_000_000, limits: CommandLimits::default() }
+        }
+
+        pub fn run(&mut self, args: &[&str]) -> Reply {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            let mut ctx = ExecContext {
+                keyspace: &mut self.keyspace,
+                db_index: self.db_index,
+                now_ms: self.now_ms,
+                limits: &self.limits,
+            };
+            run(&mut ctx, &args)
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Skeleton: filled in by the command helper.
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

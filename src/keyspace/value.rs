@@ -1,0 +1,18 @@
+//! Value types stored under a key.
+
+use bytes::Bytes;
+
+/// A stored value. More types arrive with the data-types issue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(Bytes),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+        }
+    }
+}

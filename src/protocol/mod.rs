@@ -1,0 +1,4 @@
+//! Bytes to requests and replies to bytes: no I/O, no runtime, no keyspace.
+
+pub mod reply;
+pub mod resp;

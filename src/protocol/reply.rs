@@ -1,0 +1,235 @@
+//! Reply values and their RESP2/RESP3 encoding.
+//!
+//! Commands return a [`Reply`]; only the connection turns it into bytes, in the protocol version the
+//! client chose with `HELLO`. RESP3-only types degrade to their RESP2 forms exactly as Redis does:
+//! a map becomes a flat array, a set an array, a double a bulk string, a boolean an integer, a null
+//! `$-1` (or `*-1` for a null array).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// A reply to one command, independent of the protocol version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`-style status line. Must not contain CR or LF.
+    Status(Bytes),
+    /// Error line, without the leading `-`: `"ERR syntax error"`, `"WRONGTYPE ..."`.
+    Error(Bytes),
+    Integer(i64),
+    Bulk(Bytes),
+    /// Null bulk string (`$-1` in RESP2, `_` in RESP3).
+    Null,
+    /// Null array (`*-1` in RESP2, `_` in RESP3).
+    NullArray,
+    Array(Vec<Reply>),
+    /// RESP3 map; a flat array of alternating keys and values in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// RESP3 boolean; the integer 1 or 0 in RESP2.
+    Boolean(bool),
+    /// RESP3 verbatim string with its three-letter format (`txt`); a bulk string in RESP2.
+    Verbatim(&'static str, Bytes),
+    /// RESP3 push message (pub/sub); an array in RESP2.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Status(Bytes::from_static(b"OK"))
+    }
+
+    pub fn status(text: &'static str) -> Reply {
+        Reply::Status(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(text: impl Into<String>) -> Reply {
+        Reply::Error(Bytes::from(text.into()))
+    }
+
+    pub fn error_static(text: &'static str) -> Reply {
+        Reply::Error(Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    pub fn bulk_from_slice(data: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(data))
+    }
+
+    /// A bulk string holding the decimal text of `n`.
+    pub fn bulk_integer(n: i64) -> Reply {
+        Reply::Bulk(Bytes::from(n.to_string()))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding of this reply for protocol version `protocol` (2 or 3) to `out`.
+    pub fn encode(&self, out: &mut BytesMut, protocol: u8) {
+        let resp3 = protocol >= 3;
+        match self {
+            Reply::Status(text) => {
+                out.put_u8(b'+');
+                out.put_slice(text);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Error(text) => {
+                out.put_u8(b'-');
+                out.put_slice(text);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Integer(n) => {
+                out.put_u8(b':');
+                put_decimal(out, *n);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Bulk(data) => put_bulk(out, data),
+            Reply::Null => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
+            Reply::NullArray => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+            Reply::Array(items) => put_aggregate(out, b'*', items, protocol),
+            Reply::Set(items) => put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, protocol),
+            Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, protocol),
+            Reply::Map(pairs) => {
+                if resp3 {
+                    out.put_u8(b'%');
+                    put_decimal(out, pairs.len() as i64);
+                } else {
+                    out.put_u8(b'*');
+                    put_decimal(out, pairs.len() as i64 * 2);
+                }
+                out.put_slice(b"\r\n");
+                for (key, value) in pairs {
+                    key.encode(out, protocol);
+                    value.encode(out, protocol);
+                }
+            }
+            Reply::Double(value) => {
+                let text = format_double(*value);
+                if resp3 {
+                    out.put_u8(b',');
+                    out.put_slice(text.as_bytes());
+                    out.put_slice(b"\r\n");
+                } else {
+                    put_bulk(out, text.as_bytes());
+                }
+            }
+            Reply::Boolean(value) => {
+                if resp3 {
+                    out.put_slice(if *value { b"#t\r\n" } else { b"#f\r\n" });
+                } else {
+                    out.put_slice(if *value { b":1\r\n" } else { b":0\r\n" });
+                }
+            }
+            Reply::Verbatim(format, data) => {
+                if resp3 {
+                    out.put_u8(b'=');
+                    put_decimal(out, data.len() as i64 + 4);
+                    out.put_slice(b"\r\n");
+                    out.put_slice(format.as_bytes());
+                    out.put_u8(b':');
+                    out.put_slice(data);
+                    out.put_slice(b"\r\n");
+                } else {
+                    put_bulk(out, data);
+                }
+            }
+        }
+    }
+}
+
+fn put_aggregate(out: &mut BytesMut, marker: u8, items: &[Reply], protocol: u8) {
+    out.put_u8(marker);
+    put_decimal(out, items.len() as i64);
+    out.put_slice(b"\r\n");
+    for item in items {
+        item.encode(out, protocol);
+    }
+}
+
+fn put_bulk(out: &mut BytesMut, data: &[u8]) {
+    out.reserve(data.len() + 16);
+    out.put_u8(b'$');
+    put_decimal(out, data.len() as i64);
+    out.put_slice(b"\r\n");
+    out.put_slice(data);
+    out.put_slice(b"\r\n");
+}
+
+/// Writes the decimal text of `n` without allocating.
+pub fn put_decimal(out: &mut BytesMut, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    let negative = n < 0;
+    let mut value = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.put_u8(b'-');
+    }
+    out.put_slice(&buf[pos..]);
+}
+
+/// Formats a double the way Redis replies with one: `inf`, `-inf`, `nan`, integers without a
+/// fraction, otherwise the shortest text that reads back to the same value (Redis uses `%.17g`,
+/// which reads back identically; the shortest form is what RESP3 clients and INCRBYFLOAT show).
+pub fn format_double(value: f64) -> String {
+    if value.is_nan() {
+        "nan".to_string()
+    } else if value.is_infinite() {
+        if value > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else if value == value.trunc() && value.abs() < 1e17 {
+        format!("{}", value as i64)
+    } else {
+        format!("{}", value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(reply: &Reply, protocol: u8) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        reply.encode(&mut out, protocol);
+        out.to_vec()
+    }
+
+    #[test]
+    fn resp2_forms() {
+        assert_eq!(encoded(&Reply::ok(), 2), b"+OK\r\n");
+        assert_eq!(encoded(&Reply::error_static("ERR x"), 2), b"-ERR x\r\n");
+        assert_eq!(encoded(&Reply::Integer(-42), 2), b":-42\r\n");
+        assert_eq!(encoded(&Reply::Integer(i64::MIN), 2), b":-9223372036854775808\r\n");
+        assert_eq!(encoded(&Reply::bulk("ab"), 2), b"$2\r\nab\r\n");
+        assert_eq!(encoded(&Reply::Null, 2), b"$-1\r\n");
+        assert_eq!(encoded(&Reply::NullArray, 2), b"*-1\r\n");
+        assert_eq!(encoded(&Reply::Boolean(true), 2), b":1\r\n");
+        assert_eq!(encoded(&Reply::Double(1.5), 2), b"$3\r\n1.5\r\n");
+        let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Integer(1))]);
+        assert_eq!(encoded(&map, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn resp3_forms() {
+        assert_eq!(encoded(&Reply::Null, 3), b"_\r\n");
+        assert_eq!(encoded(&Reply::Boolean(false), 3), b"#f\r\n");
+        assert_eq!(encoded(&Reply::Double(2.0), 3), b",2\r\n");
+        assert_eq!(encoded(&Reply::Double(f64::INFINITY), 3), b",inf\r\n");
+        let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Integer(1))]);
+        assert_eq!(encoded(&map, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(encoded(&Reply::Set(vec![Reply::Integer(1)]), 3), b"~1\r\n:1\r\n");
+        assert_eq!(encoded(&Reply::Verbatim("txt", Bytes::from_static(b"hi")), 3), b"=6\r\ntxt:hi\r\n");
+    }
+}
