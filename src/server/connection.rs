@@ -1,0 +1,248 @@
+//! One client connection, on the core that accepted it.
+//!
+//! The loop: read what the socket has, parse every complete request in it, route each one, wait for
+//! the replies that had to travel, and write all replies of the batch with one write. Routing:
+//! - a command whose keys this core owns runs at once, in place;
+//! - a command whose keys another core owns goes into that core's outbox (sent once per loop turn)
+//!   and its reply lands in this connection's inbox slot;
+//! - a multi-key command over several cores, and a command over all cores, first waits for the
+//!   replies in flight (a barrier), then runs through the coordinator.
+//!
+//! Replies leave in request order: a reply computed while earlier ones are still travelling waits
+//! in `pending` behind them. Commands on different cores in one pipeline may execute concurrently,
+//! but each is atomic and two commands on the same key always run in the order sent.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use tracing::{debug, warn};
+
+use crate::command::{self, CommandSpec, Routing};
+use crate::protocol::reply::Reply;
+use crate::protocol::resp::{ParserLimits, RespParser};
+use crate::shard::ReplyTo;
+
+use super::router::Op;
+use super::runtime::{now_ms, Client, Runtime};
+use super::{commands, coordinator};
+
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_READ_CHUNK: usize = 1024 * 1024;
+const KEEP_BUFFER: usize = 64 * 1024;
+
+enum Slot {
+    Ready(Reply),
+    Waiting(u32),
+}
+
+pub struct Connection {
+    pub rt: Rc<Runtime>,
+    pub client: Rc<Client>,
+    /// Selected database.
+    pub db: usize,
+    /// RESP protocol version (2, or 3 after `HELLO 3`).
+    pub protocol: u8,
+    /// Set by QUIT (reply, then close) or SHUTDOWN (close without reply).
+    pub quit: bool,
+    pending: Vec<Slot>,
+    out: BytesMut,
+    errors: u64,
+}
+
+pub async fn serve(rt: Rc<Runtime>, mut stream: TcpStream, client: Rc<Client>) {
+    let id = client.id;
+    let mut conn =
+        Connection { rt: rt.clone(), client, db: 0, protocol: 2, quit: false, pending: Vec::new(), out: BytesMut::new(), errors: 0 };
+    if let Err(error) = conn.run(&mut stream).await {
+        debug!(client = id, %error, "connection ended");
+    }
+    rt.unregister_client(id);
+}
+
+impl Connection {
+    async fn run(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        let mut input = BytesMut::with_capacity(READ_CHUNK);
+        let mut parser = RespParser::new();
+        let mut batch: Vec<Vec<Bytes>> = Vec::new();
+        loop {
+            let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
+            let filled = input.len();
+            input.resize(filled + want, 0);
+            let read = stream.read(&mut input[filled..]).await;
+            let read = match read {
+                Ok(n) => n,
+                Err(error) => {
+                    input.truncate(filled);
+                    return Err(error);
+                }
+            };
+            input.truncate(filled + read);
+            if read == 0 {
+                return Ok(());
+            }
+            self.rt.counters.borrow_mut().total_net_input_bytes += read as u64;
+
+            let config = self.rt.config();
+            let limits = ParserLimits { proto_max_bulk_len: config.proto_max_bulk_len as usize };
+            let mut protocol_error = None;
+            loop {
+                match parser.parse(&mut input, &limits) {
+                    Ok(Some(args)) => batch.push(args),
+                    Ok(None) => break,
+                    Err(error) => {
+                        protocol_error = Some(error);
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.touch(&input);
+                self.execute_batch(&mut batch).await;
+            }
+            if let Some(error) = &protocol_error {
+                debug!(client = self.client.id, %error, "protocol error");
+                self.push_reply(Reply::error(format!("ERR Protocol error: {}", error)));
+                self.quit = true;
+            }
+            if input.len() as u64 > config.client_query_buffer_limit {
+                warn!(client = self.client.id, "closing client that reached max query buffer length");
+                self.quit = true;
+            }
+            if !self.out.is_empty() {
+                stream.write_all(&self.out).await?;
+                self.rt.counters.borrow_mut().total_net_output_bytes += self.out.len() as u64;
+                self.out.clear();
+                if self.out.capacity() > KEEP_BUFFER {
+                    self.out = BytesMut::new();
+                }
+            }
+            if self.quit {
+                return Ok(());
+            }
+            if input.is_empty() && input.capacity() > KEEP_BUFFER {
+                input = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+    }
+
+    fn touch(&self, input: &BytesMut) {
+        let mut meta = self.client.meta.borrow_mut();
+        meta.last_interaction = Instant::now();
+        meta.query_buffer = input.len();
+        meta.query_buffer_free = input.capacity() - input.len();
+    }
+
+    async fn execute_batch(&mut self, batch: &mut Vec<Vec<Bytes>>) {
+        let count = batch.len() as u64;
+        for args in batch.drain(..) {
+            if self.quit {
+                break;
+            }
+            self.execute(args).await;
+        }
+        self.drain().await;
+        let mut counters = self.rt.counters.borrow_mut();
+        counters.total_commands_processed += count;
+        counters.total_error_replies += std::mem::take(&mut self.errors);
+    }
+
+    async fn execute(&mut self, args: Vec<Bytes>) {
+        let Some(spec) = command::lookup(&args[0]) else {
+            self.push_reply(command::unknown_command_error(&args));
+            return;
+        };
+        if !spec.arity_ok(args.len()) {
+            self.push_reply(command::arity_error(&args[0]));
+            return;
+        }
+        self.client.meta.borrow_mut().last_command = spec.name;
+        match spec.routing {
+            Routing::SingleKey => {
+                let target = self.rt.shard_of_key(&args[spec.first_key as usize]);
+                self.run_on(target, spec, args);
+            }
+            Routing::MultiKey => {
+                let mut positions = spec.key_positions(args.len());
+                let first = positions.next().map(|i| self.rt.shard_of_key(&args[i])).unwrap_or(self.rt.id);
+                if positions.all(|i| self.rt.shard_of_key(&args[i]) == first) {
+                    self.run_on(first, spec, args);
+                } else {
+                    self.drain_pending().await;
+                    let reply = coordinator::run(&self.rt, &self.client, self.db, spec, args).await;
+                    self.push_reply(reply);
+                }
+            }
+            Routing::AllShards => {
+                self.drain_pending().await;
+                let reply = coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
+                self.push_reply(reply);
+            }
+            Routing::Connection => {
+                if let Some(reply) = commands::run(self, spec, args).await {
+                    self.push_reply(reply);
+                }
+            }
+        }
+    }
+
+    /// Runs a command on the shard that owns its keys: in place here, or through the outbox.
+    fn run_on(&mut self, target: usize, spec: &'static CommandSpec, args: Vec<Bytes>) {
+        if target == self.rt.id {
+            let next_seq = self.client.inbox.next_seq();
+            let reply_to = ReplyTo { shard: self.rt.id, conn: self.client.id, seq: next_seq };
+            let done = self.rt.shard.borrow_mut().submit(spec, self.db, args, reply_to, now_ms());
+            match done {
+                Some(reply) => self.push_reply(reply),
+                None => {
+                    let seq = self.client.inbox.reserve();
+                    debug_assert_eq!(seq, next_seq);
+                    self.pending.push(Slot::Waiting(seq));
+                }
+            }
+        } else {
+            let seq = self.rt.submit(target, &self.client, Op::Command { spec, db: self.db, args });
+            self.pending.push(Slot::Waiting(seq));
+        }
+    }
+
+    /// Queues a reply behind those still travelling, or encodes it at once if none are.
+    pub fn push_reply(&mut self, reply: Reply) {
+        if self.pending.is_empty() {
+            self.encode(&reply);
+        } else {
+            self.pending.push(Slot::Ready(reply));
+        }
+    }
+
+    fn encode(&mut self, reply: &Reply) {
+        if reply.is_error() {
+            self.errors += 1;
+        }
+        reply.encode(&mut self.out, self.protocol);
+    }
+
+    /// Waits for every reply in flight and encodes the queue in order.
+    async fn drain(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.client.inbox.wait_all().await;
+        let pending = std::mem::take(&mut self.pending);
+        for slot in pending {
+            let reply = match slot {
+                Slot::Ready(reply) => reply,
+                Slot::Waiting(seq) => self.client.inbox.take(seq).into_reply(),
+            };
+            self.encode(&reply);
+        }
+        self.client.inbox.reset();
+    }
+
+    /// A barrier before a command that spans cores: earlier commands of this pipeline finish first.
+    pub async fn drain_pending(&mut self) {
+        self.drain().await;
+    }
+}

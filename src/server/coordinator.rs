@@ -1,0 +1,370 @@
+//! Commands whose keys live on several shards, and commands over every shard.
+//!
+//! # Atomicity across shards
+//!
+//! A multi-key command (MSET, MGET, DEL, RENAME, ...) whose keys span shards runs as a small
+//! transaction coordinated by the connection's core, using the per-shard intent locks of
+//! `shard::locks` (a VLL-style scheme; there is no global lock and single-key commands on other
+//! keys never wait):
+//!
+//! 1. Split the arguments by owning shard. Take exclusive locks on the keys in each shard, one shard
+//!    after the other in ascending shard order, waiting for each grant. Ordered acquisition makes
+//!    deadlock impossible (see `shard::locks`).
+//! 2. Run each shard's part with `TxCommand`, which bypasses the locks this transaction holds and
+//!    releases them right after. The highest shard is not locked at all: its part is sent as an
+//!    ordinary command, which runs atomically in that shard as soon as its keys are free. While it
+//!    runs, every other part's keys are held, so all parts take effect as of one instant: no client
+//!    ever sees half an MSET, and an MGET sees all of one MSET or none of it.
+//!
+//! A command with keys on two shards therefore costs one lock round trip plus one parallel round
+//! trip; on one shard it costs nothing extra (it runs in place like any single-key command).
+//!
+//! Conditional commands (MSETNX, RENAME, RENAMENX, COPY) lock every involved shard, read what they
+//! need, then either write and release or just release.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::command::keys::parse_scan_options;
+use crate::command::util::{self, eq_ignore_case};
+use crate::command::{self, CommandSpec};
+use crate::protocol::reply::Reply;
+use crate::shard::locks::{LockKey, TxId};
+
+use super::router::{Op, Response};
+use super::runtime::{Client, Runtime};
+
+/// One shard's share of a multi-key command.
+struct Part {
+    /// The command name followed by this shard's key groups.
+    args: Vec<Bytes>,
+    keys: Vec<LockKey>,
+    /// Index of each of this part's keys among the command's keys (for MGET's reply order).
+    key_indices: Vec<usize>,
+}
+
+/// Splits a multi-key command's arguments by owning shard (ascending).
+fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMap<usize, Part> {
+    let step = spec.step.max(1) as usize;
+    let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
+    for (key_index, position) in spec.key_positions(args.len()).enumerate() {
+        let shard = rt.shard_of_key(&args[position]);
+        let part = parts
+            .entry(shard)
+            .or_insert_with(|| Part { args: vec![args[0].clone()], keys: Vec::new(), key_indices: Vec::new() });
+        let end = (position + step).min(args.len());
+        part.args.extend(args[position..end].iter().cloned());
+        part.keys.push((db as u16, args[position].clone()));
+        part.key_indices.push(key_index);
+    }
+    parts
+}
+
+async fn wait(client: &Client) {
+    client.inbox.wait_all().await;
+}
+
+/// Takes locks for `tx` on each (shard, keys), in the given (ascending) order.
+async fn lock_in_order(rt: &Runtime, client: &Client, tx: TxId, locks: Vec<(usize, Vec<LockKey>)>) {
+    for (shard, keys) in locks {
+        let seq = rt.submit(shard, client, Op::Lock { tx, keys });
+        wait(client).await;
+        let _granted = client.inbox.take(seq);
+    }
+}
+
+/// Runs a multi-key command whose keys span shards.
+pub async fn run(rt: &Rc<Runtime>, client: &Rc<Client>, db: usize, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+    let reply = match spec.name {
+        "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => fan_out(rt, client, db, spec, &args).await,
+        "msetnx" => msetnx(rt, client, db, spec, &args).await,
+        "rename" | "renamenx" => rename(rt, client, db, spec.name == "renamenx", &args).await,
+        "copy" => copy(rt, client, db, &args).await,
+        _ => Reply::error_static("CROSSSLOT Keys in request don't hash to the same slot"),
+    };
+    client.inbox.reset();
+    reply
+}
+
+async fn fan_out(rt: &Runtime, client: &Client, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let parts = split(rt, db, spec, args);
+    let tx = rt.new_tx_id();
+    let last = *parts.keys().next_back().unwrap_or(&rt.id);
+    let locks = parts.iter().filter(|(shard, _)| **shard != last).map(|(s, p)| (*s, p.keys.clone())).collect();
+    lock_in_order(rt, client, tx, locks).await;
+
+    let mut sent = Vec::with_capacity(parts.len());
+    for (shard, part) in parts {
+        let op = if shard == last {
+            Op::Command { spec, db, args: part.args }
+        } else {
+            Op::TxCommand { tx, spec, db, args: part.args, unlock: true }
+        };
+        sent.push((rt.submit(shard, client, op), part.key_indices));
+    }
+    wait(client).await;
+
+    let key_count = spec.key_positions(args.len()).count();
+    let mut values = if spec.name == "mget" { vec![Reply::Null; key_count] } else { Vec::new() };
+    let mut total = 0i64;
+    for (seq, key_indices) in sent {
+        match client.inbox.take(seq).into_reply() {
+            Reply::Array(items) => {
+                for (item, index) in items.into_iter().zip(key_indices) {
+                    if let Some(slot) = values.get_mut(index) {
+                        *slot = item;
+                    }
+                }
+            }
+            Reply::Integer(n) => total += n,
+            error @ Reply::Error(_) => return error,
+            _ => {}
+        }
+    }
+    match spec.name {
+        "mget" => Reply::Array(values),
+        "mset" => Reply::ok(),
+        _ => Reply::Integer(total),
+    }
+}
+
+/// Locks every part, runs `check` on each (inside the transaction), and returns the replies.
+async fn lock_all_and_run(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    locks: Vec<(usize, Vec<LockKey>)>,
+    checks: Vec<(usize, usize, Vec<Bytes>)>,
+) -> Vec<Reply> {
+    lock_in_order(rt, client, tx, locks).await;
+    let mut seqs = Vec::new();
+    for (shard, db, check_args) in checks {
+        let Some(spec) = command::lookup(&check_args[0]) else { continue };
+        seqs.push(rt.submit(shard, client, Op::TxCommand { tx, spec, db, args: check_args, unlock: false }));
+    }
+    wait(client).await;
+    seqs.into_iter().map(|seq| client.inbox.take(seq).into_reply()).collect()
+}
+
+async fn unlock_all(rt: &Runtime, client: &Client, tx: TxId, shards: impl Iterator<Item = usize>) {
+    for shard in shards {
+        rt.submit(shard, client, Op::Unlock { tx });
+    }
+    wait(client).await;
+}
+
+fn exists_args(keys: &[LockKey]) -> Vec<Bytes> {
+    let mut args = vec![Bytes::from_static(b"EXISTS")];
+    args.extend(keys.iter().map(|(_, key)| key.clone()));
+    args
+}
+
+async fn msetnx(rt: &Runtime, client: &Client, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let parts = split(rt, db, spec, args);
+    let tx = rt.new_tx_id();
+    let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
+    let checks = parts.iter().map(|(s, p)| (*s, db, exists_args(&p.keys))).collect();
+    let existing: i64 = lock_all_and_run(rt, client, tx, locks, checks)
+        .await
+        .iter()
+        .map(|reply| if let Reply::Integer(n) = reply { *n } else { 1 })
+        .sum();
+    if existing > 0 {
+        unlock_all(rt, client, tx, parts.keys().copied()).await;
+        return Reply::Integer(0);
+    }
+    let Some(mset) = command::lookup(b"mset") else {
+        return Reply::error_static("ERR internal: mset missing");
+    };
+    for (shard, part) in parts {
+        let mut part_args = part.args;
+        part_args[0] = Bytes::from_static(b"MSET");
+        rt.submit(shard, client, Op::TxCommand { tx, spec: mset, db, args: part_args, unlock: true });
+    }
+    wait(client).await;
+    Reply::Integer(1)
+}
+
+/// Moves or copies a whole entry between two shards inside transaction `tx`, which already holds
+/// both keys. Returns false when the source does not exist.
+async fn transfer(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    (src_shard, src_db, src): (usize, usize, Bytes),
+    (dst_shard, dst_db, dst): (usize, usize, Bytes),
+    remove_source: bool,
+) -> bool {
+    let seq = rt.submit(src_shard, client, Op::TxGetEntry { tx, db: src_db, key: src.clone(), remove: false, unlock: false });
+    wait(client).await;
+    let Response::Entry(Some(entry)) = client.inbox.take(seq) else {
+        return false;
+    };
+    rt.submit(dst_shard, client, Op::TxPutEntry { tx, db: dst_db, key: Bytes::copy_from_slice(&dst), entry, unlock: true });
+    if remove_source {
+        rt.submit(src_shard, client, Op::TxGetEntry { tx, db: src_db, key: src, remove: true, unlock: true });
+    } else {
+        rt.submit(src_shard, client, Op::Unlock { tx });
+    }
+    wait(client).await;
+    true
+}
+
+fn ordered_locks(a: (usize, LockKey), b: (usize, LockKey)) -> Vec<(usize, Vec<LockKey>)> {
+    if a.0 < b.0 {
+        vec![(a.0, vec![a.1]), (b.0, vec![b.1])]
+    } else {
+        vec![(b.0, vec![b.1]), (a.0, vec![a.1])]
+    }
+}
+
+async fn rename(rt: &Runtime, client: &Client, db: usize, only_if_absent: bool, args: &[Bytes]) -> Reply {
+    let (src, dst) = (args[1].clone(), args[2].clone());
+    let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
+    let tx = rt.new_tx_id();
+    let locks = ordered_locks((src_shard, (db as u16, src.clone())), (dst_shard, (db as u16, dst.clone())));
+    let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
+    if only_if_absent {
+        checks.push((dst_shard, db, exists_args(&[(db as u16, dst.clone())])));
+    }
+    let found = lock_all_and_run(rt, client, tx, locks, checks).await;
+    if found.first() != Some(&Reply::Integer(1)) {
+        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
+        return Reply::error_static(util::ERR_NO_SUCH_KEY);
+    }
+    if only_if_absent && found.get(1) != Some(&Reply::Integer(0)) {
+        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
+        return Reply::Integer(0);
+    }
+    transfer(rt, client, tx, (src_shard, db, src), (dst_shard, db, dst), true).await;
+    if only_if_absent {
+        Reply::Integer(1)
+    } else {
+        Reply::ok()
+    }
+}
+
+async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply {
+    let mut dst_db = db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if eq_ignore_case(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if eq_ignore_case(&args[i], "db") && i + 1 < args.len() {
+            match util::parse_i64(&args[i + 1]) {
+                Some(n) if n >= 0 && (n as usize) < rt.config().databases => dst_db = n as usize,
+                Some(_) => return Reply::error_static(util::ERR_DB_INDEX),
+                None => return util::not_integer_error(),
+            }
+            i += 2;
+        } else {
+            return util::syntax_error();
+        }
+    }
+    let (src, dst) = (args[1].clone(), args[2].clone());
+    let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
+    let tx = rt.new_tx_id();
+    let locks = ordered_locks((src_shard, (db as u16, src.clone())), (dst_shard, (dst_db as u16, dst.clone())));
+    let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
+    if !replace {
+        checks.push((dst_shard, dst_db, exists_args(&[(dst_db as u16, dst.clone())])));
+    }
+    let found = lock_all_and_run(rt, client, tx, locks, checks).await;
+    let blocked = !replace && found.get(1) != Some(&Reply::Integer(0));
+    if found.first() != Some(&Reply::Integer(1)) || blocked {
+        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
+        return Reply::Integer(0);
+    }
+    let copied = transfer(rt, client, tx, (src_shard, db, src), (dst_shard, dst_db, dst), false).await;
+    Reply::Integer(copied as i64)
+}
+
+/// Runs a command on every shard and combines the replies (KEYS, DBSIZE, FLUSHALL, SCAN, ...).
+pub async fn run_everywhere(
+    rt: &Rc<Runtime>,
+    client: &Rc<Client>,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+) -> Reply {
+    let reply = if spec.name == "scan" {
+        scan(rt, client, db, &args).await
+    } else {
+        let seqs: Vec<u32> = (0..rt.nshards)
+            .map(|shard| rt.submit(shard, client, Op::Command { spec, db, args: args.clone() }))
+            .collect();
+        wait(client).await;
+        let replies: Vec<Reply> = seqs.into_iter().map(|seq| client.inbox.take(seq).into_reply()).collect();
+        combine(spec.name, replies)
+    };
+    client.inbox.reset();
+    reply
+}
+
+fn combine(name: &str, replies: Vec<Reply>) -> Reply {
+    if let Some(error) = replies.iter().find(|r| r.is_error()) {
+        return error.clone();
+    }
+    match name {
+        "keys" => Reply::Array(
+            replies.into_iter().flat_map(|r| if let Reply::Array(items) = r { items } else { Vec::new() }).collect(),
+        ),
+        "dbsize" => Reply::Integer(replies.iter().map(|r| if let Reply::Integer(n) = r { *n } else { 0 }).sum()),
+        "randomkey" => {
+            let keys: Vec<Reply> = replies.into_iter().filter(|r| matches!(r, Reply::Bulk(_))).collect();
+            if keys.is_empty() {
+                Reply::Null
+            } else {
+                keys[fastrand::usize(..keys.len())].clone()
+            }
+        }
+        _ => replies.into_iter().next().unwrap_or_else(Reply::ok),
+    }
+}
+
+/// Bits of a SCAN cursor that hold the shard number; the rest is that shard's own cursor.
+const SHARD_BITS: u32 = 10;
+
+async fn scan(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply {
+    let Some(mut cursor) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return Reply::error_static("ERR invalid cursor");
+    };
+    let options = match parse_scan_options(args, 2) {
+        Ok(options) => options,
+        Err(reply) => return reply,
+    };
+    let mut keys = Vec::new();
+    for _ in 0..rt.nshards {
+        let shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;
+        if shard >= rt.nshards {
+            cursor = 0;
+            break;
+        }
+        let op = Op::Scan {
+            db,
+            cursor: cursor >> SHARD_BITS,
+            count: options.count,
+            pattern: options.pattern.clone(),
+            type_filter: options.type_filter.clone(),
+        };
+        let seq = rt.submit(shard, client, op);
+        wait(client).await;
+        let Response::Scan(next, found) = client.inbox.take(seq) else {
+            return Reply::error_static("ERR internal: bad scan reply");
+        };
+        keys.extend(found.into_iter().map(Reply::Bulk));
+        if next != 0 {
+            cursor = (next << SHARD_BITS) | shard as u64;
+            break;
+        }
+        cursor = if shard + 1 >= rt.nshards { 0 } else { (shard + 1) as u64 };
+        if cursor == 0 || keys.len() >= options.count {
+            break;
+        }
+    }
+    Reply::Array(vec![Reply::Bulk(Bytes::from(cursor.to_string())), Reply::Array(keys)])
+}

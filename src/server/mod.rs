@@ -1,0 +1,473 @@
+//! Executors, listeners, and the wiring between cores.
+//!
+//! `start` binds one listening socket per shard on the same address with SO_REUSEPORT (the kernel
+//! spreads new connections over them), starts one glommio executor per shard pinned to its core,
+//! and joins them with two channel meshes (requests and replies, see `router`). A connection lives
+//! on the core that accepted it. A control thread outside the executors handles shutdown: it asks
+//! every shard to stop accepting and close its clients' reads, waits until every shard has drained
+//! its connections, then lets the executors exit.
+
+pub mod commands;
+pub mod connection;
+pub mod coordinator;
+pub mod router;
+pub mod runtime;
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use glommio::channels::channel_mesh::{Full, MeshBuilder};
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+use socket2::{Domain, Protocol, Socket, Type};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::slot::SlotTable;
+use router::{ReplyMessage, Request};
+use runtime::{now_ms, Runtime};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Capacity, in batches, of each channel between two cores.
+const CHANNEL_BATCHES: usize = 256;
+/// How often a shard looks at its control channel, idle clients and expiry.
+const TICK: Duration = Duration::from_millis(10);
+/// Keys active expiry may look at per shard per expiry cycle.
+const ACTIVE_EXPIRE_BUDGET: usize = 200;
+/// After this long in shutdown, clients that still have not finished are cut off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("Could not create server TCP listening socket {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("invalid bind address '{0}'")]
+    BadBind(String),
+    #[error("could not start shard {shard}: {message}")]
+    Executor { shard: usize, message: String },
+}
+
+/// Facts fixed at start-up that INFO reports.
+#[derive(Debug)]
+pub struct StaticFacts {
+    pub run_id: String,
+    pub port: u16,
+    pub started: Instant,
+    pub started_unix: u64,
+    pub config_file: String,
+    pub executable: String,
+}
+
+/// Messages to the control thread.
+#[derive(Debug)]
+pub enum ControlEvent {
+    /// SIGINT/SIGTERM, SHUTDOWN, or the handle's `shutdown`.
+    Shutdown,
+    /// A shard has no connections left after being told to stop.
+    Drained(usize),
+}
+
+/// Messages from the control thread to a shard, read on the shard's tick.
+#[derive(Debug, Clone, Copy)]
+enum ShardControl {
+    StopAccepting,
+    Exit,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    /// The port actually listened on (useful when the configuration asked for port 0).
+    pub port: u16,
+    control: Sender<ControlEvent>,
+    control_thread: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Asks the server to shut down (as SIGTERM would).
+    pub fn shutdown(&self) {
+        let _ = self.control.send(ControlEvent::Shutdown);
+    }
+
+    /// A sender the signal handler can use.
+    pub fn control(&self) -> Sender<ControlEvent> {
+        self.control.clone()
+    }
+
+    /// Waits until every shard has exited.
+    pub fn wait(mut self) {
+        if let Some(thread) = self.control_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(thread) = self.control_thread.take() {
+            self.shutdown();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn parse_bind(address: &str) -> Result<IpAddr, ServerError> {
+    let trimmed = address.trim_start_matches('-');
+    match trimmed {
+        "*" => Ok(IpAddr::from([0, 0, 0, 0])),
+        "::*" => Ok(IpAddr::from([0u16; 8])),
+        other => other.parse().map_err(|_| ServerError::BadBind(address.to_string())),
+    }
+}
+
+fn listen_socket(addr: SocketAddr, backlog: u32, reuse_port: bool) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(socket)
+}
+
+/// Binds `shards` SO_REUSEPORT sockets on every bind address. Port 0 picks a free port (the same
+/// for every address). Fails like Redis when the port is taken by anyone, including another
+/// shardis, which SO_REUSEPORT alone would let in silently.
+fn bind_listeners(config: &Config, shards: usize) -> Result<(u16, Vec<Vec<RawFd>>), ServerError> {
+    let mut port = config.port;
+    let mut per_shard: Vec<Vec<RawFd>> = vec![Vec::new(); shards];
+    for address in &config.bind {
+        let ip = parse_bind(address)?;
+        let error = |source| ServerError::Listen { addr: format!("{}:{}", address, port), source };
+        if port != 0 {
+            // A plain bind without SO_REUSEPORT fails if anything already listens there.
+            drop(listen_socket(SocketAddr::new(ip, port), 1, false).map_err(error)?);
+        }
+        for fds in per_shard.iter_mut() {
+            let socket = listen_socket(SocketAddr::new(ip, port), config.tcp_backlog, true).map_err(error)?;
+            if port == 0 {
+                port = socket.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.port()).unwrap_or(0);
+            }
+            fds.push(socket.into_raw_fd());
+        }
+    }
+    Ok((port, per_shard))
+}
+
+fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?.trim().parse().ok()
+}
+
+/// Starts the server and returns once every shard listens.
+pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
+    start_with_file(config, String::new())
+}
+
+/// Starts the server; `config_file` is what INFO reports as `config_file`.
+pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHandle, ServerError> {
+    let shards = config.shards();
+    if let Some(max) = somaxconn() {
+        if max < config.tcp_backlog {
+            warn!(
+                "The TCP backlog setting of {} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {}.",
+                config.tcp_backlog, max
+            );
+        }
+    }
+    let (port, listeners) = bind_listeners(&config, shards)?;
+    let facts = Arc::new(StaticFacts {
+        run_id: (0..40).map(|_| fastrand::alphanumeric().to_ascii_lowercase()).collect(),
+        port,
+        started: Instant::now(),
+        started_unix: now_ms() / 1000,
+        config_file,
+        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+    });
+    let config = Arc::new(config);
+    let slots = Arc::new(SlotTable::new(shards));
+    let cores: Vec<usize> = core_affinity::get_core_ids().map(|ids| ids.into_iter().map(|c| c.id).collect()).unwrap_or_default();
+    let requests = MeshBuilder::<Vec<Request>, Full>::full(shards, CHANNEL_BATCHES);
+    let replies = MeshBuilder::<Vec<ReplyMessage>, Full>::full(shards, CHANNEL_BATCHES);
+    let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(shards);
+
+    let mut shard_controls = Vec::with_capacity(shards);
+    let mut executors = Vec::with_capacity(shards);
+    for (shard, fds) in listeners.into_iter().enumerate() {
+        let placement = if config.cpu_affinity && !cores.is_empty() {
+            Placement::Fixed(cores[shard % cores.len()])
+        } else {
+            Placement::Unbound
+        };
+        let (shard_tx, shard_rx) = crossbeam_channel::unbounded();
+        shard_controls.push(shard_tx);
+        let (config, slots, facts) = (config.clone(), slots.clone(), facts.clone());
+        let (requests, replies, control_tx, ready_tx) = (requests.clone(), replies.clone(), control_tx.clone(), ready_tx.clone());
+        let builder = LocalExecutorBuilder::new(placement).name(&format!("shard-{}", shard)).io_memory(1 << 20);
+        let spawned = builder.spawn(move || async move {
+            let rt = Rc::new(Runtime::new(shard, shards, config, slots, facts, control_tx));
+            run_shard(rt, fds, requests, replies, shard_rx, ready_tx).await;
+        });
+        match spawned {
+            Ok(handle) => executors.push(handle),
+            Err(error) => return Err(ServerError::Executor { shard, message: error.to_string() }),
+        }
+    }
+    for shard in 0..shards {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(ServerError::Executor { shard, message }),
+            Err(_) => return Err(ServerError::Executor { shard, message: "exited during start-up".into() }),
+        }
+    }
+    info!(
+        version = VERSION,
+        shards,
+        cores = cores.len(),
+        port,
+        bind = %config.bind.join(" "),
+        "shardis ready to accept connections"
+    );
+
+    let control_thread = std::thread::Builder::new()
+        .name("shardis-control".into())
+        .spawn(move || control_loop(control_rx, shard_controls, executors))
+        .map_err(|e| ServerError::Executor { shard: 0, message: e.to_string() })?;
+    Ok(ServerHandle { port, control: control_tx, control_thread: Some(control_thread) })
+}
+
+fn control_loop(
+    events: Receiver<ControlEvent>,
+    shards: Vec<Sender<ShardControl>>,
+    executors: Vec<glommio::ExecutorJoinHandle<()>>,
+) {
+    let mut drained = vec![false; shards.len()];
+    let mut stopping = false;
+    while let Ok(event) = events.recv() {
+        match event {
+            ControlEvent::Shutdown if !stopping => {
+                info!("Received shutdown request, closing connections");
+                stopping = true;
+                for shard in &shards {
+                    let _ = shard.send(ShardControl::StopAccepting);
+                }
+            }
+            ControlEvent::Shutdown => {}
+            ControlEvent::Drained(shard) => {
+                if let Some(flag) = drained.get_mut(shard) {
+                    *flag = true;
+                }
+                if drained.iter().all(|d| *d) {
+                    break;
+                }
+            }
+        }
+    }
+    for shard in &shards {
+        let _ = shard.send(ShardControl::Exit);
+    }
+    for executor in executors {
+        let _ = executor.join();
+    }
+    info!("shardis is now ready to exit, bye bye...");
+}
+
+async fn run_shard(
+    rt: Rc<Runtime>,
+    fds: Vec<RawFd>,
+    requests: MeshBuilder<Vec<Request>, Full>,
+    replies: MeshBuilder<Vec<ReplyMessage>, Full>,
+    control: Receiver<ShardControl>,
+    ready: Sender<Result<(), String>>,
+) {
+    let joined = async {
+        let requests = requests.join().await.map_err(|_| "request mesh".to_string())?;
+        let replies = replies.join().await.map_err(|_| "reply mesh".to_string())?;
+        Ok::<_, String>((requests, replies))
+    };
+    let ((request_tx, mut request_rx), (reply_tx, mut reply_rx)) = match joined.await {
+        Ok(channels) => channels,
+        Err(message) => {
+            let _ = ready.send(Err(message));
+            return;
+        }
+    };
+    let request_tx = Rc::new(request_tx);
+    let reply_tx = Rc::new(reply_tx);
+
+    // Receivers: requests are handled in arrival order; replies go to the asking connection.
+    for (_, stream) in request_rx.streams() {
+        let rt = rt.clone();
+        glommio::spawn_local(async move {
+            while let Some(batch) = stream.recv().await {
+                for request in batch {
+                    rt.handle(request);
+                }
+            }
+        })
+        .detach();
+    }
+    for (_, stream) in reply_rx.streams() {
+        let rt = rt.clone();
+        glommio::spawn_local(async move {
+            while let Some(batch) = stream.recv().await {
+                for message in batch {
+                    rt.deliver_remote(message);
+                }
+            }
+        })
+        .detach();
+    }
+    // Flushers: one per destination and direction, each sending what a loop turn queued.
+    for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
+        let (outbox, sender) = (rt.requests_out[peer].clone(), request_tx.clone());
+        glommio::spawn_local(async move {
+            while let Some(batch) = outbox.next_batch().await {
+                if sender.send_to(peer, batch).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+        let (outbox, sender) = (rt.replies_out[peer].clone(), reply_tx.clone());
+        glommio::spawn_local(async move {
+            while let Some(batch) = outbox.next_batch().await {
+                if sender.send_to(peer, batch).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+    }
+
+    let listeners: Vec<(RawFd, Rc<TcpListener>)> =
+        fds.into_iter().map(|fd| (fd, Rc::new(unsafe { TcpListener::from_raw_fd(fd) }))).collect();
+    for (_, listener) in &listeners {
+        glommio::spawn_local(accept_loop(rt.clone(), listener.clone())).detach();
+    }
+    let _ = ready.send(Ok(()));
+
+    tick_loop(&rt, &control, &listeners).await;
+}
+
+async fn accept_loop(rt: Rc<Runtime>, listener: Rc<TcpListener>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(stream) => stream,
+            Err(error) => {
+                if rt.shutting_down.get() {
+                    return;
+                }
+                debug!(%error, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        if rt.shutting_down.get() {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let keepalive = rt.config().tcp_keepalive;
+        if keepalive > 0 {
+            set_keepalive(fd, keepalive);
+        }
+        let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        match rt.register_client(fd, addr, laddr) {
+            Some(client) => {
+                glommio::spawn_local(connection::serve(rt.clone(), stream, client)).detach();
+            }
+            None => {
+                glommio::spawn_local(async move {
+                    let mut stream = stream;
+                    let _ = futures_lite::AsyncWriteExt::write_all(&mut stream, b"-ERR max number of clients reached\r\n").await;
+                })
+                .detach();
+            }
+        }
+    }
+}
+
+fn set_keepalive(fd: RawFd, seconds: u64) {
+    // Borrow the descriptor as a socket2 socket without taking ownership of it.
+    let socket = std::mem::ManuallyDrop::new(unsafe { Socket::from_raw_fd(fd) });
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(seconds))
+        .with_interval(Duration::from_secs((seconds / 3).max(1)));
+    let _ = socket.set_tcp_keepalive(&keepalive);
+}
+
+/// The shard's housekeeping: control messages, active expiry, idle clients, shutdown progress.
+async fn tick_loop(rt: &Rc<Runtime>, control: &Receiver<ShardControl>, listeners: &[(RawFd, Rc<TcpListener>)]) {
+    let mut last_expire = Instant::now();
+    let mut stop_started: Option<Instant> = None;
+    let mut drained_sent = false;
+    loop {
+        glommio::timer::sleep(TICK).await;
+        while let Ok(message) = control.try_recv() {
+            match message {
+                ShardControl::StopAccepting => {
+                    rt.shutting_down.set(true);
+                    stop_started = Some(Instant::now());
+                    for (fd, _) in listeners {
+                        unsafe {
+                            libc::shutdown(*fd, libc::SHUT_RDWR);
+                        }
+                    }
+                    let clients: Vec<_> = rt.clients.borrow().values().cloned().collect();
+                    for client in clients {
+                        rt.close_client(&client);
+                    }
+                }
+                ShardControl::Exit => return,
+            }
+        }
+        let config = rt.config();
+        let expire_every = Duration::from_millis(1000 / config.hz.max(1) as u64);
+        if last_expire.elapsed() >= expire_every {
+            last_expire = Instant::now();
+            rt.shard.borrow_mut().active_expire(now_ms(), ACTIVE_EXPIRE_BUDGET);
+            if config.timeout > 0 {
+                close_idle_clients(rt, Duration::from_secs(config.timeout));
+            }
+        }
+        if let Some(started) = stop_started {
+            if rt.clients.borrow().is_empty() {
+                if !drained_sent {
+                    drained_sent = true;
+                    let _ = rt.control.send(ControlEvent::Drained(rt.id));
+                }
+            } else if started.elapsed() > SHUTDOWN_GRACE {
+                for client in rt.clients.borrow().values() {
+                    unsafe {
+                        libc::shutdown(client.fd, libc::SHUT_RDWR);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn close_idle_clients(rt: &Runtime, timeout: Duration) {
+    let idle: Vec<_> = rt
+        .clients
+        .borrow()
+        .values()
+        .filter(|c| c.meta.borrow().last_interaction.elapsed() > timeout)
+        .cloned()
+        .collect();
+    for client in idle {
+        rt.close_client(&client);
+    }
+}

@@ -1,0 +1,229 @@
+//! Messages between shards, and where replies land.
+//!
+//! Two full meshes of glommio shared channels connect the cores: one carries requests, the other
+//! replies. A request handler only ever sends on the reply mesh and a reply handler sends nothing,
+//! so bounded channels cannot deadlock: replies always drain.
+//!
+//! Sending is batched per destination within a loop turn: a connection pushes its request into the
+//! [`Outbox`] of the destination shard and carries on; one flusher task per destination, woken by
+//! the first push, runs after the tasks already runnable in this turn and sends everything queued as
+//! one message. The same holds for replies. One channel per direction and pair keeps messages from
+//! one shard to another in FIFO order, which the per-key ordering of commands relies on.
+//!
+//! Replies land in the [`Inbox`] of the connection that asked, in the slot of the command's
+//! position in its batch; the connection wakes once when every slot is filled.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+
+use crate::command::server::{ClientInfo, KillFilter, ShardSnapshot};
+use crate::command::CommandSpec;
+use crate::config::Config;
+use crate::keyspace::Entry;
+use crate::protocol::reply::Reply;
+use crate::shard::locks::{LockKey, TxId};
+use crate::shard::ReplyTo;
+
+/// What one shard asks of another.
+#[derive(Debug)]
+pub enum Op {
+    /// Run a command, waiting if its keys are locked.
+    Command { spec: &'static CommandSpec, db: usize, args: Vec<Bytes> },
+    /// Take intent locks for a cross-shard transaction.
+    Lock { tx: TxId, keys: Vec<LockKey> },
+    /// Run a command inside transaction `tx`, which holds its keys; release afterwards if `unlock`.
+    TxCommand { tx: TxId, spec: &'static CommandSpec, db: usize, args: Vec<Bytes>, unlock: bool },
+    /// Read (and with `remove`, take) a whole entry inside `tx`.
+    TxGetEntry { tx: TxId, db: usize, key: Bytes, remove: bool, unlock: bool },
+    /// Store a whole entry inside `tx`.
+    TxPutEntry { tx: TxId, db: usize, key: Bytes, entry: Entry, unlock: bool },
+    /// Release `tx`'s locks.
+    Unlock { tx: TxId },
+    /// One SCAN step over this shard's database.
+    Scan { db: usize, cursor: u64, count: usize, pattern: Option<Bytes>, type_filter: Option<Bytes> },
+    /// Counters for INFO.
+    Snapshot,
+    /// Clients for CLIENT LIST.
+    ClientList,
+    /// Close matching clients (CLIENT KILL); replies with the number closed.
+    ClientKill { filter: KillFilter, caller: u64 },
+    /// Install a new configuration (CONFIG SET).
+    Configure(Arc<Config>),
+}
+
+/// A request travelling between shards.
+#[derive(Debug)]
+pub struct Request {
+    pub reply_to: ReplyTo,
+    pub op: Op,
+}
+
+/// What comes back.
+#[derive(Debug)]
+pub enum Response {
+    Reply(Reply),
+    Entry(Option<Entry>),
+    Scan(u64, Vec<Bytes>),
+    Snapshot(Box<ShardSnapshot>),
+    Clients(Vec<ClientInfo>),
+    Count(u64),
+}
+
+impl Response {
+    pub fn into_reply(self) -> Reply {
+        match self {
+            Response::Reply(reply) => reply,
+            Response::Count(n) => Reply::Integer(n as i64),
+            other => Reply::error(format!("ERR internal: unexpected response {:?}", std::mem::discriminant(&other))),
+        }
+    }
+}
+
+/// A reply travelling back.
+#[derive(Debug)]
+pub struct ReplyMessage {
+    pub conn: u64,
+    pub seq: u32,
+    pub response: Response,
+}
+
+/// The reply slots of one connection's batch.
+#[derive(Default)]
+pub struct Inbox {
+    slots: RefCell<Vec<Option<Response>>>,
+    outstanding: Cell<usize>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Inbox {
+    /// Reserves a slot for a response that will arrive later; returns its sequence number.
+    pub fn reserve(&self) -> u32 {
+        let mut slots = self.slots.borrow_mut();
+        slots.push(None);
+        self.outstanding.set(self.outstanding.get() + 1);
+        (slots.len() - 1) as u32
+    }
+
+    /// The sequence number the next `reserve` will return.
+    pub fn next_seq(&self) -> u32 {
+        self.slots.borrow().len() as u32
+    }
+
+    pub fn deliver(&self, seq: u32, response: Response) {
+        let mut slots = self.slots.borrow_mut();
+        if let Some(slot) = slots.get_mut(seq as usize) {
+            if slot.is_none() {
+                *slot = Some(response);
+                let left = self.outstanding.get().saturating_sub(1);
+                self.outstanding.set(left);
+                if left == 0 {
+                    if let Some(waker) = self.waker.borrow_mut().take() {
+                        waker.wake();
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.get()
+    }
+
+    /// Waits until every reserved slot is filled.
+    pub fn wait_all(&self) -> WaitAll<'_> {
+        WaitAll { inbox: self }
+    }
+
+    /// Takes the response in slot `seq` (after `wait_all`).
+    pub fn take(&self, seq: u32) -> Response {
+        self.slots
+            .borrow_mut()
+            .get_mut(seq as usize)
+            .and_then(Option::take)
+            .unwrap_or_else(|| Response::Reply(Reply::error_static("ERR internal: missing reply")))
+    }
+
+    /// Forgets all slots; only valid when nothing is outstanding.
+    pub fn reset(&self) {
+        if self.outstanding.get() == 0 {
+            self.slots.borrow_mut().clear();
+        }
+    }
+}
+
+pub struct WaitAll<'a> {
+    inbox: &'a Inbox,
+}
+
+impl Future for WaitAll<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.inbox.outstanding.get() == 0 {
+            Poll::Ready(())
+        } else {
+            *self.inbox.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Messages queued for one destination shard until its flusher sends them.
+pub struct Outbox<T> {
+    queue: RefCell<Vec<T>>,
+    waker: RefCell<Option<Waker>>,
+    closed: Cell<bool>,
+}
+
+impl<T> Default for Outbox<T> {
+    fn default() -> Self {
+        Outbox { queue: RefCell::new(Vec::new()), waker: RefCell::new(None), closed: Cell::new(false) }
+    }
+}
+
+impl<T> Outbox<T> {
+    pub fn push(&self, item: T) {
+        self.queue.borrow_mut().push(item);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    pub fn close(&self) {
+        self.closed.set(true);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    /// Waits for queued messages and takes them all; `None` once closed and empty.
+    pub fn next_batch(self: &Rc<Self>) -> NextBatch<T> {
+        NextBatch { outbox: self.clone() }
+    }
+}
+
+pub struct NextBatch<T> {
+    outbox: Rc<Outbox<T>>,
+}
+
+impl<T> Future for NextBatch<T> {
+    type Output = Option<Vec<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut queue = self.outbox.queue.borrow_mut();
+        if !queue.is_empty() {
+            Poll::Ready(Some(std::mem::take(&mut *queue)))
+        } else if self.outbox.closed.get() {
+            Poll::Ready(None)
+        } else {
+            *self.outbox.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}

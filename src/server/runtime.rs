@@ -1,0 +1,395 @@
+//! One core's runtime: its shard, its clients, its outboxes to the other cores, and the handling
+//! of every request another core (or one of its own connections) sends it.
+//!
+//! Lives in an `Rc` on its executor and is never shared with another thread; other cores reach it
+//! only through the request mesh (see `router`).
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+
+use crate::command::server::{ClientInfo, ShardSnapshot};
+use crate::command::CommandLimits;
+use crate::config::Config;
+use crate::protocol::reply::Reply;
+use crate::shard::locks::TxId;
+use crate::shard::{ReplyTo, Shard};
+use crate::slot::SlotTable;
+
+use super::router::{Inbox, Op, Outbox, ReplyMessage, Request, Response};
+use super::{ControlEvent, StaticFacts};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The state of one connection that other parts of its core can see: the registry (CLIENT LIST,
+/// KILL) and the reply dispatcher (its inbox).
+pub struct Client {
+    pub id: u64,
+    pub fd: RawFd,
+    pub inbox: Inbox,
+    pub meta: RefCell<ClientMeta>,
+}
+
+/// What CLIENT LIST reports about a connection, kept up to date by the connection task.
+#[derive(Debug, Clone)]
+pub struct ClientMeta {
+    pub addr: String,
+    pub laddr: String,
+    pub name: String,
+    pub lib_name: String,
+    pub lib_version: String,
+    pub db: usize,
+    pub resp: u8,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub last_command: &'static str,
+    pub query_buffer: usize,
+    pub query_buffer_free: usize,
+    pub output_memory: usize,
+    /// Set when CLIENT KILL, idle timeout or shutdown asks the connection to end.
+    pub closing: bool,
+}
+
+/// Connection counters of one core.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub total_connections_received: u64,
+    pub rejected_connections: u64,
+    pub total_commands_processed: u64,
+    pub total_error_replies: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+}
+
+pub struct Runtime {
+    pub id: usize,
+    pub nshards: usize,
+    pub shard: RefCell<Shard>,
+    pub config: RefCell<Arc<Config>>,
+    pub slots: Arc<SlotTable>,
+    pub facts: Arc<StaticFacts>,
+    pub requests_out: Vec<Rc<Outbox<Request>>>,
+    pub replies_out: Vec<Rc<Outbox<ReplyMessage>>>,
+    pub clients: RefCell<AHashMap<u64, Rc<Client>>>,
+    pub counters: RefCell<Counters>,
+    pub control: crossbeam_channel::Sender<ControlEvent>,
+    pub shutting_down: Cell<bool>,
+    next_client: Cell<u64>,
+    next_tx: Cell<u64>,
+}
+
+impl Runtime {
+    pub fn new(
+        id: usize,
+        nshards: usize,
+        config: Arc<Config>,
+        slots: Arc<SlotTable>,
+        facts: Arc<StaticFacts>,
+        control: crossbeam_channel::Sender<ControlEvent>,
+    ) -> Self {
+        let limits = CommandLimits { proto_max_bulk_len: config.proto_max_bulk_len as usize };
+        Runtime {
+            id,
+            nshards,
+            shard: RefCell::new(Shard::new(id, config.databases, limits)),
+            config: RefCell::new(config),
+            slots,
+            facts,
+            requests_out: (0..nshards).map(|_| Rc::new(Outbox::default())).collect(),
+            replies_out: (0..nshards).map(|_| Rc::new(Outbox::default())).collect(),
+            clients: RefCell::new(AHashMap::new()),
+            counters: RefCell::new(Counters::default()),
+            control,
+            shutting_down: Cell::new(false),
+            next_client: Cell::new(0),
+            next_tx: Cell::new(0),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    pub fn shard_of_key(&self, key: &[u8]) -> usize {
+        if self.nshards == 1 {
+            0
+        } else {
+            self.slots.shard_of_key(key)
+        }
+    }
+
+    /// A client id unique over the whole server: ids from core `i` are `i + 1 + k * shards`.
+    pub fn new_client_id(&self) -> u64 {
+        let seq = self.next_client.get();
+        self.next_client.set(seq + 1);
+        seq * self.nshards as u64 + self.id as u64 + 1
+    }
+
+    /// A transaction id unique over the whole server.
+    pub fn new_tx_id(&self) -> TxId {
+        let seq = self.next_tx.get();
+        self.next_tx.set(seq + 1);
+        seq * self.nshards as u64 + self.id as u64
+    }
+
+    /// Sends `op` to shard `target` (handled in place when it is this core) with the reply going
+    /// to a fresh slot of `client`'s inbox; returns the slot.
+    pub fn submit(&self, target: usize, client: &Client, op: Op) -> u32 {
+        let seq = client.inbox.reserve();
+        let reply_to = ReplyTo { shard: self.id, conn: client.id, seq };
+        let request = Request { reply_to, op };
+        if target == self.id {
+            self.handle(request);
+        } else {
+            self.requests_out[target].push(request);
+        }
+        seq
+    }
+
+    /// Delivers a response to whoever asked: in place for this core's connections, else through
+    /// the reply outbox of the asking core.
+    pub fn respond(&self, reply_to: ReplyTo, response: Response) {
+        if reply_to.shard == self.id {
+            let client = self.clients.borrow().get(&reply_to.conn).cloned();
+            if let Some(client) = client {
+                client.inbox.deliver(reply_to.seq, response);
+            }
+        } else {
+            self.replies_out[reply_to.shard].push(ReplyMessage { conn: reply_to.conn, seq: reply_to.seq, response });
+        }
+    }
+
+    /// A reply that arrived from another core.
+    pub fn deliver_remote(&self, message: ReplyMessage) {
+        let client = self.clients.borrow().get(&message.conn).cloned();
+        if let Some(client) = client {
+            client.inbox.deliver(message.seq, message.response);
+        }
+    }
+
+    fn respond_all(&self, replies: Vec<(ReplyTo, Reply)>) {
+        for (reply_to, reply) in replies {
+            self.respond(reply_to, Response::Reply(reply));
+        }
+    }
+
+    fn unlock(&self, tx: TxId) {
+        let released = self.shard.borrow_mut().unlock(tx, now_ms());
+        self.respond_all(released);
+    }
+
+    /// Handles one request addressed to this shard.
+    pub fn handle(&self, request: Request) {
+        let Request { reply_to, op } = request;
+        if reply_to.shard != self.id {
+            self.shard.borrow_mut().remote_commands += 1;
+        }
+        match op {
+            Op::Command { spec, db, args } => {
+                let done = self.shard.borrow_mut().submit(spec, db, args, reply_to, now_ms());
+                if let Some(reply) = done {
+                    self.respond(reply_to, Response::Reply(reply));
+                }
+            }
+            Op::Lock { tx, keys } => {
+                if self.shard.borrow_mut().lock(tx, keys, reply_to) {
+                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                }
+            }
+            Op::TxCommand { tx, spec, db, args, unlock } => {
+                let reply = self.shard.borrow_mut().execute(spec, db, &args, now_ms());
+                self.respond(reply_to, Response::Reply(reply));
+                if unlock {
+                    self.unlock(tx);
+                }
+            }
+            Op::TxGetEntry { tx, db, key, remove, unlock } => {
+                let entry = {
+                    let mut shard = self.shard.borrow_mut();
+                    let db = shard.keyspace.db(db);
+                    if remove {
+                        db.remove(&key, now_ms())
+                    } else {
+                        db.get(&key, now_ms()).cloned()
+                    }
+                };
+                self.respond(reply_to, Response::Entry(entry));
+                if unlock {
+                    self.unlock(tx);
+                }
+            }
+            Op::TxPutEntry { tx, db, key, entry, unlock } => {
+                self.shard.borrow_mut().keyspace.db(db).insert(key, entry);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+                if unlock {
+                    self.unlock(tx);
+                }
+            }
+            Op::Unlock { tx } => {
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+                self.unlock(tx);
+            }
+            Op::Scan { db, cursor, count, pattern, type_filter } => {
+                let (next, keys) = self.shard.borrow_mut().keyspace.db(db).scan(
+                    cursor,
+                    count,
+                    pattern.as_deref(),
+                    type_filter.as_deref(),
+                    now_ms(),
+                );
+                self.respond(reply_to, Response::Scan(next, keys));
+            }
+            Op::Snapshot => {
+                let snapshot = self.snapshot();
+                self.respond(reply_to, Response::Snapshot(Box::new(snapshot)));
+            }
+            Op::ClientList => {
+                let list = self.client_list();
+                self.respond(reply_to, Response::Clients(list));
+            }
+            Op::ClientKill { filter, caller } => {
+                let mut killed = 0;
+                let clients: Vec<Rc<Client>> = self.clients.borrow().values().cloned().collect();
+                for client in clients {
+                    if filter.matches(&self.client_info(&client), caller) {
+                        self.close_client(&client);
+                        killed += 1;
+                    }
+                }
+                self.respond(reply_to, Response::Count(killed));
+            }
+            Op::Configure(config) => {
+                self.shard.borrow_mut().limits.proto_max_bulk_len = config.proto_max_bulk_len as usize;
+                *self.config.borrow_mut() = config;
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+            }
+        }
+    }
+
+    /// Ends a connection from outside its task: its next read sees end-of-file, so the replies it
+    /// is working on still go out.
+    pub fn close_client(&self, client: &Client) {
+        client.meta.borrow_mut().closing = true;
+        // SAFETY-free: shutdown(2) on a descriptor this core owns; errors (already closed) are moot.
+        unsafe {
+            libc::shutdown(client.fd, libc::SHUT_RD);
+        }
+    }
+
+    pub fn client_info(&self, client: &Client) -> ClientInfo {
+        let meta = client.meta.borrow();
+        let now = Instant::now();
+        ClientInfo {
+            id: client.id,
+            addr: meta.addr.clone(),
+            laddr: meta.laddr.clone(),
+            fd: client.fd,
+            name: meta.name.clone(),
+            age_seconds: now.duration_since(meta.created).as_secs(),
+            idle_seconds: now.duration_since(meta.last_interaction).as_secs(),
+            db: meta.db,
+            query_buffer: meta.query_buffer,
+            query_buffer_free: meta.query_buffer_free,
+            output_memory: meta.output_memory,
+            last_command: meta.last_command.to_string(),
+            resp: meta.resp,
+            lib_name: meta.lib_name.clone(),
+            lib_version: meta.lib_version.clone(),
+            shard: self.id,
+        }
+    }
+
+    pub fn client_list(&self) -> Vec<ClientInfo> {
+        let mut list: Vec<ClientInfo> = self.clients.borrow().values().map(|c| self.client_info(c)).collect();
+        list.sort_by_key(|c| c.id);
+        list
+    }
+
+    pub fn snapshot(&self) -> ShardSnapshot {
+        let counters = self.counters.borrow().clone();
+        let shard = self.shard.borrow();
+        let now = now_ms();
+        let keyspace = (0..shard.keyspace.databases())
+            .filter_map(|i| {
+                let db = shard.keyspace.db_ref(i);
+                (!db.is_empty()).then(|| (i, db.len() as u64, db.expires_len() as u64, db.avg_ttl(now)))
+            })
+            .collect();
+        let memory_estimate =
+            (0..shard.keyspace.databases()).map(|i| shard.keyspace.db_ref(i).memory_estimate() as u64).sum();
+        ShardSnapshot {
+            shard: self.id,
+            connected_clients: self.clients.borrow().len() as u64,
+            total_connections_received: counters.total_connections_received,
+            rejected_connections: counters.rejected_connections,
+            total_commands_processed: counters.total_commands_processed,
+            total_error_replies: counters.total_error_replies,
+            total_net_input_bytes: counters.total_net_input_bytes,
+            total_net_output_bytes: counters.total_net_output_bytes,
+            keyspace_hits: shard.keyspace.stats.keyspace_hits,
+            keyspace_misses: shard.keyspace.stats.keyspace_misses,
+            expired_keys: shard.keyspace.stats.expired_keys,
+            memory_estimate,
+            remote_commands: shard.remote_commands,
+            keyspace,
+        }
+    }
+
+    /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.
+    pub fn register_client(&self, fd: RawFd, addr: String, laddr: String) -> Option<Rc<Client>> {
+        let config = self.config();
+        let share = (config.maxclients as usize).div_ceil(self.nshards);
+        let mut counters = self.counters.borrow_mut();
+        counters.total_connections_received += 1;
+        if self.clients.borrow().len() >= share {
+            counters.rejected_connections += 1;
+            return None;
+        }
+        let now = Instant::now();
+        let client = Rc::new(Client {
+            id: self.new_client_id(),
+            fd,
+            inbox: Inbox::default(),
+            meta: RefCell::new(ClientMeta {
+                addr,
+                laddr,
+                name: String::new(),
+                lib_name: String::new(),
+                lib_version: String::new(),
+                db: 0,
+                resp: 2,
+                created: now,
+                last_interaction: now,
+                last_command: "NULL",
+                query_buffer: 0,
+                query_buffer_free: 0,
+                output_memory: 0,
+                closing: false,
+            }),
+        });
+        self.clients.borrow_mut().insert(client.id, client.clone());
+        Some(client)
+    }
+
+    pub fn unregister_client(&self, id: u64) {
+        self.clients.borrow_mut().remove(&id);
+    }
+
+    /// Total keys in `db` on this shard (used by tests and DBSIZE fast paths).
+    pub fn local_keys(&self, db: usize) -> usize {
+        self.shard.borrow().keyspace.db_ref(db).len()
+    }
+
+    /// Bytes of the argument list, for per-key routing of a command's keys.
+    pub fn shards_of(&self, args: &[Bytes], positions: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
+        positions.filter(|&i| i < args.len()).map(|i| (self.shard_of_key(&args[i]), i)).collect()
+    }
+}

@@ -1,0 +1,112 @@
+//! The per-core owner of state: one shard's keyspace, its intent locks and its counters.
+//!
+//! Everything here is synchronous; the server layer owns the runtime and calls in. [`Shard::execute`]
+//! is the one place a command runs against the keyspace (Redis's `call()`): the binlog will hook in
+//! here so that commands never journal themselves. Only the owning core ever touches a `Shard`.
+
+pub mod locks;
+
+use bytes::Bytes;
+
+use crate::command::{self, CommandLimits, CommandSpec, ExecContext};
+use crate::keyspace::Keyspace;
+use crate::protocol::reply::Reply;
+use locks::{LockKey, LockTable, TxId, Waiter};
+
+/// Where a reply must go: the shard of the connection that asked, the connection, and the
+/// position of the command in that connection's current batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub shard: usize,
+    pub conn: u64,
+    pub seq: u32,
+}
+
+/// A command or lock request waiting for its keys.
+#[derive(Debug)]
+pub struct Parked {
+    pub spec: Option<&'static CommandSpec>,
+    pub db: usize,
+    pub args: Vec<Bytes>,
+    pub reply_to: ReplyTo,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub keyspace: Keyspace,
+    pub limits: CommandLimits,
+    locks: LockTable<Parked>,
+    /// Commands run here on behalf of connections owned by other shards.
+    pub remote_commands: u64,
+}
+
+impl Shard {
+    pub fn new(id: usize, databases: usize, limits: CommandLimits) -> Self {
+        Shard { id, keyspace: Keyspace::new(databases), limits, locks: LockTable::default(), remote_commands: 0 }
+    }
+
+    /// Runs one command whose arity was checked. The single choke point for every command that
+    /// touches this shard's keyspace.
+    pub fn execute(&mut self, spec: &'static CommandSpec, db: usize, args: &[Bytes], now_ms: u64) -> Reply {
+        let Some(handler) = spec.handler else {
+            return command::unknown_command_error(args);
+        };
+        let mut ctx = ExecContext { keyspace: &mut self.keyspace, db_index: db, now_ms, limits: &self.limits };
+        handler(&mut ctx, args)
+    }
+
+    /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
+    /// earlier command on the same key is still waiting). `None` means it was parked and its reply
+    /// will come out of [`Shard::unlock`].
+    pub fn submit(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: Vec<Bytes>,
+        reply_to: ReplyTo,
+        now_ms: u64,
+    ) -> Option<Reply> {
+        if self.locks.is_idle() {
+            return Some(self.execute(spec, db, &args, now_ms));
+        }
+        let keys: Vec<LockKey> = spec.key_positions(args.len()).map(|i| (db as u16, args[i].clone())).collect();
+        if self.locks.may_run(&keys) {
+            Some(self.execute(spec, db, &args, now_ms))
+        } else {
+            self.locks.enqueue_command(keys, Parked { spec: Some(spec), db, args, reply_to });
+            None
+        }
+    }
+
+    /// Takes intent locks on `keys` for `tx`. Returns true when granted at once; otherwise the
+    /// grant comes out of a later [`Shard::unlock`] with an `OK` reply to `reply_to`.
+    pub fn lock(&mut self, tx: TxId, keys: Vec<LockKey>, reply_to: ReplyTo) -> bool {
+        let parked = Parked { spec: None, db: 0, args: Vec::new(), reply_to };
+        self.locks.lock(tx, keys, parked).is_some()
+    }
+
+    /// Releases `tx`'s locks; runs the commands that were waiting for them and grants waiting
+    /// lock requests. Returns the replies owed, in the order they were produced.
+    pub fn unlock(&mut self, tx: TxId, now_ms: u64) -> Vec<(ReplyTo, Reply)> {
+        let ready = self.locks.release(tx);
+        let mut replies = Vec::with_capacity(ready.len());
+        for waiter in ready {
+            match waiter {
+                Waiter::Lock { token, .. } => replies.push((token.reply_to, Reply::ok())),
+                Waiter::Command { token, .. } => {
+                    let reply = match token.spec {
+                        Some(spec) => self.execute(spec, token.db, &token.args, now_ms),
+                        None => Reply::ok(),
+                    };
+                    replies.push((token.reply_to, reply));
+                }
+            }
+        }
+        replies
+    }
+
+    /// Runs bounded active expiry (called from the shard's tick).
+    pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        self.keyspace.active_expire(now_ms, budget)
+    }
+}
