@@ -1,1 +1,1183 @@
-//! Skeleton: every directive, its default and validation (filled in by the config helper).
+//! Every configuration directive shardis understands, in redis.conf syntax.
+//!
+//! [`DIRECTIVES`] is the one place a directive is defined: its Redis name, its default (as written
+//! in redis.conf), whether CONFIG SET may change it, how its value is parsed and validated, and how
+//! CONFIG GET renders it. The config file, the command line (`--name value`) and CONFIG SET all go
+//! through [`Config::apply`], so they accept exactly the same values. `tuning/shardis.conf` is the
+//! annotated reference; a test keeps it equal to the defaults here.
+//!
+//! Persistence arrives with the durability issue (the binlog). Until then `appendonly no` and
+//! `save ""` are accepted and every other persistence setting is refused with a message saying so,
+//! rather than being silently ignored.
+
+use std::path::PathBuf;
+
+/// The server's settings. Build it with [`Config::from_args`] (start-up) and change it with
+/// [`Config::apply`] (CONFIG SET); defaults and ranges are in [`DIRECTIVES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `port`: TCP port; 0 means no TCP listener, as in Redis.
+    pub port: u16,
+    /// `bind`: addresses to listen on; Redis 7's optional marker (`-::1`) is stripped.
+    pub bind: Vec<String>,
+    /// `dir`: the working directory for data files.
+    pub dir: PathBuf,
+    /// `threads` (shardis): number of shards; 0 = one per available core, see [`Config::shards`].
+    pub threads: usize,
+    /// `cpu-affinity` (shardis): pin shard i to core i % cores.
+    pub cpu_affinity: bool,
+    /// `tcp-backlog`: the listen(2) backlog.
+    pub tcp_backlog: u32,
+    /// `loglevel`.
+    pub loglevel: LogLevel,
+    /// `logfile`: "" logs to standard output.
+    pub logfile: String,
+    /// `databases`: number of logical databases (SELECT 0..databases-1).
+    pub databases: usize,
+    /// `proto-max-bulk-len`: the largest bulk string a request may carry, in bytes.
+    pub proto_max_bulk_len: u64,
+    /// `client-query-buffer-limit`: the most unparsed input one client may hold, in bytes.
+    pub client_query_buffer_limit: u64,
+    /// `maxclients`: connections beyond this are refused.
+    pub maxclients: u64,
+    /// `timeout`: close a client idle this many seconds; 0 = never.
+    pub timeout: u64,
+    /// `tcp-keepalive`: SO_KEEPALIVE interval in seconds; 0 = off.
+    pub tcp_keepalive: u64,
+    /// `hz`: background task frequency, already clamped to 1..=500.
+    pub hz: u32,
+    /// `appendonly`: always false until the binlog exists.
+    pub appendonly: bool,
+    /// `save`: always "" until the binlog exists.
+    pub save: String,
+    /// `daemonize`: always false; shardis runs in the foreground under a supervisor.
+    pub daemonize: bool,
+    /// `protected-mode`.
+    pub protected_mode: bool,
+    /// `requirepass`: "" = no password.
+    pub requirepass: String,
+    /// `slowlog-log-slower-than`: microseconds; -1 disables the slow log, 0 logs every command.
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`: entries kept in the slow log.
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold`: milliseconds; 0 disables the latency monitor.
+    pub latency_monitor_threshold: u64,
+    /// `pidfile`: "" = write no pid file.
+    pub pidfile: String,
+}
+
+/// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+impl LogLevel {
+    const ALL: [LogLevel; 5] = [
+        LogLevel::Debug,
+        LogLevel::Verbose,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Nothing,
+    ];
+
+    /// The name redis.conf and CONFIG GET use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Nothing => "nothing",
+        }
+    }
+
+    /// The `tracing` level filter this level maps to (tracing has no level between debug and info).
+    pub fn tracing_filter(self) -> &'static str {
+        match self {
+            LogLevel::Debug | LogLevel::Verbose => "debug",
+            LogLevel::Notice => "info",
+            LogLevel::Warning => "warn",
+            LogLevel::Nothing => "off",
+        }
+    }
+}
+
+/// A setting that can't be applied. Every message names the directive and, for a bad value, the
+/// value and what would be accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Bad directive or wrong number of arguments: unknown directive '{name}'")]
+    UnknownDirective { name: String },
+    #[error(
+        "Bad directive or wrong number of arguments: '{name}' takes exactly one value, got {got}"
+    )]
+    WrongArity { name: String, got: usize },
+    #[error("invalid value '{value}' for '{name}': {reason}")]
+    InvalidValue {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error("'{name}' is not supported yet: persistence arrives with the binlog (until then only 'appendonly no' and 'save \"\"' are accepted)")]
+    PersistenceNotSupported { name: String },
+    #[error("'{name}' can't be changed while the server runs; set it in the config file or on the command line and restart")]
+    Immutable { name: String },
+    #[error("can't read config file '{path}': {source}")]
+    ReadFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("include nested more than {MAX_INCLUDE_DEPTH} deep at '{path}' (does a file include itself?)")]
+    IncludeTooDeep { path: String },
+    #[error("{reason}")]
+    Syntax { reason: &'static str },
+    #[error("unexpected command-line argument '{arg}': directives are written --name value, and only the first argument may be a config file")]
+    UnexpectedArgument { arg: String },
+    /// Redis's "*** FATAL CONFIG FILE ERROR ***" report: where, the line, and what was wrong.
+    #[error("*** FATAL CONFIG FILE ERROR ***\nReading the configuration file '{file}', at line {line}\n>>> '{text}'\n{error}")]
+    AtLine {
+        file: String,
+        line: usize,
+        text: String,
+        error: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    /// The error reply Redis 7 gives for CONFIG SET of `name` (as the client spelled it).
+    pub fn redis_message(&self, name: &str) -> String {
+        let failed = format!("ERR CONFIG SET failed (possibly related to argument '{name}')");
+        match self {
+            ConfigError::Immutable { .. } => format!("{failed} - can't set immutable config"),
+            ConfigError::UnknownDirective { .. } | ConfigError::WrongArity { .. } => {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            }
+            ConfigError::InvalidValue { reason, .. } => format!("{failed} - {reason}"),
+            ConfigError::PersistenceNotSupported { .. } => {
+                format!("{failed} - not supported yet: persistence arrives with the binlog")
+            }
+            other => format!("ERR {other}"),
+        }
+    }
+}
+
+/// How deep `include` may nest; deeper is almost certainly a file including itself.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Redis's CONFIG_BINDADDR_MAX.
+const MAX_BIND_ADDRESSES: usize = 16;
+
+/// Redis persistence directives that need the binlog; refused by name rather than as unknown.
+const PERSISTENCE_NOT_YET: &[&str] = &[
+    "appendfsync",
+    "dbfilename",
+    "appendfilename",
+    "auto-aof-rewrite-percentage",
+    "auto-aof-rewrite-min-size",
+    "rdbcompression",
+    "rdbchecksum",
+    "aof-use-rdb-preamble",
+];
+
+/// One directive. A setter changes its field only when the value is valid, and otherwise returns
+/// the reason, in Redis 7's words where Redis has them; [`Config::apply`] adds the directive and
+/// value to make the error.
+struct Directive {
+    name: &'static str,
+    /// The value as written in redis.conf; [`Config::default`] applies these in order.
+    default: &'static str,
+    /// Whether CONFIG SET may change it while the server runs.
+    mutable: bool,
+    set: Setter,
+    /// The value as CONFIG GET renders it.
+    get: fn(&Config) -> String,
+}
+
+enum Setter {
+    /// Takes exactly one value.
+    One(fn(&mut Config, &str) -> Result<(), String>),
+    /// Takes any number of values (Redis's MULTI_ARG_CONFIG): `bind`, `save`.
+    Many(fn(&mut Config, &[String]) -> Result<(), String>),
+}
+
+use Setter::{Many, One};
+
+/// Redis's INT_MAX and LONG_MAX, the upper bounds of most Redis numeric directives.
+const INT_MAX: i64 = i32::MAX as i64;
+const LONG_MAX: i64 = i64::MAX;
+const MB: u64 = 1024 * 1024;
+
+#[rustfmt::skip]
+static DIRECTIVES: &[Directive] = &[
+    Directive { name: "port", default: "6379", mutable: false,
+        set: One(|c, v| { c.port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.port.to_string() },
+    Directive { name: "bind", default: "127.0.0.1", mutable: false,
+        set: Many(|c, v| { c.bind = bind_addresses(v)?; Ok(()) }),
+        get: |c| c.bind.join(" ") },
+    Directive { name: "dir", default: "./data", mutable: false,
+        set: One(|c, v| { c.dir = non_empty(v, "argument must be a directory path")?.into(); Ok(()) }),
+        get: |c| c.dir.display().to_string() },
+    Directive { name: "threads", default: "0", mutable: false,
+        set: One(|c, v| { c.threads = integer(v, 0, 1024)?; Ok(()) }),
+        get: |c| c.threads.to_string() },
+    Directive { name: "cpu-affinity", default: "yes", mutable: false,
+        set: One(|c, v| { c.cpu_affinity = yes_no(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.cpu_affinity) },
+    Directive { name: "tcp-backlog", default: "511", mutable: false,
+        set: One(|c, v| { c.tcp_backlog = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.tcp_backlog.to_string() },
+    Directive { name: "loglevel", default: "notice", mutable: true,
+        set: One(|c, v| { c.loglevel = log_level(v)?; Ok(()) }),
+        get: |c| c.loglevel.name().to_string() },
+    Directive { name: "logfile", default: "", mutable: false,
+        set: One(|c, v| { c.logfile = v.to_string(); Ok(()) }),
+        get: |c| c.logfile.clone() },
+    Directive { name: "databases", default: "16", mutable: false,
+        set: One(|c, v| { c.databases = integer(v, 1, 1_000_000)?; Ok(()) }),
+        get: |c| c.databases.to_string() },
+    Directive { name: "proto-max-bulk-len", default: "512mb", mutable: true,
+        set: One(|c, v| { c.proto_max_bulk_len = memory(v, MB)?; Ok(()) }),
+        get: |c| c.proto_max_bulk_len.to_string() },
+    Directive { name: "client-query-buffer-limit", default: "1gb", mutable: true,
+        set: One(|c, v| { c.client_query_buffer_limit = memory(v, MB)?; Ok(()) }),
+        get: |c| c.client_query_buffer_limit.to_string() },
+    Directive { name: "maxclients", default: "10000", mutable: true,
+        set: One(|c, v| { c.maxclients = integer(v, 1, u32::MAX.into())?; Ok(()) }),
+        get: |c| c.maxclients.to_string() },
+    Directive { name: "timeout", default: "0", mutable: true,
+        set: One(|c, v| { c.timeout = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.timeout.to_string() },
+    Directive { name: "tcp-keepalive", default: "300", mutable: true,
+        set: One(|c, v| { c.tcp_keepalive = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.tcp_keepalive.to_string() },
+    // Redis accepts any non-negative hz and caps it to 1..=500 ("hz is more a hint").
+    Directive { name: "hz", default: "10", mutable: true,
+        set: One(|c, v| { c.hz = integer::<u32>(v, 0, INT_MAX)?.clamp(1, 500); Ok(()) }),
+        get: |c| c.hz.to_string() },
+    Directive { name: "appendonly", default: "no", mutable: true,
+        set: One(|c, v| { c.appendonly = appendonly(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.appendonly) },
+    Directive { name: "save", default: "", mutable: true,
+        set: Many(|c, v| { c.save = save_points(v)?; Ok(()) }),
+        get: |c| c.save.clone() },
+    Directive { name: "daemonize", default: "no", mutable: false,
+        set: One(|c, v| { c.daemonize = daemonize(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.daemonize) },
+    Directive { name: "protected-mode", default: "yes", mutable: true,
+        set: One(|c, v| { c.protected_mode = yes_no(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.protected_mode) },
+    Directive { name: "requirepass", default: "", mutable: true,
+        set: One(|c, v| { c.requirepass = v.to_string(); Ok(()) }),
+        get: |c| c.requirepass.clone() },
+    Directive { name: "slowlog-log-slower-than", default: "10000", mutable: true,
+        set: One(|c, v| { c.slowlog_log_slower_than = integer(v, -1, LONG_MAX)?; Ok(()) }),
+        get: |c| c.slowlog_log_slower_than.to_string() },
+    Directive { name: "slowlog-max-len", default: "128", mutable: true,
+        set: One(|c, v| { c.slowlog_max_len = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.slowlog_max_len.to_string() },
+    Directive { name: "latency-monitor-threshold", default: "0", mutable: true,
+        set: One(|c, v| { c.latency_monitor_threshold = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.latency_monitor_threshold.to_string() },
+    Directive { name: "pidfile", default: "", mutable: false,
+        set: One(|c, v| { c.pidfile = v.to_string(); Ok(()) }),
+        get: |c| c.pidfile.clone() },
+];
+
+fn lookup(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|directive| directive.name.eq_ignore_ascii_case(name))
+}
+
+impl Default for Config {
+    /// The `default` column of [`DIRECTIVES`], applied in order.
+    fn default() -> Self {
+        let mut config = Config::blank();
+        for directive in DIRECTIVES {
+            let values = [directive.default.to_string()];
+            let applied = match directive.set {
+                One(set) => set(&mut config, directive.default),
+                Many(set) => set(&mut config, &values),
+            };
+            // Static data: any test that builds a default Config checks it.
+            if let Err(reason) = applied {
+                panic!(
+                    "DIRECTIVES default for '{}' is invalid: {reason}",
+                    directive.name
+                );
+            }
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Placeholder values, each overwritten by its directive's default.
+    fn blank() -> Config {
+        Config {
+            port: 0,
+            bind: Vec::new(),
+            dir: PathBuf::new(),
+            threads: 0,
+            cpu_affinity: false,
+            tcp_backlog: 0,
+            loglevel: LogLevel::Nothing,
+            logfile: String::new(),
+            databases: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            maxclients: 0,
+            timeout: 0,
+            tcp_keepalive: 0,
+            hz: 0,
+            appendonly: false,
+            save: String::new(),
+            daemonize: false,
+            protected_mode: false,
+            requirepass: String::new(),
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
+            pidfile: String::new(),
+        }
+    }
+
+    /// redis-server style command line: `[path/to/shardis.conf] [--directive value ...]`, without
+    /// argv[0]. The file is applied first, then the command-line directives, so the command line
+    /// wins. As in Redis 7, `--name` with no value yet takes a following `--x` as its value (a
+    /// password may start with "--"), except that a bare `--save` means `--save ""`.
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut options = args;
+        if let Some(path) = args.first().filter(|first| !first.starts_with("--")) {
+            config.include(std::slice::from_ref(path), 0)?;
+            options = &args[1..];
+        }
+        let mut directives: Vec<(&str, Vec<String>)> = Vec::new();
+        for arg in options {
+            match (arg.strip_prefix("--"), directives.last_mut()) {
+                (Some(name), None) => directives.push((name, Vec::new())),
+                (Some(name), Some((last, values)))
+                    if !values.is_empty() || last.eq_ignore_ascii_case("save") =>
+                {
+                    directives.push((name, Vec::new()))
+                }
+                (_, Some((_, values))) => values.push(arg.clone()),
+                (None, None) => return Err(ConfigError::UnexpectedArgument { arg: arg.clone() }),
+            }
+        }
+        for (name, mut values) in directives {
+            if values.is_empty() && name.eq_ignore_ascii_case("save") {
+                values.push(String::new());
+            }
+            config.apply_nested(name, &values, true, 0)?;
+        }
+        Ok(config)
+    }
+
+    /// Applies redis.conf text: one directive per line, `#` comment lines, blank lines, arguments
+    /// split like Redis's `sdssplitargs`, case-insensitive names, `include path` (a relative path
+    /// is relative to the working directory, as in Redis). `source` names the text in errors.
+    pub fn apply_text(&mut self, text: &str, source: &str) -> Result<(), ConfigError> {
+        self.apply_text_nested(text, source, 0)
+    }
+
+    fn apply_text_nested(
+        &mut self,
+        text: &str,
+        source: &str,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
+        for (index, line) in text.split('\n').enumerate() {
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at_line = |error| ConfigError::AtLine {
+                file: source.to_string(),
+                line: index + 1,
+                text: line.to_string(),
+                error: Box::new(error),
+            };
+            let words =
+                split_args(line).map_err(|reason| at_line(ConfigError::Syntax { reason }))?;
+            if let Some((name, values)) = words.split_first() {
+                // An error inside an included file already names that file and line.
+                self.apply_nested(name, values, true, depth)
+                    .map_err(|error| match error {
+                        ConfigError::AtLine { .. } => error,
+                        error => at_line(error),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one directive from the config file, the command line (`startup` = true) or CONFIG
+    /// SET (`startup` = false, where immutable directives and `include` are refused). On error the
+    /// configuration is unchanged.
+    pub fn apply(
+        &mut self,
+        name: &str,
+        values: &[String],
+        startup: bool,
+    ) -> Result<(), ConfigError> {
+        self.apply_nested(name, values, startup, 0)
+    }
+
+    fn apply_nested(
+        &mut self,
+        name: &str,
+        values: &[String],
+        startup: bool,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
+        if startup && name.eq_ignore_ascii_case("include") {
+            return self.include(values, depth);
+        }
+        let name = name.to_ascii_lowercase();
+        let Some(directive) = lookup(&name) else {
+            if PERSISTENCE_NOT_YET.contains(&name.as_str()) {
+                return Err(ConfigError::PersistenceNotSupported { name });
+            }
+            return Err(ConfigError::UnknownDirective { name });
+        };
+        if !startup && !directive.mutable {
+            return Err(ConfigError::Immutable { name });
+        }
+        let applied = match (&directive.set, values) {
+            (One(set), [value]) => set(self, value),
+            (One(_), _) => {
+                return Err(ConfigError::WrongArity {
+                    name,
+                    got: values.len(),
+                })
+            }
+            (Many(set), values) => set(self, values),
+        };
+        applied.map_err(|reason| ConfigError::InvalidValue {
+            name,
+            value: values.join(" "),
+            reason,
+        })
+    }
+
+    fn include(&mut self, values: &[String], depth: usize) -> Result<(), ConfigError> {
+        let [path] = values else {
+            return Err(ConfigError::WrongArity {
+                name: "include".to_string(),
+                got: values.len(),
+            });
+        };
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(ConfigError::IncludeTooDeep { path: path.clone() });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.clone(),
+            source,
+        })?;
+        self.apply_text_nested(&text, path, depth + 1)
+    }
+
+    /// CONFIG GET: every (name, value) whose name matches the Redis glob `pattern`
+    /// (case-insensitive), in table order, values rendered as Redis renders them.
+    pub fn get(&self, pattern: &str) -> Vec<(String, String)> {
+        DIRECTIVES
+            .iter()
+            .filter(|directive| glob_match(pattern.as_bytes(), directive.name.as_bytes()))
+            .map(|directive| (directive.name.to_string(), (directive.get)(self)))
+            .collect()
+    }
+
+    /// The number of shards: `threads`, or one per available core when it is 0.
+    pub fn shards(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            threads => threads,
+        }
+    }
+
+    /// Whether CONFIG SET may change `name`; None when it is not a directive shardis supports.
+    pub fn is_mutable(name: &str) -> Option<bool> {
+        lookup(name).map(|directive| directive.mutable)
+    }
+}
+
+fn integer<T: TryFrom<i64>>(value: &str, min: i64, max: i64) -> Result<T, String> {
+    let number: i64 = value
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    let out_of_range = || format!("argument must be between {min} and {max} inclusive");
+    if !(min..=max).contains(&number) {
+        return Err(out_of_range());
+    }
+    T::try_from(number).map_err(|_| out_of_range())
+}
+
+/// A byte count like Redis's `memtoll`: a plain number is bytes; k/m/g are powers of 1000 and
+/// kb/mb/gb powers of 1024, any case. The upper bound is Redis's LONG_MAX.
+fn memory(value: &str, min: u64) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = lower.split_at(
+        lower
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(lower.len()),
+    );
+    let multiplier: Option<u64> = match unit {
+        "" | "b" => Some(1),
+        "k" => Some(1000),
+        "kb" => Some(1024),
+        "m" => Some(1000 * 1000),
+        "mb" => Some(MB),
+        "g" => Some(1000 * 1000 * 1000),
+        "gb" => Some(1024 * MB),
+        _ => None,
+    };
+    let bytes = digits
+        .parse::<u64>()
+        .ok()
+        .zip(multiplier)
+        .and_then(|(n, unit)| n.checked_mul(unit));
+    match bytes {
+        Some(bytes) if bytes > LONG_MAX as u64 => {
+            Err(format!("argument must be at most {LONG_MAX} bytes"))
+        }
+        Some(bytes) if bytes < min => Err(format!("argument must be at least {min} bytes")),
+        Some(bytes) => Ok(bytes),
+        None => Err(
+            "argument must be a memory value: bytes, or a number with k, kb, m, mb, g or gb"
+                .to_string(),
+        ),
+    }
+}
+
+fn yes_no(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".to_string()),
+    }
+}
+
+fn render_yes_no(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.to_string()
+}
+
+fn non_empty<'a>(value: &'a str, reason: &str) -> Result<&'a str, String> {
+    if value.is_empty() {
+        return Err(reason.to_string());
+    }
+    Ok(value)
+}
+
+fn log_level(value: &str) -> Result<LogLevel, String> {
+    LogLevel::ALL
+        .into_iter()
+        .find(|level| level.name().eq_ignore_ascii_case(value))
+        .ok_or_else(|| {
+            "argument(s) must be one of the following: debug, verbose, notice, warning, nothing"
+                .to_string()
+        })
+}
+
+/// `bind 127.0.0.1 ::1`, or one space-separated value (`--bind "127.0.0.1 ::1"`, CONFIG SET), as
+/// Redis splits a single value of a multi-value directive. Redis 7's leading '-' ("skip this
+/// address if it is unavailable") is accepted and stripped; `*` and `::*` mean every IPv4/IPv6
+/// address, as in Redis 7.
+fn bind_addresses(values: &[String]) -> Result<Vec<String>, String> {
+    let addresses: Vec<String> = match values {
+        [single] => single.split_whitespace().map(str::to_string).collect(),
+        _ => values.to_vec(),
+    };
+    if addresses.is_empty() || addresses.len() > MAX_BIND_ADDRESSES {
+        return Err(format!(
+            "argument must be 1 to {MAX_BIND_ADDRESSES} addresses"
+        ));
+    }
+    let mut stripped = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let address = address.strip_prefix('-').unwrap_or(address);
+        if address != "*" && address != "::*" && address.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!(
+                "'{address}' is not an IP address, '*' (all IPv4) or '::*' (all IPv6)"
+            ));
+        }
+        stripped.push(address.to_string());
+    }
+    Ok(stripped)
+}
+
+fn appendonly(value: &str) -> Result<bool, String> {
+    if yes_no(value)? {
+        return Err(
+            "the binlog is not built yet: only 'appendonly no' is supported until persistence arrives"
+                .into(),
+        );
+    }
+    Ok(false)
+}
+
+/// Only `save ""` (no snapshots) until the binlog exists; a bare `save` means the same.
+fn save_points(values: &[String]) -> Result<String, String> {
+    match values {
+        [] => Ok(String::new()),
+        [empty] if empty.is_empty() => Ok(String::new()),
+        _ => Err(
+            "the binlog is not built yet: only 'save \"\"' is supported until persistence arrives"
+                .into(),
+        ),
+    }
+}
+
+fn daemonize(value: &str) -> Result<bool, String> {
+    if yes_no(value)? {
+        return Err(
+            "shardis does not daemonize: run it in the foreground under a supervisor (systemd, docker)"
+                .into(),
+        );
+    }
+    Ok(false)
+}
+
+/// Splits a config line like Redis's `sdssplitargs`: whitespace separates arguments; "..." takes
+/// \n \r \t \b \a \xHH and \<any> escapes; '...' takes \'; a closing quote must end the argument.
+fn split_args(line: &str) -> Result<Vec<String>, &'static str> {
+    const UNBALANCED: &str = "Unbalanced quotes in configuration line";
+    let hex = |digit: u8| (digit as char).to_digit(16).unwrap_or(0) as u8;
+    let mut args = Vec::new();
+    let mut rest = line.as_bytes();
+    loop {
+        rest = rest.trim_ascii_start();
+        if rest.is_empty() {
+            return Ok(args);
+        }
+        let mut arg = Vec::new();
+        let mut quote = None;
+        loop {
+            let (byte, tail) = match (quote, rest) {
+                (Some(_), []) => return Err(UNBALANCED),
+                (None, []) | (None, [b' ' | b'\n' | b'\r' | b'\t' | b'\0', ..]) => break,
+                (None, [open @ (b'"' | b'\''), tail @ ..]) => {
+                    quote = Some(*open);
+                    rest = tail;
+                    continue;
+                }
+                (Some(close), [byte, tail @ ..]) if *byte == close => {
+                    if tail.first().is_some_and(|next| !next.is_ascii_whitespace()) {
+                        return Err(UNBALANCED);
+                    }
+                    quote = None;
+                    rest = tail;
+                    continue;
+                }
+                (Some(b'"'), [b'\\', b'x', high, low, tail @ ..])
+                    if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() =>
+                {
+                    (hex(*high) * 16 + hex(*low), tail)
+                }
+                (Some(b'"'), [b'\\', escaped, tail @ ..]) => {
+                    let byte = match escaped {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => *other,
+                    };
+                    (byte, tail)
+                }
+                (Some(b'\''), [b'\\', b'\'', tail @ ..]) => (b'\'', tail),
+                (_, [byte, tail @ ..]) => (*byte, tail),
+            };
+            arg.push(byte);
+            rest = tail;
+        }
+        args.push(
+            String::from_utf8(arg)
+                .map_err(|_| "argument is not valid UTF-8 (check \\x escapes)")?,
+        );
+    }
+}
+
+/// Redis's `stringmatchlen` with nocase, as CONFIG GET matches: `*`, `?`, `[a-z]`, `[^x]`, `\x`.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let same = |a: &u8, b: &u8| a.eq_ignore_ascii_case(b);
+    match (pattern, text) {
+        ([], text) => text.is_empty(),
+        ([b'*', rest @ ..], text) => (0..=text.len()).any(|skip| glob_match(rest, &text[skip..])),
+        (_, []) => false,
+        ([b'?', rest @ ..], [_, text @ ..]) => glob_match(rest, text),
+        ([b'\\', escaped, rest @ ..], [byte, text @ ..]) => {
+            same(escaped, byte) && glob_match(rest, text)
+        }
+        ([b'[', class @ ..], [byte, text @ ..]) => {
+            let (negate, mut class) = match class {
+                [b'^', tail @ ..] => (true, tail),
+                _ => (false, class),
+            };
+            let (byte, mut found) = (byte.to_ascii_lowercase(), false);
+            loop {
+                let (low, high, tail) = match class {
+                    [] | [b']', ..] => break,
+                    [b'\\', c, tail @ ..] => (c, c, tail),
+                    [low, b'-', high, tail @ ..] => (low.min(high), low.max(high), tail),
+                    [c, tail @ ..] => (c, c, tail),
+                };
+                found |= (low.to_ascii_lowercase()..=high.to_ascii_lowercase()).contains(&byte);
+                class = tail;
+            }
+            found != negate && glob_match(class.get(1..).unwrap_or_default(), text)
+        }
+        ([literal, rest @ ..], [byte, text @ ..]) => same(literal, byte) && glob_match(rest, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| word.to_string()).collect()
+    }
+
+    fn error_text(result: Result<impl std::fmt::Debug, ConfigError>) -> String {
+        result.expect_err("expected an error").to_string()
+    }
+
+    /// A file under the system temp directory, unique to this process and name; removed on drop.
+    struct TempFile(String);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> TempFile {
+            let path =
+                std::env::temp_dir().join(format!("shardis-config-{}-{name}", std::process::id()));
+            std::fs::write(&path, text).expect("write temp config");
+            TempFile(path.display().to_string())
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::default();
+        assert_eq!(config.port, 6379);
+        assert_eq!(config.bind, vec!["127.0.0.1"]);
+        assert_eq!(config.dir, PathBuf::from("./data"));
+        assert_eq!(config.threads, 0);
+        assert!(config.cpu_affinity);
+        assert_eq!(config.tcp_backlog, 511);
+        assert_eq!(config.loglevel, LogLevel::Notice);
+        assert_eq!(config.loglevel.tracing_filter(), "info");
+        assert_eq!(config.logfile, "");
+        assert_eq!(config.databases, 16);
+        assert_eq!(config.proto_max_bulk_len, 512 * MB);
+        assert_eq!(config.client_query_buffer_limit, 1024 * MB);
+        assert_eq!(config.maxclients, 10000);
+        assert_eq!(
+            (config.timeout, config.tcp_keepalive, config.hz),
+            (0, 300, 10)
+        );
+        assert!(!config.appendonly && !config.daemonize && config.protected_mode);
+        assert_eq!(
+            (
+                config.save.as_str(),
+                config.requirepass.as_str(),
+                config.pidfile.as_str()
+            ),
+            ("", "", "")
+        );
+        assert_eq!(
+            (config.slowlog_log_slower_than, config.slowlog_max_len),
+            (10000, 128)
+        );
+        assert_eq!(config.latency_monitor_threshold, 0);
+        assert!(config.shards() >= 1);
+        assert_eq!(
+            Config {
+                threads: 3,
+                ..Config::default()
+            }
+            .shards(),
+            3
+        );
+        assert_eq!(Config::from_args(&[]).unwrap(), config);
+    }
+
+    /// What CONFIG GET renders is accepted back unchanged (CONFIG REWRITE will rely on it).
+    #[test]
+    fn rendered_values_round_trip() {
+        let mut changed = Config::default();
+        let text =
+            "bind 10.0.0.1 ::1\nrequirepass \"a b\"\nloglevel verbose\nproto-max-bulk-len 3mb\n";
+        changed.apply_text(text, "test").unwrap();
+        for config in [Config::default(), changed] {
+            for directive in DIRECTIVES {
+                let mut reapplied = config.clone();
+                reapplied
+                    .apply(directive.name, &[(directive.get)(&config)], true)
+                    .unwrap();
+                assert_eq!(reapplied, config, "{}", directive.name);
+            }
+        }
+    }
+
+    #[test]
+    fn file_with_comments_quotes_and_case() {
+        let mut config = Config::default();
+        let text = "# a comment\n\n   \r\n  PORT 7000\r\nbind 10.0.0.1 -::1\nLogLevel WARNING\n\
+                    requirepass \"se cr\\\"et\\x41\\n\"\ndir '/var/lib/it''s'\ncpu-affinity NO\n\
+                    logfile 'it\\'s.log'\nproto-max-bulk-len 2MB\nsave \"\"\n\tdatabases   4  \n";
+        // '/var/lib/it''s' is not valid: a closing quote must end the argument.
+        let error = error_text(config.apply_text(text, "test.conf"));
+        assert!(
+            error.contains("test.conf") && error.contains("line 8"),
+            "{error}"
+        );
+        assert!(
+            error.contains("Unbalanced quotes") && error.contains(">>> 'dir"),
+            "{error}"
+        );
+
+        let text = text.replace("'/var/lib/it''s'", "\"/var/lib/it's\"");
+        config.apply_text(&text, "test.conf").unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(config.bind, vec!["10.0.0.1", "::1"]);
+        assert_eq!(config.loglevel, LogLevel::Warning);
+        assert_eq!(config.requirepass, "se cr\"etA\n");
+        assert_eq!(config.dir, PathBuf::from("/var/lib/it's"));
+        assert!(!config.cpu_affinity);
+        assert_eq!(config.logfile, "it's.log");
+        assert_eq!(config.proto_max_bulk_len, 2 * MB);
+        assert_eq!(config.databases, 4);
+    }
+
+    #[test]
+    fn split_args_like_sdssplitargs() {
+        assert_eq!(split_args("  a  b\t c ").unwrap(), args(&["a", "b", "c"]));
+        assert_eq!(
+            split_args(r#"x "" '' "\x4a\x4" '\a'"#).unwrap(),
+            args(&["x", "", "", "Jx4", "\\a"])
+        );
+        assert_eq!(
+            split_args(r#"a"b c"d"#),
+            Err("Unbalanced quotes in configuration line")
+        );
+        assert!(split_args("a \"b").is_err());
+        assert!(split_args("a 'b").is_err());
+        assert!(split_args(r#""\xff""#).is_err());
+    }
+
+    #[test]
+    fn command_line() {
+        let config = Config::from_args(&args(&["--port", "7000", "--save", ""])).unwrap();
+        assert_eq!((config.port, config.save.as_str()), (7000, ""));
+        let config = Config::from_args(&args(&["--save", "--port", "7001"])).unwrap();
+        assert_eq!(config.port, 7001);
+        assert!(Config::from_args(&args(&["--port", "7002", "--save"])).is_ok());
+
+        let config = Config::from_args(&args(&["--bind", "127.0.0.1", "::1"])).unwrap();
+        assert_eq!(config.bind, vec!["127.0.0.1", "::1"]);
+        let config = Config::from_args(&args(&["--bind", "127.0.0.1 -::1", "--hz", "20"])).unwrap();
+        assert_eq!((config.bind, config.hz), (args(&["127.0.0.1", "::1"]), 20));
+
+        // As in Redis 7, a directive still waiting for its value takes a "--" word as that value.
+        let config =
+            Config::from_args(&args(&["--requirepass", "--secret", "--port", "1"])).unwrap();
+        assert_eq!((config.requirepass.as_str(), config.port), ("--secret", 1));
+
+        let error = error_text(Config::from_args(&args(&["--port"])));
+        assert!(
+            error.contains("'port'") && error.contains("got 0"),
+            "{error}"
+        );
+        let empty = TempFile::new("empty.conf", "");
+        let error = error_text(Config::from_args(&args(&[&empty.0, "b.conf"])));
+        assert!(error.contains("'b.conf'"), "{error}");
+    }
+
+    #[test]
+    fn file_then_command_line() {
+        let file = TempFile::new("precedence.conf", "port 7000\nhz 50\nmaxclients 20\n");
+        let config =
+            Config::from_args(&args(&[&file.0, "--port", "7001", "--maxclients", "30"])).unwrap();
+        assert_eq!((config.port, config.hz, config.maxclients), (7001, 50, 30));
+
+        let included = TempFile::new("included.conf", "hz 60\ntimeout 5\n");
+        let includer = TempFile::new(
+            "includer.conf",
+            &format!("hz 40\ninclude \"{}\"\ntimeout 7\n", included.0),
+        );
+        let config = Config::from_args(&args(&[&includer.0])).unwrap();
+        assert_eq!((config.hz, config.timeout), (60, 7));
+
+        // An error inside an included file is reported at that file's line, once.
+        std::fs::write(&included.0, "\nhz fast\n").unwrap();
+        let error = error_text(Config::from_args(&args(&[&includer.0])));
+        assert_eq!(error.matches("FATAL").count(), 1, "{error}");
+        assert!(
+            error.contains(&format!("'{}', at line 2", included.0)),
+            "{error}"
+        );
+
+        let looping = TempFile::new("loop.conf", "");
+        std::fs::write(&looping.0, format!("include {}\n", looping.0)).unwrap();
+        let error = error_text(Config::from_args(&args(&[&looping.0])));
+        assert!(error.contains("include nested more than 16"), "{error}");
+
+        let error = error_text(Config::from_args(&args(&["/nonexistent/shardis.conf"])));
+        assert!(
+            error.contains("can't read config file '/nonexistent/shardis.conf'"),
+            "{error}"
+        );
+        let error =
+            error_text(Config::default().apply_text("include /nonexistent/x.conf", "main.conf"));
+        assert!(
+            error.contains("main.conf")
+                && error.contains("line 1")
+                && error.contains("/nonexistent/x.conf")
+        );
+    }
+
+    #[test]
+    fn every_error_names_the_directive() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("no-such-thing", &["1"], "unknown directive 'no-such-thing'"),
+            ("port", &["1", "2"], "'port' takes exactly one value, got 2"),
+            ("port", &["abc"], "couldn't be parsed into an integer"),
+            ("port", &["65536"], "between 0 and 65535"),
+            ("databases", &["0"], "between 1 and 1000000"),
+            ("threads", &["-1"], "between 0 and 1024"),
+            ("maxclients", &["0"], "between 1 and 4294967295"),
+            ("hz", &["-1"], "between 0 and"),
+            ("slowlog-log-slower-than", &["-2"], "between -1 and"),
+            ("protected-mode", &["maybe"], "'yes' or 'no'"),
+            (
+                "loglevel",
+                &["loud"],
+                "debug, verbose, notice, warning, nothing",
+            ),
+            ("proto-max-bulk-len", &["1kb"], "at least 1048576 bytes"),
+            ("client-query-buffer-limit", &["lots"], "memory value"),
+            ("bind", &["localhost"], "'localhost' is not an IP address"),
+            ("bind", &[""], "1 to 16 addresses"),
+            ("dir", &[""], "directory path"),
+            ("appendonly", &["yes"], "the binlog is not built yet"),
+            ("save", &["900 1"], "only 'save \"\"' is supported"),
+            ("daemonize", &["yes"], "does not daemonize"),
+            (
+                "appendfsync",
+                &["everysec"],
+                "not supported yet: persistence arrives with the binlog",
+            ),
+        ];
+        for (name, values, expected) in cases {
+            let before = Config::default();
+            let mut config = before.clone();
+            let error = config.apply(name, &args(values), true).unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(&format!("'{name}'")), "{name}: {text}");
+            assert!(text.contains(expected), "{name}: {text}");
+            if let ConfigError::InvalidValue { value, .. } = &error {
+                assert!(
+                    text.contains(&format!("value '{value}'")) && *value == values.join(" "),
+                    "{text}"
+                );
+            }
+            assert_eq!(config, before, "{name}: a refused value changes nothing");
+        }
+        for name in PERSISTENCE_NOT_YET {
+            let error = Config::default()
+                .apply(name, &args(&["x"]), true)
+                .unwrap_err();
+            assert!(
+                matches!(error, ConfigError::PersistenceNotSupported { .. }),
+                "{name}"
+            );
+        }
+        let error = error_text(Config::default().apply_text("\n# x\nport 1\nhz fast\n", "my.conf"));
+        assert!(
+            error.starts_with("*** FATAL CONFIG FILE ERROR ***"),
+            "{error}"
+        );
+        assert!(
+            error.contains("'my.conf', at line 4") && error.contains(">>> 'hz fast'"),
+            "{error}"
+        );
+        assert!(error.contains("invalid value 'fast' for 'hz'"), "{error}");
+    }
+
+    #[test]
+    fn memory_units() {
+        let cases = [
+            ("1", 1),
+            ("5b", 5),
+            ("1k", 1000),
+            ("1kb", 1024),
+            ("3m", 3_000_000),
+            ("3MB", 3 * MB),
+            ("2g", 2_000_000_000),
+            ("2Gb", 2048 * MB),
+        ];
+        for (text, bytes) in cases {
+            assert_eq!(memory(text, 0), Ok(bytes), "{text}");
+        }
+        for text in ["", "mb", "-1", "1.5mb", "1tb", "1 mb", "99999999999gb"] {
+            assert!(memory(text, 0).is_err(), "{text}");
+        }
+        let mut config = Config::default();
+        config
+            .apply("client-query-buffer-limit", &args(&["2gb"]), false)
+            .unwrap();
+        assert_eq!(config.get("client-query-buffer-limit")[0].1, "2147483648");
+    }
+
+    #[test]
+    fn hz_is_clamped_like_redis() {
+        let mut config = Config::default();
+        config.apply("hz", &args(&["0"]), true).unwrap();
+        assert_eq!(config.hz, 1);
+        config.apply("hz", &args(&["100000"]), true).unwrap();
+        assert_eq!(config.hz, 500);
+    }
+
+    #[test]
+    fn config_get_patterns() {
+        let mut config = Config::default();
+        config
+            .apply("bind", &args(&["127.0.0.1", "::1"]), true)
+            .unwrap();
+        let names = |pattern| {
+            config
+                .get(pattern)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("*max*"),
+            ["proto-max-bulk-len", "maxclients", "slowlog-max-len"]
+        );
+        assert_eq!(
+            config.get("port"),
+            [("port".to_string(), "6379".to_string())]
+        );
+        assert_eq!(config.get("PORT"), config.get("port"));
+        assert_eq!(
+            config.get("bind"),
+            [("bind".to_string(), "127.0.0.1 ::1".to_string())]
+        );
+        assert_eq!(config.get("save"), [("save".to_string(), String::new())]);
+        assert_eq!(config.get("appendonly")[0].1, "no");
+        assert_eq!(config.get("proto-max-bulk-len")[0].1, "536870912");
+        assert_eq!(names("*").len(), DIRECTIVES.len());
+        assert_eq!(names("[pb]???"), ["port", "bind"]);
+        assert_eq!(
+            names("slowlog-*"),
+            ["slowlog-log-slower-than", "slowlog-max-len"]
+        );
+        assert!(config.get("nothing-matches").is_empty());
+    }
+
+    #[test]
+    fn glob() {
+        let matches = |pattern: &str, text: &str| glob_match(pattern.as_bytes(), text.as_bytes());
+        assert!(matches("*", "") && matches("a*c", "abbc") && matches("A?C", "abc"));
+        assert!(matches("[a-c]x", "bx") && matches("[c-a]x", "bx") && !matches("[^a-c]x", "bx"));
+        assert!(matches("[\\]]", "]") && matches("\\*", "*") && !matches("\\*", "a"));
+        assert!(!matches("a?", "a") && !matches("abc", "ab") && matches("**x", "x"));
+    }
+
+    #[test]
+    fn mutability_and_config_set_messages() {
+        assert_eq!(Config::is_mutable("loglevel"), Some(true));
+        assert_eq!(Config::is_mutable("MAXCLIENTS"), Some(true));
+        assert_eq!(Config::is_mutable("port"), Some(false));
+        assert_eq!(Config::is_mutable("no-such-thing"), None);
+        let mutable = [
+            "loglevel",
+            "maxclients",
+            "timeout",
+            "tcp-keepalive",
+            "hz",
+            "proto-max-bulk-len",
+            "client-query-buffer-limit",
+            "slowlog-log-slower-than",
+            "slowlog-max-len",
+            "latency-monitor-threshold",
+            "protected-mode",
+            "requirepass",
+            "save",
+            "appendonly",
+        ];
+        for directive in DIRECTIVES {
+            assert_eq!(
+                directive.mutable,
+                mutable.contains(&directive.name),
+                "{}",
+                directive.name
+            );
+        }
+
+        let mut config = Config::default();
+        config.apply("maxclients", &args(&["5"]), false).unwrap();
+        config.apply("save", &args(&[""]), false).unwrap();
+        assert_eq!(config.maxclients, 5);
+
+        let immutable = config.apply("Port", &args(&["7000"]), false).unwrap_err();
+        assert!(immutable.to_string().contains("'port'"));
+        assert_eq!(
+            immutable.redis_message("Port"),
+            "ERR CONFIG SET failed (possibly related to argument 'Port') - can't set immutable config"
+        );
+        let unknown = config
+            .apply("include", &args(&["x.conf"]), false)
+            .unwrap_err();
+        assert_eq!(
+            unknown.redis_message("include"),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'include'"
+        );
+        let bad = config
+            .apply("maxclients", &args(&["0"]), false)
+            .unwrap_err();
+        assert_eq!(
+            bad.redis_message("maxclients"),
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(config.port, 6379);
+    }
+
+    #[test]
+    fn reference_file_is_the_defaults() {
+        let text = include_str!("../tuning/shardis.conf");
+        // Applied over placeholders, so a directive missing from the file shows up as a difference.
+        let mut loaded = Config::blank();
+        loaded.apply_text(text, "tuning/shardis.conf").unwrap();
+        let defaults = Config::default();
+        for directive in DIRECTIVES {
+            assert_eq!(
+                (directive.get)(&loaded),
+                (directive.get)(&defaults),
+                "{}",
+                directive.name
+            );
+            let line_start = format!("{} ", directive.name);
+            assert!(
+                text.lines().any(|line| line.starts_with(&line_start)),
+                "tuning/shardis.conf has no '{}' directive line",
+                directive.name
+            );
+        }
+        assert_eq!(loaded, defaults);
+    }
+}
