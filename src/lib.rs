@@ -1,6 +1,25 @@
 //! shardis: a thread-per-core, shared-nothing in-memory data server speaking RESP.
+//!
+//! ```text
+//!  client ──TCP──▶ core i (accepted here via SO_REUSEPORT, lives here)
+//!                   server::connection: read → protocol::resp parse → route each command
+//!                     │ key owned by core i ──────────▶ shard::Shard::execute (in place)
+//!                     │ key owned by core j ──outbox──▶ core j: server::runtime::handle
+//!                     │                                   └▶ shard::Shard::execute ──reply mesh──┐
+//!                     │ keys on several cores ─▶ server::coordinator (ordered intent locks)     │
+//!                   replies gathered in request order ◀────────────────────────────────────────┘
+//!                   one write per batch
+//! ```
+//!
+//! Layers, bottom up: `protocol`, `keyspace`, `config`, `slot` (plain data and parsing);
+//! `command` (semantics, one file per family); `shard` (one core's state and the single place a
+//! command touches it); `server` (glommio executors, sockets, cross-core messages). Only `server`
+//! knows glommio.
 
 pub mod command;
 pub mod config;
 pub mod keyspace;
 pub mod protocol;
+pub mod server;
+pub mod shard;
+pub mod slot;

@@ -1,1 +1,57 @@
-fn main() {}
+//! `shardis [path/to/shardis.conf] [--directive value ...]`, like redis-server.
+
+use std::process::ExitCode;
+
+use shardis::config::Config;
+use shardis::server::{self, ControlEvent};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("Usage: shardis [/path/to/shardis.conf] [--directive value ...]");
+        println!("       shardis --version");
+        println!("Directives are those of tuning/shardis.conf, e.g. --port 6380 --threads 2");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        println!("shardis v={}", server::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_args(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("\n*** FATAL CONFIG ERROR ***\n{}", error);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(config.loglevel.tracing_filter()))
+        .with_target(false)
+        .init();
+    if let Err(error) = std::fs::create_dir_all(&config.dir) {
+        eprintln!("Can't create the data directory '{}': {}", config.dir.display(), error);
+        return ExitCode::FAILURE;
+    }
+    let config_file = args.first().filter(|a| !a.starts_with("--")).cloned().unwrap_or_default();
+    let handle = match server::start_with_file(config, config_file) {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("{}", error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let control = handle.control();
+    match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                for _ in signals.forever() {
+                    let _ = control.send(ControlEvent::Shutdown);
+                }
+            });
+        }
+        Err(error) => eprintln!("could not install signal handlers: {}", error),
+    }
+    handle.wait();
+    ExitCode::SUCCESS
+}

@@ -148,13 +148,13 @@ fn bind_listeners(config: &Config, shards: usize) -> Result<(u16, Vec<Vec<RawFd>
     let mut per_shard: Vec<Vec<RawFd>> = vec![Vec::new(); shards];
     for address in &config.bind {
         let ip = parse_bind(address)?;
-        let error = |source| ServerError::Listen { addr: format!("{}:{}", address, port), source };
+        let error = |port: u16| move |source| ServerError::Listen { addr: format!("{}:{}", address, port), source };
         if port != 0 {
             // A plain bind without SO_REUSEPORT fails if anything already listens there.
-            drop(listen_socket(SocketAddr::new(ip, port), 1, false).map_err(error)?);
+            drop(listen_socket(SocketAddr::new(ip, port), 1, false).map_err(error(port))?);
         }
         for fds in per_shard.iter_mut() {
-            let socket = listen_socket(SocketAddr::new(ip, port), config.tcp_backlog, true).map_err(error)?;
+            let socket = listen_socket(SocketAddr::new(ip, port), config.tcp_backlog, true).map_err(error(port))?;
             if port == 0 {
                 port = socket.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.port()).unwrap_or(0);
             }

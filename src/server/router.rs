@@ -53,6 +53,8 @@ pub enum Op {
     ClientList,
     /// Close matching clients (CLIENT KILL); replies with the number closed.
     ClientKill { filter: KillFilter, caller: u64 },
+    /// Zero the counters INFO reports (CONFIG RESETSTAT).
+    ResetStats,
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
 }

@@ -266,6 +266,14 @@ impl Runtime {
                 }
                 self.respond(reply_to, Response::Count(killed));
             }
+            Op::ResetStats => {
+                *self.counters.borrow_mut() = Counters::default();
+                let mut shard = self.shard.borrow_mut();
+                shard.keyspace.stats = Default::default();
+                shard.remote_commands = 0;
+                drop(shard);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+            }
             Op::Configure(config) => {
                 self.shard.borrow_mut().limits.proto_max_bulk_len = config.proto_max_bulk_len as usize;
                 *self.config.borrow_mut() = config;

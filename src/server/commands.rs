@@ -1,0 +1,364 @@
+//! Connection and server commands: the ones that need the connection's own state or facts from
+//! every core (PING, SELECT, HELLO, CLIENT, CONFIG, INFO, COMMAND, SHUTDOWN, ...).
+//!
+//! Gathering from other cores goes through the request mesh like any command, so these never
+//! block a shard; formats come from `command::server`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::command::server::{self as render, ServerFacts, ShardSnapshot};
+use crate::command::util::{self, eq_ignore_case};
+use crate::command::{arity_error, CommandSpec};
+use crate::config::Config;
+use crate::protocol::reply::Reply;
+
+use super::connection::Connection;
+use super::router::{Op, Response};
+use super::runtime::now_ms;
+use super::{ControlEvent, VERSION};
+
+/// Runs a connection-level command. `None` means no reply (SHUTDOWN closes the connection).
+pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<Bytes>) -> Option<Reply> {
+    let reply = match spec.name {
+        "ping" => match args.len() {
+            1 => Reply::status("PONG"),
+            2 => Reply::Bulk(args[1].clone()),
+            _ => arity_error(&args[0]),
+        },
+        "echo" => Reply::Bulk(args[1].clone()),
+        "quit" => {
+            conn.quit = true;
+            Reply::ok()
+        }
+        "select" => select(conn, &args[1]),
+        "hello" => hello(conn, &args),
+        "auth" => auth(conn, &args),
+        "time" => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0);
+            Reply::Array(vec![Reply::bulk_integer((micros / 1_000_000) as i64), Reply::bulk_integer((micros % 1_000_000) as i64)])
+        }
+        "info" => info(conn, &args).await,
+        "command" => render::command_command(&args),
+        "client" => client(conn, &args).await,
+        "config" => config(conn, &args).await,
+        "shutdown" => {
+            let abort = args.iter().skip(1).any(|a| eq_ignore_case(a, "abort"));
+            if abort {
+                Reply::error_static("ERR No shutdown in progress.")
+            } else {
+                let _ = conn.rt.control.send(ControlEvent::Shutdown);
+                conn.quit = true;
+                return None;
+            }
+        }
+        _ => crate::command::unknown_command_error(&args),
+    };
+    Some(reply)
+}
+
+fn select(conn: &mut Connection, arg: &Bytes) -> Reply {
+    match util::parse_i64(arg) {
+        Some(index) if index >= 0 && (index as usize) < conn.rt.config().databases => {
+            conn.db = index as usize;
+            conn.client.meta.borrow_mut().db = conn.db;
+            Reply::ok()
+        }
+        Some(_) => Reply::error_static(util::ERR_DB_INDEX),
+        None => util::not_integer_error(),
+    }
+}
+
+fn check_password(conn: &Connection, user: Option<&Bytes>, password: &Bytes) -> Result<(), Reply> {
+    let config = conn.rt.config();
+    let user_ok = user.map_or(true, |u| u.as_ref() == b"default");
+    let password_ok = config.requirepass.is_empty() || config.requirepass.as_bytes() == password.as_ref();
+    if user_ok && password_ok {
+        Ok(())
+    } else {
+        Err(Reply::error_static("WRONGPASS invalid username-password pair or user is disabled."))
+    }
+}
+
+fn auth(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    match args.len() {
+        2 if conn.rt.config().requirepass.is_empty() => Reply::error_static(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ),
+        2 => check_password(conn, None, &args[1]).map_or_else(|e| e, |_| Reply::ok()),
+        3 => check_password(conn, Some(&args[1]), &args[2]).map_or_else(|e| e, |_| Reply::ok()),
+        _ => util::syntax_error(),
+    }
+}
+
+fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    let request = match render::parse_hello(args) {
+        Ok(request) => request,
+        Err(reply) => return reply,
+    };
+    if let Some((user, password)) = &request.auth {
+        if let Err(reply) = check_password(conn, Some(user), password) {
+            return reply;
+        }
+    }
+    if let Some(name) = &request.setname {
+        if let Err(reply) = render::validate_client_name(name) {
+            return reply;
+        }
+        conn.client.meta.borrow_mut().name = String::from_utf8_lossy(name).into_owned();
+    }
+    if let Some(protocol) = request.protocol {
+        conn.protocol = protocol;
+        conn.client.meta.borrow_mut().resp = protocol;
+    }
+    render::hello_reply(conn.client.id, conn.protocol, conn.rt.nshards)
+}
+
+/// Asks every shard for `op` (built per shard) and returns the responses in shard order.
+async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) -> Vec<Response> {
+    conn.drain_pending().await;
+    let seqs: Vec<u32> = (0..conn.rt.nshards).map(|shard| conn.rt.submit(shard, &conn.client, op())).collect();
+    conn.client.inbox.wait_all().await;
+    let responses = seqs.into_iter().map(|seq| conn.client.inbox.take(seq)).collect();
+    conn.client.inbox.reset();
+    responses
+}
+
+fn process_facts(conn: &Connection, config: &Config) -> ServerFacts {
+    let facts = &conn.rt.facts;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let rss_pages: u64 = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
+    ServerFacts {
+        version: VERSION,
+        process_id: std::process::id(),
+        run_id: facts.run_id.clone(),
+        tcp_port: facts.port,
+        uptime_seconds: facts.started.elapsed().as_secs(),
+        hz: config.hz,
+        configured_hz: config.hz,
+        executable: facts.executable.clone(),
+        config_file: facts.config_file.clone(),
+        shards: conn.rt.nshards,
+        maxclients: config.maxclients,
+        used_memory_rss: rss_pages * 4096,
+        used_cpu_sys: seconds(usage.ru_stime),
+        used_cpu_user: seconds(usage.ru_utime),
+        server_time_usec: now_ms() * 1000,
+        rdb_last_save_time: facts.started_unix,
+    }
+}
+
+async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    let snapshots: Vec<ShardSnapshot> = gather(conn, || Op::Snapshot)
+        .await
+        .into_iter()
+        .filter_map(|r| if let Response::Snapshot(s) = r { Some(*s) } else { None })
+        .collect();
+    let facts = process_facts(conn, &conn.rt.config());
+    let text = render::render_info(&args[1..], &facts, &snapshots);
+    if conn.protocol >= 3 {
+        Reply::Verbatim("txt", Bytes::from(text))
+    } else {
+        Reply::Bulk(Bytes::from(text))
+    }
+}
+
+fn verbatim(conn: &Connection, text: String) -> Reply {
+    if conn.protocol >= 3 {
+        Reply::Verbatim("txt", Bytes::from(text))
+    } else {
+        Reply::Bulk(Bytes::from(text))
+    }
+}
+
+async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("id", 2) => Reply::Integer(conn.client.id as i64),
+        ("getname", 2) => {
+            let name = conn.client.meta.borrow().name.clone();
+            if name.is_empty() {
+                Reply::Null
+            } else {
+                Reply::Bulk(Bytes::from(name))
+            }
+        }
+        ("setname", 3) => match render::validate_client_name(&args[2]) {
+            Ok(()) => {
+                conn.client.meta.borrow_mut().name = String::from_utf8_lossy(&args[2]).into_owned();
+                Reply::ok()
+            }
+            Err(reply) => reply,
+        },
+        ("setinfo", 4) => {
+            let value = String::from_utf8_lossy(&args[3]).into_owned();
+            if value.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
+                return Reply::error(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&args[2]).to_ascii_lowercase()
+                ));
+            }
+            let mut meta = conn.client.meta.borrow_mut();
+            if eq_ignore_case(&args[2], "lib-name") {
+                meta.lib_name = value;
+            } else if eq_ignore_case(&args[2], "lib-ver") {
+                meta.lib_version = value;
+            } else {
+                return Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2])));
+            }
+            Reply::ok()
+        }
+        ("info", 2) => verbatim(conn, render::client_list_line(&conn.rt.client_info(&conn.client)) + "\n"),
+        ("list", _) => {
+            let ids: Option<Vec<u64>> = if args.len() > 3 && eq_ignore_case(&args[2], "id") {
+                let parsed: Option<Vec<u64>> =
+                    args[3..].iter().map(|a| util::parse_i64(a).filter(|n| *n > 0).map(|n| n as u64)).collect();
+                match parsed {
+                    Some(ids) => Some(ids),
+                    None => return Reply::error_static("ERR Invalid client ID"),
+                }
+            } else if args.len() == 4 && eq_ignore_case(&args[2], "type") {
+                None
+            } else if args.len() != 2 {
+                return util::syntax_error();
+            } else {
+                None
+            };
+            let mut clients = Vec::new();
+            for response in gather(conn, || Op::ClientList).await {
+                if let Response::Clients(list) = response {
+                    clients.extend(list);
+                }
+            }
+            clients.sort_by_key(|c| c.id);
+            let mut text = String::new();
+            for info in clients.iter().filter(|c| ids.as_ref().map_or(true, |ids| ids.contains(&c.id))) {
+                text.push_str(&render::client_list_line(info));
+                text.push('\n');
+            }
+            verbatim(conn, text)
+        }
+        ("kill", n) if n >= 3 => {
+            let filter = match render::parse_client_kill(&args[2..]) {
+                Ok(filter) => filter,
+                Err(reply) => return reply,
+            };
+            let caller = conn.client.id;
+            let old_form = filter.is_old_form();
+            let killed: u64 = gather(conn, || Op::ClientKill { filter: filter.clone(), caller })
+                .await
+                .into_iter()
+                .map(|r| if let Response::Count(n) = r { n } else { 0 })
+                .sum();
+            if old_form {
+                if killed == 0 {
+                    Reply::error_static("ERR No such client")
+                } else {
+                    Reply::ok()
+                }
+            } else {
+                Reply::Integer(killed as i64)
+            }
+        }
+        ("no-evict", 3) | ("no-touch", 3) => {
+            if eq_ignore_case(&args[2], "on") || eq_ignore_case(&args[2], "off") {
+                Reply::ok()
+            } else {
+                util::syntax_error()
+            }
+        }
+        ("help", 2) => render::help_reply(
+            "CLIENT",
+            &[
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID, ADDR, LADDR, USER, SKIPME, TYPE, MAXAGE.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options: TYPE, ID.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            ],
+        ),
+        _ => subcommand_error("CLIENT", &args[1]),
+    }
+}
+
+fn subcommand_error(command: &str, sub: &Bytes) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        command
+    ))
+}
+
+async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let config = conn.rt.config();
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            for pattern in &args[2..] {
+                for pair in config.get(&String::from_utf8_lossy(pattern)) {
+                    if !pairs.iter().any(|(name, _)| *name == pair.0) {
+                        pairs.push(pair);
+                    }
+                }
+            }
+            Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::Bulk(Bytes::from(k)), Reply::Bulk(Bytes::from(v)))).collect())
+        }
+        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+            let mut config = (*conn.rt.config()).clone();
+            for pair in args[2..].chunks(2) {
+                let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+                let value = String::from_utf8_lossy(&pair[1]).into_owned();
+                if let Err(error) = config.apply(&name, &[value], false) {
+                    return Reply::error(error.redis_message(&name));
+                }
+            }
+            let config = Arc::new(config);
+            for response in gather(conn, || Op::Configure(config.clone())).await {
+                if let Response::Reply(reply @ Reply::Error(_)) = response {
+                    return reply;
+                }
+            }
+            Reply::ok()
+        }
+        "resetstat" if args.len() == 2 => {
+            gather(conn, || Op::ResetStats).await;
+            Reply::ok()
+        }
+        "rewrite" if args.len() == 2 => Reply::error_static("ERR The server is running without a config file"),
+        "help" if args.len() == 2 => render::help_reply(
+            "CONFIG",
+            &[
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+            ],
+        ),
+        _ => subcommand_error("CONFIG", &args[1]),
+    }
+}
