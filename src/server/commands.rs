@@ -105,7 +105,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
             return reply;
         }
     }
-    if let Some(name) = &request.setname {
+    if let Some(name) = &request.client_name {
         if let Err(reply) = render::validate_client_name(name) {
             return reply;
         }
@@ -155,7 +155,6 @@ fn process_facts(conn: &Connection, config: &Config) -> ServerFacts {
         used_cpu_sys: seconds(usage.ru_stime),
         used_cpu_user: seconds(usage.ru_utime),
         server_time_usec: now_ms() * 1000,
-        rdb_last_save_time: facts.started_unix,
     }
 }
 
@@ -250,7 +249,7 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             verbatim(conn, text)
         }
         ("kill", n) if n >= 3 => {
-            let filter = match render::parse_client_kill(&args[2..]) {
+            let filter = match render::parse_client_kill(args) {
                 Ok(filter) => filter,
                 Err(reply) => return reply,
             };

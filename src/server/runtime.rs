@@ -307,6 +307,7 @@ impl Runtime {
             query_buffer: meta.query_buffer,
             query_buffer_free: meta.query_buffer_free,
             output_memory: meta.output_memory,
+            reply_buffer_size: 16 * 1024,
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
