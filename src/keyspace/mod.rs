@@ -6,6 +6,9 @@
 //! when a command touches it after the deadline, and actively by [`Keyspace::active_expire`], which
 //! the shard calls every tick with a bounded budget so it can never stall the shard. An expired key
 //! is never returned by any accessor here.
+//!
+//! Each [`Db`] counts the dead keys it reclaims; [`Keyspace::active_expire`] (every tick) and
+//! [`Keyspace::sync_stats`] fold those counts into `stats.expired_keys`.
 
 pub mod db;
 pub mod glob;
@@ -19,6 +22,8 @@ pub use value::Value;
 pub struct KeyspaceStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Dead keys reclaimed, lazily or actively. Lags by at most one expiry tick; call
+    /// [`Keyspace::sync_stats`] for the exact figure.
     pub expired_keys: u64,
 }
 
@@ -26,11 +31,17 @@ pub struct KeyspaceStats {
 pub struct Keyspace {
     dbs: Vec<Db>,
     pub stats: KeyspaceStats,
+    /// Where the next active expiry call starts, so one big database cannot starve the others.
+    next_expire_db: usize,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
-        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), stats: KeyspaceStats::default() }
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::new()).collect(),
+            stats: KeyspaceStats::default(),
+            next_expire_db: 0,
+        }
     }
 
     pub fn databases(&self) -> usize {
@@ -46,6 +57,17 @@ impl Keyspace {
         &self.dbs[index]
     }
 
+    /// A read lookup that counts a keyspace hit or miss (Redis's `lookupKeyRead`).
+    pub fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        let entry = self.dbs[db].get(key, now_ms);
+        if entry.is_some() {
+            self.stats.keyspace_hits += 1;
+        } else {
+            self.stats.keyspace_misses += 1;
+        }
+        entry
+    }
+
     pub fn swap_db(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
     }
@@ -59,5 +81,110 @@ impl Keyspace {
     /// Total keys over all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|db| db.len()).sum()
+    }
+
+    /// Runs Redis's active expiry cycle over the databases, looking at no more than `budget`
+    /// keys in all; returns how many dead keys were removed. Each call starts one database past
+    /// where the previous call's budget ran out, round-robin.
+    pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        let count = self.dbs.len();
+        if count == 0 {
+            return 0;
+        }
+        let start = self.next_expire_db % count;
+        let mut next_start = (start + 1) % count;
+        let (mut remaining, mut removed) = (budget, 0);
+        for offset in 0..count {
+            if remaining == 0 {
+                break;
+            }
+            let index = (start + offset) % count;
+            let cycle = self.dbs[index].active_expire_counted(now_ms, remaining);
+            remaining -= cycle.looked;
+            removed += cycle.removed;
+            if remaining == 0 {
+                next_start = (index + 1) % count;
+            }
+        }
+        self.next_expire_db = next_start;
+        self.sync_stats();
+        removed
+    }
+
+    /// Folds each database's count of reclaimed dead keys into `stats.expired_keys` and returns
+    /// the stats (INFO calls this).
+    pub fn sync_stats(&mut self) -> &KeyspaceStats {
+        for db in &mut self.dbs {
+            self.stats.expired_keys += db.take_expired_count();
+        }
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn volatile(value: &str, expire_at: u64) -> Entry {
+        Entry {
+            value: Value::String(Bytes::copy_from_slice(value.as_bytes())),
+            expire_at,
+        }
+    }
+
+    #[test]
+    fn expired_keys_land_in_stats() {
+        let mut keyspace = Keyspace::new(4);
+        keyspace
+            .db(0)
+            .insert(Bytes::from_static(b"a"), volatile("1", 10));
+        keyspace
+            .db(2)
+            .insert(Bytes::from_static(b"b"), volatile("2", 10));
+        assert!(keyspace.db(0).get(b"a", 20).is_none());
+        assert_eq!(keyspace.sync_stats().expired_keys, 1);
+        assert_eq!(keyspace.active_expire(20, 100), 1);
+        assert_eq!(keyspace.stats.expired_keys, 2);
+        assert_eq!(keyspace.total_keys(), 0);
+    }
+
+    #[test]
+    fn lookup_read_counts_hits_and_misses() {
+        let mut keyspace = Keyspace::new(1);
+        keyspace
+            .db(0)
+            .insert(Bytes::from_static(b"k"), volatile("v", 0));
+        assert!(keyspace.lookup_read(0, b"k", 0).is_some());
+        assert!(keyspace.lookup_read(0, b"nope", 0).is_none());
+        assert_eq!(
+            (keyspace.stats.keyspace_hits, keyspace.stats.keyspace_misses),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn active_expire_round_robins_databases() {
+        let mut keyspace = Keyspace::new(3);
+        for db in 0..3 {
+            for n in 0..1_000 {
+                keyspace
+                    .db(db)
+                    .insert(Bytes::from(format!("{db}:{n}")), volatile("v", 5));
+            }
+        }
+        // A budget of 20 is spent inside whichever database comes first; three calls must each
+        // start in a different database.
+        for _ in 0..3 {
+            keyspace.active_expire(10, 20);
+        }
+        for db in 0..3 {
+            assert!(
+                keyspace.db_ref(db).len() < 1_000,
+                "db {db} was never visited"
+            );
+        }
+        assert_eq!(keyspace.stats.expired_keys, 60);
     }
 }

@@ -15,4 +15,11 @@ impl Value {
             Value::String(_) => "string",
         }
     }
+
+    /// Bytes of payload the value holds (for memory estimates; excludes fixed overhead).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::String(bytes) => bytes.len(),
+        }
+    }
 }
