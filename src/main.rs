@@ -30,10 +30,18 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     if let Err(error) = std::fs::create_dir_all(&config.dir) {
-        eprintln!("Can't create the data directory '{}': {}", config.dir.display(), error);
+        eprintln!(
+            "Can't create the data directory '{}': {}",
+            config.dir.display(),
+            error
+        );
         return ExitCode::FAILURE;
     }
-    let config_file = args.first().filter(|a| !a.starts_with("--")).cloned().unwrap_or_default();
+    let config_file = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_default();
     let handle = match server::start_with_file(config, config_file) {
         Ok(handle) => handle,
         Err(error) => {
@@ -42,7 +50,10 @@ fn main() -> ExitCode {
         }
     };
     let control = handle.control();
-    match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
                 for _ in signals.forever() {

@@ -11,7 +11,11 @@ const CRC16_TABLE: [u16; 256] = {
         let mut crc = (i as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
             bit += 1;
         }
         table[i] = crc;
@@ -21,7 +25,9 @@ const CRC16_TABLE: [u16; 256] = {
 };
 
 pub fn crc16(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &byte| (crc << 8) ^ CRC16_TABLE[((crc >> 8) as u8 ^ byte) as usize])
+    data.iter().fold(0u16, |crc, &byte| {
+        (crc << 8) ^ CRC16_TABLE[((crc >> 8) as u8 ^ byte) as usize]
+    })
 }
 
 /// The part of the key that is hashed: the text between the first `{` and the next `}` if that
@@ -51,7 +57,11 @@ pub struct SlotTable {
 impl SlotTable {
     pub fn new(shards: usize) -> Self {
         let shards = shards.max(1);
-        SlotTable { owner: (0..SLOTS).map(|slot| (slot * shards / SLOTS) as u16).collect() }
+        SlotTable {
+            owner: (0..SLOTS)
+                .map(|slot| (slot * shards / SLOTS) as u16)
+                .collect(),
+        }
     }
 
     pub fn shard_of_slot(&self, slot: u16) -> usize {

@@ -120,13 +120,18 @@ pub struct CommandLimits {
 
 impl Default for CommandLimits {
     fn default() -> Self {
-        CommandLimits { proto_max_bulk_len: 512 * 1024 * 1024 }
+        CommandLimits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
     }
 }
 
 /// Every command family's rows.
 pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
-    string::COMMANDS.iter().chain(keys::COMMANDS.iter()).chain(server::COMMANDS.iter())
+    string::COMMANDS
+        .iter()
+        .chain(keys::COMMANDS.iter())
+        .chain(server::COMMANDS.iter())
 }
 
 fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
@@ -155,7 +160,10 @@ pub fn command_count() -> usize {
 /// Redis's reply for an unknown command, with the start of its arguments quoted as Redis does.
 pub fn unknown_command_error(args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]);
-    let mut text = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate(&name, 128)
+    );
     for arg in &args[1..] {
         text.push('\'');
         text.push_str(&truncate(&String::from_utf8_lossy(arg), 128));
@@ -204,11 +212,19 @@ pub mod test_support {
 
     impl Harness {
         pub fn new() -> Self {
-            Harness { keyspace: Keyspace::new(16), db_index: 0, now_ms: 1_700_000_000_000, limits: CommandLimits::default() }
+            Harness {
+                keyspace: Keyspace::new(16),
+                db_index: 0,
+                now_ms: 1_700_000_000_000,
+                limits: CommandLimits::default(),
+            }
         }
 
         pub fn run(&mut self, args: &[&str]) -> Reply {
-            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            let args: Vec<Bytes> = args
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
             let mut ctx = ExecContext {
                 keyspace: &mut self.keyspace,
                 db_index: self.db_index,

@@ -34,7 +34,8 @@ pub fn parse_i64(arg: &[u8]) -> Option<i64> {
         b'-' => (true, &arg[1..]),
         _ => (false, arg),
     };
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0") {
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0")
+    {
         return None;
     }
     let mut value: u64 = 0;
@@ -66,7 +67,10 @@ pub fn integer_arg(arg: &Bytes) -> Result<i64, Reply> {
 /// `inf`/`-inf` accepted, NaN refused.
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+    if text.is_empty()
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+    {
         return None;
     }
     let value: f64 = match text.to_ascii_lowercase().as_str() {
@@ -97,7 +101,17 @@ mod tests {
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775808"), None);
-        for bad in [&b""[..], b"+1", b" 1", b"1 ", b"01", b"-0", b"1.0", b"abc", b"-"] {
+        for bad in [
+            &b""[..],
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"-0",
+            b"1.0",
+            b"abc",
+            b"-",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
     }

@@ -93,8 +93,12 @@ impl Reply {
             Reply::Null => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
             Reply::NullArray => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
             Reply::Array(items) => put_aggregate(out, b'*', items, protocol),
-            Reply::Set(items) => put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, protocol),
-            Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, protocol),
+            Reply::Set(items) => {
+                put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, protocol)
+            }
+            Reply::Push(items) => {
+                put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, protocol)
+            }
             Reply::Map(pairs) => {
                 if resp3 {
                     out.put_u8(b'%');
@@ -211,7 +215,10 @@ mod tests {
         assert_eq!(encoded(&Reply::ok(), 2), b"+OK\r\n");
         assert_eq!(encoded(&Reply::error_static("ERR x"), 2), b"-ERR x\r\n");
         assert_eq!(encoded(&Reply::Integer(-42), 2), b":-42\r\n");
-        assert_eq!(encoded(&Reply::Integer(i64::MIN), 2), b":-9223372036854775808\r\n");
+        assert_eq!(
+            encoded(&Reply::Integer(i64::MIN), 2),
+            b":-9223372036854775808\r\n"
+        );
         assert_eq!(encoded(&Reply::bulk("ab"), 2), b"$2\r\nab\r\n");
         assert_eq!(encoded(&Reply::Null, 2), b"$-1\r\n");
         assert_eq!(encoded(&Reply::NullArray, 2), b"*-1\r\n");
@@ -229,7 +236,13 @@ mod tests {
         assert_eq!(encoded(&Reply::Double(f64::INFINITY), 3), b",inf\r\n");
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Integer(1))]);
         assert_eq!(encoded(&map, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
-        assert_eq!(encoded(&Reply::Set(vec![Reply::Integer(1)]), 3), b"~1\r\n:1\r\n");
-        assert_eq!(encoded(&Reply::Verbatim("txt", Bytes::from_static(b"hi")), 3), b"=6\r\ntxt:hi\r\n");
+        assert_eq!(
+            encoded(&Reply::Set(vec![Reply::Integer(1)]), 3),
+            b"~1\r\n:1\r\n"
+        );
+        assert_eq!(
+            encoded(&Reply::Verbatim("txt", Bytes::from_static(b"hi")), 3),
+            b"=6\r\ntxt:hi\r\n"
+        );
     }
 }

@@ -20,7 +20,11 @@ use super::runtime::now_ms;
 use super::{ControlEvent, VERSION};
 
 /// Runs a connection-level command. `None` means no reply (SHUTDOWN closes the connection).
-pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<Bytes>) -> Option<Reply> {
+pub async fn run(
+    conn: &mut Connection,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+) -> Option<Reply> {
     let reply = match spec.name {
         "ping" => match args.len() {
             1 => Reply::status("PONG"),
@@ -40,7 +44,10 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros() as u64)
                 .unwrap_or(0);
-            Reply::Array(vec![Reply::bulk_integer((micros / 1_000_000) as i64), Reply::bulk_integer((micros % 1_000_000) as i64)])
+            Reply::Array(vec![
+                Reply::bulk_integer((micros / 1_000_000) as i64),
+                Reply::bulk_integer((micros % 1_000_000) as i64),
+            ])
         }
         "info" => info(conn, &args).await,
         "command" => render::command_command(&args),
@@ -76,11 +83,14 @@ fn select(conn: &mut Connection, arg: &Bytes) -> Reply {
 fn check_password(conn: &Connection, user: Option<&Bytes>, password: &Bytes) -> Result<(), Reply> {
     let config = conn.rt.config();
     let user_ok = user.map_or(true, |u| u.as_ref() == b"default");
-    let password_ok = config.requirepass.is_empty() || config.requirepass.as_bytes() == password.as_ref();
+    let password_ok =
+        config.requirepass.is_empty() || config.requirepass.as_bytes() == password.as_ref();
     if user_ok && password_ok {
         Ok(())
     } else {
-        Err(Reply::error_static("WRONGPASS invalid username-password pair or user is disabled."))
+        Err(Reply::error_static(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
     }
 }
 
@@ -121,9 +131,14 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
 /// Asks every shard for `op` (built per shard) and returns the responses in shard order.
 async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) -> Vec<Response> {
     conn.drain_pending().await;
-    let seqs: Vec<u32> = (0..conn.rt.nshards).map(|shard| conn.rt.submit(shard, &conn.client, op())).collect();
+    let seqs: Vec<u32> = (0..conn.rt.nshards)
+        .map(|shard| conn.rt.submit(shard, &conn.client, op()))
+        .collect();
     conn.client.inbox.wait_all().await;
-    let responses = seqs.into_iter().map(|seq| conn.client.inbox.take(seq)).collect();
+    let responses = seqs
+        .into_iter()
+        .map(|seq| conn.client.inbox.take(seq))
+        .collect();
     conn.client.inbox.reset();
     responses
 }
@@ -162,7 +177,13 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
     let snapshots: Vec<ShardSnapshot> = gather(conn, || Op::Snapshot)
         .await
         .into_iter()
-        .filter_map(|r| if let Response::Snapshot(s) = r { Some(*s) } else { None })
+        .filter_map(|r| {
+            if let Response::Snapshot(s) = r {
+                Some(*s)
+            } else {
+                None
+            }
+        })
         .collect();
     let facts = process_facts(conn, &conn.rt.config());
     let text = render::render_info(&args[1..], &facts, &snapshots);
@@ -214,15 +235,23 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             } else if eq_ignore_case(&args[2], "lib-ver") {
                 meta.lib_version = value;
             } else {
-                return Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2])));
+                return Reply::error(format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(&args[2])
+                ));
             }
             Reply::ok()
         }
-        ("info", 2) => verbatim(conn, render::client_list_line(&conn.rt.client_info(&conn.client)) + "\n"),
+        ("info", 2) => verbatim(
+            conn,
+            render::client_list_line(&conn.rt.client_info(&conn.client)) + "\n",
+        ),
         ("list", _) => {
             let ids: Option<Vec<u64>> = if args.len() > 3 && eq_ignore_case(&args[2], "id") {
-                let parsed: Option<Vec<u64>> =
-                    args[3..].iter().map(|a| util::parse_i64(a).filter(|n| *n > 0).map(|n| n as u64)).collect();
+                let parsed: Option<Vec<u64>> = args[3..]
+                    .iter()
+                    .map(|a| util::parse_i64(a).filter(|n| *n > 0).map(|n| n as u64))
+                    .collect();
                 match parsed {
                     Some(ids) => Some(ids),
                     None => return Reply::error_static("ERR Invalid client ID"),
@@ -242,7 +271,10 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             }
             clients.sort_by_key(|c| c.id);
             let mut text = String::new();
-            for info in clients.iter().filter(|c| ids.as_ref().map_or(true, |ids| ids.contains(&c.id))) {
+            for info in clients
+                .iter()
+                .filter(|c| ids.as_ref().map_or(true, |ids| ids.contains(&c.id)))
+            {
                 text.push_str(&render::client_list_line(info));
                 text.push('\n');
             }
@@ -255,11 +287,14 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             };
             let caller = conn.client.id;
             let old_form = filter.is_old_form();
-            let killed: u64 = gather(conn, || Op::ClientKill { filter: filter.clone(), caller })
-                .await
-                .into_iter()
-                .map(|r| if let Response::Count(n) = r { n } else { 0 })
-                .sum();
+            let killed: u64 = gather(conn, || Op::ClientKill {
+                filter: filter.clone(),
+                caller,
+            })
+            .await
+            .into_iter()
+            .map(|r| if let Response::Count(n) = r { n } else { 0 })
+            .sum();
             if old_form {
                 if killed == 0 {
                     Reply::error_static("ERR No such client")
@@ -323,7 +358,12 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
                     }
                 }
             }
-            Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::Bulk(Bytes::from(k)), Reply::Bulk(Bytes::from(v)))).collect())
+            Reply::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (Reply::Bulk(Bytes::from(k)), Reply::Bulk(Bytes::from(v))))
+                    .collect(),
+            )
         }
         "set" if args.len() >= 4 && args.len() % 2 == 0 => {
             let mut config = (*conn.rt.config()).clone();
@@ -346,7 +386,9 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
             gather(conn, || Op::ResetStats).await;
             Reply::ok()
         }
-        "rewrite" if args.len() == 2 => Reply::error_static("ERR The server is running without a config file"),
+        "rewrite" if args.len() == 2 => {
+            Reply::error_static("ERR The server is running without a config file")
+        }
         "help" if args.len() == 2 => render::help_reply(
             "CONFIG",
             &[

@@ -54,8 +54,16 @@ pub struct Connection {
 
 pub async fn serve(rt: Rc<Runtime>, mut stream: TcpStream, client: Rc<Client>) {
     let id = client.id;
-    let mut conn =
-        Connection { rt: rt.clone(), client, db: 0, protocol: 2, quit: false, pending: Vec::new(), out: BytesMut::new(), errors: 0 };
+    let mut conn = Connection {
+        rt: rt.clone(),
+        client,
+        db: 0,
+        protocol: 2,
+        quit: false,
+        pending: Vec::new(),
+        out: BytesMut::new(),
+        errors: 0,
+    };
     if let Err(error) = conn.run(&mut stream).await {
         debug!(client = id, %error, "connection ended");
     }
@@ -86,7 +94,9 @@ impl Connection {
             self.rt.counters.borrow_mut().total_net_input_bytes += read as u64;
 
             let config = self.rt.config();
-            let limits = ParserLimits { proto_max_bulk_len: config.proto_max_bulk_len as usize };
+            let limits = ParserLimits {
+                proto_max_bulk_len: config.proto_max_bulk_len as usize,
+            };
             let mut protocol_error = None;
             loop {
                 match parser.parse(&mut input, &limits) {
@@ -108,7 +118,10 @@ impl Connection {
                 self.quit = true;
             }
             if input.len() as u64 > config.client_query_buffer_limit {
-                warn!(client = self.client.id, "closing client that reached max query buffer length");
+                warn!(
+                    client = self.client.id,
+                    "closing client that reached max query buffer length"
+                );
                 self.quit = true;
             }
             if !self.out.is_empty() {
@@ -166,7 +179,10 @@ impl Connection {
             }
             Routing::MultiKey => {
                 let mut positions = spec.key_positions(args.len());
-                let first = positions.next().map(|i| self.rt.shard_of_key(&args[i])).unwrap_or(self.rt.id);
+                let first = positions
+                    .next()
+                    .map(|i| self.rt.shard_of_key(&args[i]))
+                    .unwrap_or(self.rt.id);
                 if positions.all(|i| self.rt.shard_of_key(&args[i]) == first) {
                     self.run_on(first, spec, args);
                 } else {
@@ -177,7 +193,8 @@ impl Connection {
             }
             Routing::AllShards => {
                 self.drain_pending().await;
-                let reply = coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
+                let reply =
+                    coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
                 self.push_reply(reply);
             }
             Routing::Connection => {
@@ -192,8 +209,16 @@ impl Connection {
     fn run_on(&mut self, target: usize, spec: &'static CommandSpec, args: Vec<Bytes>) {
         if target == self.rt.id {
             let next_seq = self.client.inbox.next_seq();
-            let reply_to = ReplyTo { shard: self.rt.id, conn: self.client.id, seq: next_seq };
-            let done = self.rt.shard.borrow_mut().submit(spec, self.db, args, reply_to, now_ms());
+            let reply_to = ReplyTo {
+                shard: self.rt.id,
+                conn: self.client.id,
+                seq: next_seq,
+            };
+            let done = self
+                .rt
+                .shard
+                .borrow_mut()
+                .submit(spec, self.db, args, reply_to, now_ms());
             match done {
                 Some(reply) => self.push_reply(reply),
                 None => {
@@ -203,7 +228,15 @@ impl Connection {
                 }
             }
         } else {
-            let seq = self.rt.submit(target, &self.client, Op::Command { spec, db: self.db, args });
+            let seq = self.rt.submit(
+                target,
+                &self.client,
+                Op::Command {
+                    spec,
+                    db: self.db,
+                    args,
+                },
+            );
             self.pending.push(Slot::Waiting(seq));
         }
     }

@@ -51,9 +51,11 @@ fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMa
     let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
     for (key_index, position) in spec.key_positions(args.len()).enumerate() {
         let shard = rt.shard_of_key(&args[position]);
-        let part = parts
-            .entry(shard)
-            .or_insert_with(|| Part { args: vec![args[0].clone()], keys: Vec::new(), key_indices: Vec::new() });
+        let part = parts.entry(shard).or_insert_with(|| Part {
+            args: vec![args[0].clone()],
+            keys: Vec::new(),
+            key_indices: Vec::new(),
+        });
         let end = (position + step).min(args.len());
         part.args.extend(args[position..end].iter().cloned());
         part.keys.push((db as u16, args[position].clone()));
@@ -76,9 +78,17 @@ async fn lock_in_order(rt: &Runtime, client: &Client, tx: TxId, locks: Vec<(usiz
 }
 
 /// Runs a multi-key command whose keys span shards.
-pub async fn run(rt: &Rc<Runtime>, client: &Rc<Client>, db: usize, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+pub async fn run(
+    rt: &Rc<Runtime>,
+    client: &Rc<Client>,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+) -> Reply {
     let reply = match spec.name {
-        "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => fan_out(rt, client, db, spec, &args).await,
+        "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => {
+            fan_out(rt, client, db, spec, &args).await
+        }
         "msetnx" => msetnx(rt, client, db, spec, &args).await,
         "rename" | "renamenx" => rename(rt, client, db, spec.name == "renamenx", &args).await,
         "copy" => copy(rt, client, db, &args).await,
@@ -88,26 +98,50 @@ pub async fn run(rt: &Rc<Runtime>, client: &Rc<Client>, db: usize, spec: &'stati
     reply
 }
 
-async fn fan_out(rt: &Runtime, client: &Client, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+async fn fan_out(
+    rt: &Runtime,
+    client: &Client,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
     let parts = split(rt, db, spec, args);
     let tx = rt.new_tx_id();
     let last = *parts.keys().next_back().unwrap_or(&rt.id);
-    let locks = parts.iter().filter(|(shard, _)| **shard != last).map(|(s, p)| (*s, p.keys.clone())).collect();
+    let locks = parts
+        .iter()
+        .filter(|(shard, _)| **shard != last)
+        .map(|(s, p)| (*s, p.keys.clone()))
+        .collect();
     lock_in_order(rt, client, tx, locks).await;
 
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
         let op = if shard == last {
-            Op::Command { spec, db, args: part.args }
+            Op::Command {
+                spec,
+                db,
+                args: part.args,
+            }
         } else {
-            Op::TxCommand { tx, spec, db, args: part.args, unlock: true }
+            Op::TxCommand {
+                tx,
+                spec,
+                db,
+                args: part.args,
+                unlock: true,
+            }
         };
         sent.push((rt.submit(shard, client, op), part.key_indices));
     }
     wait(client).await;
 
     let key_count = spec.key_positions(args.len()).count();
-    let mut values = if spec.name == "mget" { vec![Reply::Null; key_count] } else { Vec::new() };
+    let mut values = if spec.name == "mget" {
+        vec![Reply::Null; key_count]
+    } else {
+        Vec::new()
+    };
     let mut total = 0i64;
     for (seq, key_indices) in sent {
         match client.inbox.take(seq).into_reply() {
@@ -141,11 +175,25 @@ async fn lock_all_and_run(
     lock_in_order(rt, client, tx, locks).await;
     let mut seqs = Vec::new();
     for (shard, db, check_args) in checks {
-        let Some(spec) = command::lookup(&check_args[0]) else { continue };
-        seqs.push(rt.submit(shard, client, Op::TxCommand { tx, spec, db, args: check_args, unlock: false }));
+        let Some(spec) = command::lookup(&check_args[0]) else {
+            continue;
+        };
+        seqs.push(rt.submit(
+            shard,
+            client,
+            Op::TxCommand {
+                tx,
+                spec,
+                db,
+                args: check_args,
+                unlock: false,
+            },
+        ));
     }
     wait(client).await;
-    seqs.into_iter().map(|seq| client.inbox.take(seq).into_reply()).collect()
+    seqs.into_iter()
+        .map(|seq| client.inbox.take(seq).into_reply())
+        .collect()
 }
 
 async fn unlock_all(rt: &Runtime, client: &Client, tx: TxId, shards: impl Iterator<Item = usize>) {
@@ -161,11 +209,20 @@ fn exists_args(keys: &[LockKey]) -> Vec<Bytes> {
     args
 }
 
-async fn msetnx(rt: &Runtime, client: &Client, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+async fn msetnx(
+    rt: &Runtime,
+    client: &Client,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
     let parts = split(rt, db, spec, args);
     let tx = rt.new_tx_id();
     let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
-    let checks = parts.iter().map(|(s, p)| (*s, db, exists_args(&p.keys))).collect();
+    let checks = parts
+        .iter()
+        .map(|(s, p)| (*s, db, exists_args(&p.keys)))
+        .collect();
     let existing: i64 = lock_all_and_run(rt, client, tx, locks, checks)
         .await
         .iter()
@@ -181,7 +238,17 @@ async fn msetnx(rt: &Runtime, client: &Client, db: usize, spec: &'static Command
     for (shard, part) in parts {
         let mut part_args = part.args;
         part_args[0] = Bytes::from_static(b"MSET");
-        rt.submit(shard, client, Op::TxCommand { tx, spec: mset, db, args: part_args, unlock: true });
+        rt.submit(
+            shard,
+            client,
+            Op::TxCommand {
+                tx,
+                spec: mset,
+                db,
+                args: part_args,
+                unlock: true,
+            },
+        );
     }
     wait(client).await;
     Reply::Integer(1)
@@ -197,14 +264,44 @@ async fn transfer(
     (dst_shard, dst_db, dst): (usize, usize, Bytes),
     remove_source: bool,
 ) -> bool {
-    let seq = rt.submit(src_shard, client, Op::TxGetEntry { tx, db: src_db, key: src.clone(), remove: false, unlock: false });
+    let seq = rt.submit(
+        src_shard,
+        client,
+        Op::TxGetEntry {
+            tx,
+            db: src_db,
+            key: src.clone(),
+            remove: false,
+            unlock: false,
+        },
+    );
     wait(client).await;
     let Response::Entry(Some(entry)) = client.inbox.take(seq) else {
         return false;
     };
-    rt.submit(dst_shard, client, Op::TxPutEntry { tx, db: dst_db, key: Bytes::copy_from_slice(&dst), entry, unlock: true });
+    rt.submit(
+        dst_shard,
+        client,
+        Op::TxPutEntry {
+            tx,
+            db: dst_db,
+            key: Bytes::copy_from_slice(&dst),
+            entry,
+            unlock: true,
+        },
+    );
     if remove_source {
-        rt.submit(src_shard, client, Op::TxGetEntry { tx, db: src_db, key: src, remove: true, unlock: true });
+        rt.submit(
+            src_shard,
+            client,
+            Op::TxGetEntry {
+                tx,
+                db: src_db,
+                key: src,
+                remove: true,
+                unlock: true,
+            },
+        );
     } else {
         rt.submit(src_shard, client, Op::Unlock { tx });
     }
@@ -220,11 +317,20 @@ fn ordered_locks(a: (usize, LockKey), b: (usize, LockKey)) -> Vec<(usize, Vec<Lo
     }
 }
 
-async fn rename(rt: &Runtime, client: &Client, db: usize, only_if_absent: bool, args: &[Bytes]) -> Reply {
+async fn rename(
+    rt: &Runtime,
+    client: &Client,
+    db: usize,
+    only_if_absent: bool,
+    args: &[Bytes],
+) -> Reply {
     let (src, dst) = (args[1].clone(), args[2].clone());
     let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
     let tx = rt.new_tx_id();
-    let locks = ordered_locks((src_shard, (db as u16, src.clone())), (dst_shard, (db as u16, dst.clone())));
+    let locks = ordered_locks(
+        (src_shard, (db as u16, src.clone())),
+        (dst_shard, (db as u16, dst.clone())),
+    );
     let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
     if only_if_absent {
         checks.push((dst_shard, db, exists_args(&[(db as u16, dst.clone())])));
@@ -238,7 +344,15 @@ async fn rename(rt: &Runtime, client: &Client, db: usize, only_if_absent: bool, 
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     }
-    transfer(rt, client, tx, (src_shard, db, src), (dst_shard, db, dst), true).await;
+    transfer(
+        rt,
+        client,
+        tx,
+        (src_shard, db, src),
+        (dst_shard, db, dst),
+        true,
+    )
+    .await;
     if only_if_absent {
         Reply::Integer(1)
     } else {
@@ -268,10 +382,17 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
     let (src, dst) = (args[1].clone(), args[2].clone());
     let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
     let tx = rt.new_tx_id();
-    let locks = ordered_locks((src_shard, (db as u16, src.clone())), (dst_shard, (dst_db as u16, dst.clone())));
+    let locks = ordered_locks(
+        (src_shard, (db as u16, src.clone())),
+        (dst_shard, (dst_db as u16, dst.clone())),
+    );
     let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
     if !replace {
-        checks.push((dst_shard, dst_db, exists_args(&[(dst_db as u16, dst.clone())])));
+        checks.push((
+            dst_shard,
+            dst_db,
+            exists_args(&[(dst_db as u16, dst.clone())]),
+        ));
     }
     let found = lock_all_and_run(rt, client, tx, locks, checks).await;
     let blocked = !replace && found.get(1) != Some(&Reply::Integer(0));
@@ -279,7 +400,15 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     }
-    let copied = transfer(rt, client, tx, (src_shard, db, src), (dst_shard, dst_db, dst), false).await;
+    let copied = transfer(
+        rt,
+        client,
+        tx,
+        (src_shard, db, src),
+        (dst_shard, dst_db, dst),
+        false,
+    )
+    .await;
     Reply::Integer(copied as i64)
 }
 
@@ -295,10 +424,23 @@ pub async fn run_everywhere(
         scan(rt, client, db, &args).await
     } else {
         let seqs: Vec<u32> = (0..rt.nshards)
-            .map(|shard| rt.submit(shard, client, Op::Command { spec, db, args: args.clone() }))
+            .map(|shard| {
+                rt.submit(
+                    shard,
+                    client,
+                    Op::Command {
+                        spec,
+                        db,
+                        args: args.clone(),
+                    },
+                )
+            })
             .collect();
         wait(client).await;
-        let replies: Vec<Reply> = seqs.into_iter().map(|seq| client.inbox.take(seq).into_reply()).collect();
+        let replies: Vec<Reply> = seqs
+            .into_iter()
+            .map(|seq| client.inbox.take(seq).into_reply())
+            .collect();
         combine(spec.name, replies)
     };
     client.inbox.reset();
@@ -311,11 +453,28 @@ fn combine(name: &str, replies: Vec<Reply>) -> Reply {
     }
     match name {
         "keys" => Reply::Array(
-            replies.into_iter().flat_map(|r| if let Reply::Array(items) = r { items } else { Vec::new() }).collect(),
+            replies
+                .into_iter()
+                .flat_map(|r| {
+                    if let Reply::Array(items) = r {
+                        items
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
         ),
-        "dbsize" => Reply::Integer(replies.iter().map(|r| if let Reply::Integer(n) = r { *n } else { 0 }).sum()),
+        "dbsize" => Reply::Integer(
+            replies
+                .iter()
+                .map(|r| if let Reply::Integer(n) = r { *n } else { 0 })
+                .sum(),
+        ),
         "randomkey" => {
-            let keys: Vec<Reply> = replies.into_iter().filter(|r| matches!(r, Reply::Bulk(_))).collect();
+            let keys: Vec<Reply> = replies
+                .into_iter()
+                .filter(|r| matches!(r, Reply::Bulk(_)))
+                .collect();
             if keys.is_empty() {
                 Reply::Null
             } else {
@@ -330,7 +489,10 @@ fn combine(name: &str, replies: Vec<Reply>) -> Reply {
 const SHARD_BITS: u32 = 10;
 
 async fn scan(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply {
-    let Some(mut cursor) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(mut cursor) = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return Reply::error_static("ERR invalid cursor");
     };
     let options = match parse_scan_options(args, 2) {
@@ -361,10 +523,17 @@ async fn scan(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
             cursor = (next << SHARD_BITS) | shard as u64;
             break;
         }
-        cursor = if shard + 1 >= rt.nshards { 0 } else { (shard + 1) as u64 };
+        cursor = if shard + 1 >= rt.nshards {
+            0
+        } else {
+            (shard + 1) as u64
+        };
         if cursor == 0 || keys.len() >= options.count {
             break;
         }
     }
-    Reply::Array(vec![Reply::Bulk(Bytes::from(cursor.to_string())), Reply::Array(keys)])
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from(cursor.to_string())),
+        Reply::Array(keys),
+    ])
 }

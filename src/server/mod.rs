@@ -46,7 +46,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("Could not create server TCP listening socket {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid bind address '{0}'")]
     BadBind(String),
     #[error("could not start shard {shard}: {message}")]
@@ -121,7 +124,9 @@ fn parse_bind(address: &str) -> Result<IpAddr, ServerError> {
     match trimmed {
         "*" => Ok(IpAddr::from([0, 0, 0, 0])),
         "::*" => Ok(IpAddr::from([0u16; 8])),
-        other => other.parse().map_err(|_| ServerError::BadBind(address.to_string())),
+        other => other
+            .parse()
+            .map_err(|_| ServerError::BadBind(address.to_string())),
     }
 }
 
@@ -148,15 +153,26 @@ fn bind_listeners(config: &Config, shards: usize) -> Result<(u16, Vec<Vec<RawFd>
     let mut per_shard: Vec<Vec<RawFd>> = vec![Vec::new(); shards];
     for address in &config.bind {
         let ip = parse_bind(address)?;
-        let error = |port: u16| move |source| ServerError::Listen { addr: format!("{}:{}", address, port), source };
+        let error = |port: u16| {
+            move |source| ServerError::Listen {
+                addr: format!("{}:{}", address, port),
+                source,
+            }
+        };
         if port != 0 {
             // A plain bind without SO_REUSEPORT fails if anything already listens there.
             drop(listen_socket(SocketAddr::new(ip, port), 1, false).map_err(error(port))?);
         }
         for fds in per_shard.iter_mut() {
-            let socket = listen_socket(SocketAddr::new(ip, port), config.tcp_backlog, true).map_err(error(port))?;
+            let socket = listen_socket(SocketAddr::new(ip, port), config.tcp_backlog, true)
+                .map_err(error(port))?;
             if port == 0 {
-                port = socket.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.port()).unwrap_or(0);
+                port = socket
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .map(|a| a.port())
+                    .unwrap_or(0);
             }
             fds.push(socket.into_raw_fd());
         }
@@ -165,7 +181,11 @@ fn bind_listeners(config: &Config, shards: usize) -> Result<(u16, Vec<Vec<RawFd>
 }
 
 fn somaxconn() -> Option<u32> {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?.trim().parse().ok()
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Starts the server and returns once every shard listens.
@@ -186,16 +206,22 @@ pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHand
     }
     let (port, listeners) = bind_listeners(&config, shards)?;
     let facts = Arc::new(StaticFacts {
-        run_id: (0..40).map(|_| fastrand::alphanumeric().to_ascii_lowercase()).collect(),
+        run_id: (0..40)
+            .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
+            .collect(),
         port,
         started: Instant::now(),
         started_unix: now_ms() / 1000,
         config_file,
-        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
     });
     let config = Arc::new(config);
     let slots = Arc::new(SlotTable::new(shards));
-    let cores: Vec<usize> = core_affinity::get_core_ids().map(|ids| ids.into_iter().map(|c| c.id).collect()).unwrap_or_default();
+    let cores: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
     let requests = MeshBuilder::<Vec<Request>, Full>::full(shards, CHANNEL_BATCHES);
     let replies = MeshBuilder::<Vec<ReplyMessage>, Full>::full(shards, CHANNEL_BATCHES);
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
@@ -212,22 +238,41 @@ pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHand
         let (shard_tx, shard_rx) = crossbeam_channel::unbounded();
         shard_controls.push(shard_tx);
         let (config, slots, facts) = (config.clone(), slots.clone(), facts.clone());
-        let (requests, replies, control_tx, ready_tx) = (requests.clone(), replies.clone(), control_tx.clone(), ready_tx.clone());
-        let builder = LocalExecutorBuilder::new(placement).name(&format!("shard-{}", shard)).io_memory(1 << 20);
+        let (requests, replies, control_tx, ready_tx) = (
+            requests.clone(),
+            replies.clone(),
+            control_tx.clone(),
+            ready_tx.clone(),
+        );
+        let builder = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{}", shard))
+            .io_memory(1 << 20);
         let spawned = builder.spawn(move || async move {
-            let rt = Rc::new(Runtime::new(shard, shards, config, slots, facts, control_tx));
+            let rt = Rc::new(Runtime::new(
+                shard, shards, config, slots, facts, control_tx,
+            ));
             run_shard(rt, fds, requests, replies, shard_rx, ready_tx).await;
         });
         match spawned {
             Ok(handle) => executors.push(handle),
-            Err(error) => return Err(ServerError::Executor { shard, message: error.to_string() }),
+            Err(error) => {
+                return Err(ServerError::Executor {
+                    shard,
+                    message: error.to_string(),
+                })
+            }
         }
     }
     for shard in 0..shards {
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(message)) => return Err(ServerError::Executor { shard, message }),
-            Err(_) => return Err(ServerError::Executor { shard, message: "exited during start-up".into() }),
+            Err(_) => {
+                return Err(ServerError::Executor {
+                    shard,
+                    message: "exited during start-up".into(),
+                })
+            }
         }
     }
     info!(
@@ -242,8 +287,15 @@ pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHand
     let control_thread = std::thread::Builder::new()
         .name("shardis-control".into())
         .spawn(move || control_loop(control_rx, shard_controls, executors))
-        .map_err(|e| ServerError::Executor { shard: 0, message: e.to_string() })?;
-    Ok(ServerHandle { port, control: control_tx, control_thread: Some(control_thread) })
+        .map_err(|e| ServerError::Executor {
+            shard: 0,
+            message: e.to_string(),
+        })?;
+    Ok(ServerHandle {
+        port,
+        control: control_tx,
+        control_thread: Some(control_thread),
+    })
 }
 
 fn control_loop(
@@ -291,7 +343,10 @@ async fn run_shard(
     ready: Sender<Result<(), String>>,
 ) {
     let joined = async {
-        let requests = requests.join().await.map_err(|_| "request mesh".to_string())?;
+        let requests = requests
+            .join()
+            .await
+            .map_err(|_| "request mesh".to_string())?;
         let replies = replies.join().await.map_err(|_| "reply mesh".to_string())?;
         Ok::<_, String>((requests, replies))
     };
@@ -350,8 +405,10 @@ async fn run_shard(
         .detach();
     }
 
-    let listeners: Vec<(RawFd, Rc<TcpListener>)> =
-        fds.into_iter().map(|fd| (fd, Rc::new(unsafe { TcpListener::from_raw_fd(fd) }))).collect();
+    let listeners: Vec<(RawFd, Rc<TcpListener>)> = fds
+        .into_iter()
+        .map(|fd| (fd, Rc::new(unsafe { TcpListener::from_raw_fd(fd) })))
+        .collect();
     for (_, listener) in &listeners {
         glommio::spawn_local(accept_loop(rt.clone(), listener.clone())).detach();
     }
@@ -382,8 +439,14 @@ async fn accept_loop(rt: Rc<Runtime>, listener: Rc<TcpListener>) {
         if keepalive > 0 {
             set_keepalive(fd, keepalive);
         }
-        let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         match rt.register_client(fd, addr, laddr) {
             Some(client) => {
                 glommio::spawn_local(connection::serve(rt.clone(), stream, client)).detach();
@@ -391,7 +454,11 @@ async fn accept_loop(rt: Rc<Runtime>, listener: Rc<TcpListener>) {
             None => {
                 glommio::spawn_local(async move {
                     let mut stream = stream;
-                    let _ = futures_lite::AsyncWriteExt::write_all(&mut stream, b"-ERR max number of clients reached\r\n").await;
+                    let _ = futures_lite::AsyncWriteExt::write_all(
+                        &mut stream,
+                        b"-ERR max number of clients reached\r\n",
+                    )
+                    .await;
                 })
                 .detach();
             }
@@ -409,7 +476,11 @@ fn set_keepalive(fd: RawFd, seconds: u64) {
 }
 
 /// The shard's housekeeping: control messages, active expiry, idle clients, shutdown progress.
-async fn tick_loop(rt: &Rc<Runtime>, control: &Receiver<ShardControl>, listeners: &[(RawFd, Rc<TcpListener>)]) {
+async fn tick_loop(
+    rt: &Rc<Runtime>,
+    control: &Receiver<ShardControl>,
+    listeners: &[(RawFd, Rc<TcpListener>)],
+) {
     let mut last_expire = Instant::now();
     let mut stop_started: Option<Instant> = None;
     let mut drained_sent = false;
@@ -437,7 +508,9 @@ async fn tick_loop(rt: &Rc<Runtime>, control: &Receiver<ShardControl>, listeners
         let expire_every = Duration::from_millis(1000 / config.hz.max(1) as u64);
         if last_expire.elapsed() >= expire_every {
             last_expire = Instant::now();
-            rt.shard.borrow_mut().active_expire(now_ms(), ACTIVE_EXPIRE_BUDGET);
+            rt.shard
+                .borrow_mut()
+                .active_expire(now_ms(), ACTIVE_EXPIRE_BUDGET);
             if config.timeout > 0 {
                 close_idle_clients(rt, Duration::from_secs(config.timeout));
             }

@@ -34,19 +34,47 @@ use crate::shard::ReplyTo;
 #[derive(Debug)]
 pub enum Op {
     /// Run a command, waiting if its keys are locked.
-    Command { spec: &'static CommandSpec, db: usize, args: Vec<Bytes> },
+    Command {
+        spec: &'static CommandSpec,
+        db: usize,
+        args: Vec<Bytes>,
+    },
     /// Take intent locks for a cross-shard transaction.
     Lock { tx: TxId, keys: Vec<LockKey> },
     /// Run a command inside transaction `tx`, which holds its keys; release afterwards if `unlock`.
-    TxCommand { tx: TxId, spec: &'static CommandSpec, db: usize, args: Vec<Bytes>, unlock: bool },
+    TxCommand {
+        tx: TxId,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: Vec<Bytes>,
+        unlock: bool,
+    },
     /// Read (and with `remove`, take) a whole entry inside `tx`.
-    TxGetEntry { tx: TxId, db: usize, key: Bytes, remove: bool, unlock: bool },
+    TxGetEntry {
+        tx: TxId,
+        db: usize,
+        key: Bytes,
+        remove: bool,
+        unlock: bool,
+    },
     /// Store a whole entry inside `tx`.
-    TxPutEntry { tx: TxId, db: usize, key: Bytes, entry: Entry, unlock: bool },
+    TxPutEntry {
+        tx: TxId,
+        db: usize,
+        key: Bytes,
+        entry: Entry,
+        unlock: bool,
+    },
     /// Release `tx`'s locks.
     Unlock { tx: TxId },
     /// One SCAN step over this shard's database.
-    Scan { db: usize, cursor: u64, count: usize, pattern: Option<Bytes>, type_filter: Option<Bytes> },
+    Scan {
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pattern: Option<Bytes>,
+        type_filter: Option<Bytes>,
+    },
     /// Counters for INFO.
     Snapshot,
     /// Clients for CLIENT LIST.
@@ -82,7 +110,10 @@ impl Response {
         match self {
             Response::Reply(reply) => reply,
             Response::Count(n) => Reply::Integer(n as i64),
-            other => Reply::error(format!("ERR internal: unexpected response {:?}", std::mem::discriminant(&other))),
+            other => Reply::error(format!(
+                "ERR internal: unexpected response {:?}",
+                std::mem::discriminant(&other)
+            )),
         }
     }
 }
@@ -185,7 +216,11 @@ pub struct Outbox<T> {
 
 impl<T> Default for Outbox<T> {
     fn default() -> Self {
-        Outbox { queue: RefCell::new(Vec::new()), waker: RefCell::new(None), closed: Cell::new(false) }
+        Outbox {
+            queue: RefCell::new(Vec::new()),
+            waker: RefCell::new(None),
+            closed: Cell::new(false),
+        }
     }
 }
 
@@ -206,7 +241,9 @@ impl<T> Outbox<T> {
 
     /// Waits for queued messages and takes them all; `None` once closed and empty.
     pub fn next_batch(self: &Rc<Self>) -> NextBatch<T> {
-        NextBatch { outbox: self.clone() }
+        NextBatch {
+            outbox: self.clone(),
+        }
     }
 }
 

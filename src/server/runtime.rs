@@ -26,7 +26,10 @@ use super::{ControlEvent, StaticFacts};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The state of one connection that other parts of its core can see: the registry (CLIENT LIST,
@@ -95,7 +98,9 @@ impl Runtime {
         facts: Arc<StaticFacts>,
         control: crossbeam_channel::Sender<ControlEvent>,
     ) -> Self {
-        let limits = CommandLimits { proto_max_bulk_len: config.proto_max_bulk_len as usize };
+        let limits = CommandLimits {
+            proto_max_bulk_len: config.proto_max_bulk_len as usize,
+        };
         Runtime {
             id,
             nshards,
@@ -144,7 +149,11 @@ impl Runtime {
     /// to a fresh slot of `client`'s inbox; returns the slot.
     pub fn submit(&self, target: usize, client: &Client, op: Op) -> u32 {
         let seq = client.inbox.reserve();
-        let reply_to = ReplyTo { shard: self.id, conn: client.id, seq };
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: client.id,
+            seq,
+        };
         let request = Request { reply_to, op };
         if target == self.id {
             self.handle(request);
@@ -163,7 +172,11 @@ impl Runtime {
                 client.inbox.deliver(reply_to.seq, response);
             }
         } else {
-            self.replies_out[reply_to.shard].push(ReplyMessage { conn: reply_to.conn, seq: reply_to.seq, response });
+            self.replies_out[reply_to.shard].push(ReplyMessage {
+                conn: reply_to.conn,
+                seq: reply_to.seq,
+                response,
+            });
         }
     }
 
@@ -194,7 +207,10 @@ impl Runtime {
         }
         match op {
             Op::Command { spec, db, args } => {
-                let done = self.shard.borrow_mut().submit(spec, db, args, reply_to, now_ms());
+                let done = self
+                    .shard
+                    .borrow_mut()
+                    .submit(spec, db, args, reply_to, now_ms());
                 if let Some(reply) = done {
                     self.respond(reply_to, Response::Reply(reply));
                 }
@@ -204,14 +220,26 @@ impl Runtime {
                     self.respond(reply_to, Response::Reply(Reply::ok()));
                 }
             }
-            Op::TxCommand { tx, spec, db, args, unlock } => {
+            Op::TxCommand {
+                tx,
+                spec,
+                db,
+                args,
+                unlock,
+            } => {
                 let reply = self.shard.borrow_mut().execute(spec, db, &args, now_ms());
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {
                     self.unlock(tx);
                 }
             }
-            Op::TxGetEntry { tx, db, key, remove, unlock } => {
+            Op::TxGetEntry {
+                tx,
+                db,
+                key,
+                remove,
+                unlock,
+            } => {
                 let entry = {
                     let mut shard = self.shard.borrow_mut();
                     let db = shard.keyspace.db(db);
@@ -226,7 +254,13 @@ impl Runtime {
                     self.unlock(tx);
                 }
             }
-            Op::TxPutEntry { tx, db, key, entry, unlock } => {
+            Op::TxPutEntry {
+                tx,
+                db,
+                key,
+                entry,
+                unlock,
+            } => {
                 self.shard.borrow_mut().keyspace.db(db).insert(key, entry);
                 self.respond(reply_to, Response::Reply(Reply::ok()));
                 if unlock {
@@ -237,7 +271,13 @@ impl Runtime {
                 self.respond(reply_to, Response::Reply(Reply::ok()));
                 self.unlock(tx);
             }
-            Op::Scan { db, cursor, count, pattern, type_filter } => {
+            Op::Scan {
+                db,
+                cursor,
+                count,
+                pattern,
+                type_filter,
+            } => {
                 let (next, keys) = self.shard.borrow_mut().keyspace.db(db).scan(
                     cursor,
                     count,
@@ -275,7 +315,8 @@ impl Runtime {
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
             Op::Configure(config) => {
-                self.shard.borrow_mut().limits.proto_max_bulk_len = config.proto_max_bulk_len as usize;
+                self.shard.borrow_mut().limits.proto_max_bulk_len =
+                    config.proto_max_bulk_len as usize;
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
@@ -317,7 +358,12 @@ impl Runtime {
     }
 
     pub fn client_list(&self) -> Vec<ClientInfo> {
-        let mut list: Vec<ClientInfo> = self.clients.borrow().values().map(|c| self.client_info(c)).collect();
+        let mut list: Vec<ClientInfo> = self
+            .clients
+            .borrow()
+            .values()
+            .map(|c| self.client_info(c))
+            .collect();
         list.sort_by_key(|c| c.id);
         list
     }
@@ -329,11 +375,13 @@ impl Runtime {
         let keyspace = (0..shard.keyspace.databases())
             .filter_map(|i| {
                 let db = shard.keyspace.db_ref(i);
-                (!db.is_empty()).then(|| (i, db.len() as u64, db.expires_len() as u64, db.avg_ttl(now)))
+                (!db.is_empty())
+                    .then(|| (i, db.len() as u64, db.expires_len() as u64, db.avg_ttl(now)))
             })
             .collect();
-        let memory_estimate =
-            (0..shard.keyspace.databases()).map(|i| shard.keyspace.db_ref(i).memory_estimate() as u64).sum();
+        let memory_estimate = (0..shard.keyspace.databases())
+            .map(|i| shard.keyspace.db_ref(i).memory_estimate() as u64)
+            .sum();
         ShardSnapshot {
             shard: self.id,
             connected_clients: self.clients.borrow().len() as u64,
@@ -398,7 +446,14 @@ impl Runtime {
     }
 
     /// Bytes of the argument list, for per-key routing of a command's keys.
-    pub fn shards_of(&self, args: &[Bytes], positions: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
-        positions.filter(|&i| i < args.len()).map(|i| (self.shard_of_key(&args[i]), i)).collect()
+    pub fn shards_of(
+        &self,
+        args: &[Bytes],
+        positions: impl Iterator<Item = usize>,
+    ) -> Vec<(usize, usize)> {
+        positions
+            .filter(|&i| i < args.len())
+            .map(|i| (self.shard_of_key(&args[i]), i))
+            .collect()
     }
 }

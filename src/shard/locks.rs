@@ -27,7 +27,11 @@ pub type LockKey = (u16, Bytes);
 #[derive(Debug)]
 pub enum Waiter<T> {
     /// A lock request of transaction `tx`; granted as a whole.
-    Lock { tx: TxId, keys: Vec<LockKey>, token: T },
+    Lock {
+        tx: TxId,
+        keys: Vec<LockKey>,
+        token: T,
+    },
     /// A command that only needs its keys to be free for the instant it runs.
     Command { keys: Vec<LockKey>, token: T },
 }
@@ -137,7 +141,10 @@ impl<T> LockTable<T> {
         let mut remaining = VecDeque::with_capacity(self.queue.len());
         let queue = std::mem::take(&mut self.queue);
         for waiter in queue {
-            let free = waiter.keys().iter().all(|key| !self.held.contains_key(key) && !blocked.contains(key));
+            let free = waiter
+                .keys()
+                .iter()
+                .all(|key| !self.held.contains_key(key) && !blocked.contains(key));
             if free {
                 self.forget_queued(waiter.keys());
                 if let Waiter::Lock { tx, keys, .. } = &waiter {
@@ -197,7 +204,11 @@ mod tests {
         assert!(table.lock(2, vec![key("a"), key("b")], 2).is_none());
         table.enqueue_command(vec![key("b")], 3);
         let ready = table.release(1);
-        assert_eq!(ready.len(), 1, "only tx 2's lock; the command on b waits behind it");
+        assert_eq!(
+            ready.len(),
+            1,
+            "only tx 2's lock; the command on b waits behind it"
+        );
         assert!(matches!(ready[0], Waiter::Lock { tx: 2, .. }));
         let ready = table.release(2);
         assert!(matches!(ready[..], [Waiter::Command { token: 3, .. }]));

@@ -42,16 +42,33 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(id: usize, databases: usize, limits: CommandLimits) -> Self {
-        Shard { id, keyspace: Keyspace::new(databases), limits, locks: LockTable::default(), remote_commands: 0 }
+        Shard {
+            id,
+            keyspace: Keyspace::new(databases),
+            limits,
+            locks: LockTable::default(),
+            remote_commands: 0,
+        }
     }
 
     /// Runs one command whose arity was checked. The single choke point for every command that
     /// touches this shard's keyspace.
-    pub fn execute(&mut self, spec: &'static CommandSpec, db: usize, args: &[Bytes], now_ms: u64) -> Reply {
+    pub fn execute(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        now_ms: u64,
+    ) -> Reply {
         let Some(handler) = spec.handler else {
             return command::unknown_command_error(args);
         };
-        let mut ctx = ExecContext { keyspace: &mut self.keyspace, db_index: db, now_ms, limits: &self.limits };
+        let mut ctx = ExecContext {
+            keyspace: &mut self.keyspace,
+            db_index: db,
+            now_ms,
+            limits: &self.limits,
+        };
         handler(&mut ctx, args)
     }
 
@@ -69,11 +86,22 @@ impl Shard {
         if self.locks.is_idle() {
             return Some(self.execute(spec, db, &args, now_ms));
         }
-        let keys: Vec<LockKey> = spec.key_positions(args.len()).map(|i| (db as u16, args[i].clone())).collect();
+        let keys: Vec<LockKey> = spec
+            .key_positions(args.len())
+            .map(|i| (db as u16, args[i].clone()))
+            .collect();
         if self.locks.may_run(&keys) {
             Some(self.execute(spec, db, &args, now_ms))
         } else {
-            self.locks.enqueue_command(keys, Parked { spec: Some(spec), db, args, reply_to });
+            self.locks.enqueue_command(
+                keys,
+                Parked {
+                    spec: Some(spec),
+                    db,
+                    args,
+                    reply_to,
+                },
+            );
             None
         }
     }
@@ -81,7 +109,12 @@ impl Shard {
     /// Takes intent locks on `keys` for `tx`. Returns true when granted at once; otherwise the
     /// grant comes out of a later [`Shard::unlock`] with an `OK` reply to `reply_to`.
     pub fn lock(&mut self, tx: TxId, keys: Vec<LockKey>, reply_to: ReplyTo) -> bool {
-        let parked = Parked { spec: None, db: 0, args: Vec::new(), reply_to };
+        let parked = Parked {
+            spec: None,
+            db: 0,
+            args: Vec::new(),
+            reply_to,
+        };
         self.locks.lock(tx, keys, parked).is_some()
     }
 
