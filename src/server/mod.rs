@@ -537,7 +537,10 @@ fn close_idle_clients(rt: &Runtime, timeout: Duration) {
         .clients
         .borrow()
         .values()
-        .filter(|c| c.meta.borrow().last_interaction.elapsed() > timeout)
+        .filter(|c| {
+            now_ms().saturating_sub(c.meta.borrow().last_interaction_ms)
+                > timeout.as_millis() as u64
+        })
         .cloned()
         .collect();
     for client in idle {
