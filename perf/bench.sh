@@ -60,9 +60,6 @@ done
 if [[ $CANDIDATE == shardis && ! -x $SHARDIS_BIN ]]; then
     die "$SHARDIS_BIN not found: run 'cargo build --release' first (or CANDIDATE=redis to calibrate)"
 fi
-if ((N_CONNECT * 2 > 28000)); then
-    progress "warning: N_CONNECT=$N_CONNECT: -k 0 runs above ~14k connections can meet the ephemeral-port ceiling (PERF-METHOD.md §3)"
-fi
 for port in "$PORT_REDIS" "$PORT_CANDIDATE"; do
     if ss -Hltn "sport = :$port" | grep -q .; then
         die "port $port is in use; set PORT_REDIS / PORT_CANDIDATE"

@@ -1,5 +1,6 @@
 //! `shardis [path/to/shardis.conf] [--directive value ...]`, like redis-server.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use shardis::config::Config;
@@ -25,10 +26,28 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(config.loglevel.tracing_filter()))
-        .with_target(false)
-        .init();
+    let filter = EnvFilter::new(config.loglevel.tracing_filter());
+    if config.logfile.is_empty() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init();
+    } else {
+        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
+            Ok(file) => file,
+            Err(error) => {
+                eprintln!("Can't open the log file '{}': {}", config.logfile, error);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
     if let Err(error) = std::fs::create_dir_all(&config.dir) {
         eprintln!(
             "Can't create the data directory '{}': {}",
