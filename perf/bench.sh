@@ -74,16 +74,18 @@ bench_pid=
 
 cleanup() {
     local pid
+    set +e # clean up as much as possible, whatever fails
     [[ -n $bench_pid ]] && kill "$bench_pid" 2>/dev/null
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${pids[@]}"; do
         for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            server_alive "$pid" || break
             sleep 0.1
         done
-        kill -9 "$pid" 2>/dev/null || true
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
     done
     if [[ -n ${KEEP_TMP:-} ]]; then
         progress "kept $workdir"
@@ -94,17 +96,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Run a private copy: target/ is shared, and a rebuild halfway through would otherwise put two
+# different binaries in one report.
+if [[ $CANDIDATE == shardis ]]; then
+    cp "$SHARDIS_BIN" "$workdir/shardis"
+    shardis_built=$(date -u -r "$SHARDIS_BIN" '+%Y-%m-%d %H:%M:%S UTC')
+    shardis_sha=$(sha256sum "$workdir/shardis" | cut -c1-12)
+    SHARDIS_BIN=$workdir/shardis
+fi
+
 # ---- servers ---------------------------------------------------------------------------------
 
 # utime + stime of the whole process (all threads), in clock ticks. Fields 14 and 15 of
 # /proc/PID/stat; the command name in field 2 may hold spaces, so count from its closing paren.
 cpu_ticks() {
     local stat rest
-    read -r stat <"/proc/$1/stat" || die "process $1 is gone"
+    read -r stat <"/proc/$1/stat" || die "server process $1 is gone (did it crash? its log is under $workdir; set KEEP_TMP=1 to keep it)"
     rest=${stat##*) }
     local -a fields
     read -r -a fields <<<"$rest"
     echo $((fields[11] + fields[12]))
+}
+
+# True while PID runs; a killed child of this script stays a zombie until bash reaps it, and
+# kill -0 succeeds on a zombie, so read the state instead.
+server_alive() {
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
 }
 
 # start_server LABEL KIND PORT THREADS PIN; sets started_pid.
@@ -124,7 +144,7 @@ start_server() {
     pids+=("$started_pid")
     local reply=
     for _ in $(seq 100); do
-        if ! kill -0 "$started_pid" 2>/dev/null; then
+        if ! server_alive "$started_pid"; then
             cat "$dir/log" >&2
             die "$label exited during startup: $(cat "$dir/cmdline")"
         fi
@@ -149,10 +169,11 @@ stop_server() {
     local pid=$1
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        server_alive "$pid" || break
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
 }
 
 # ---- one redis-benchmark run -----------------------------------------------------------------
@@ -174,14 +195,15 @@ bench() {
     timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$out" 2>"$err" &
     bench_pid=$!
     while kill -0 "$bench_pid" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            kill "$bench_pid" 2>/dev/null || true
-            wait "$bench_pid" || true
-            cat "$err" >&2
-            die "$label died during: ${cmd[*]}"
-        fi
+        server_alive "$pid" || break
         sleep 0.25
     done
+    if ! server_alive "$pid"; then
+        kill "$bench_pid" 2>/dev/null || true
+        wait "$bench_pid" || true
+        cat "$err" >&2
+        die "$label (pid $pid) died during: ${cmd[*]}"
+    fi
     wait "$bench_pid" || rc=$?
     bench_pid=
     s1=$EPOCHREALTIME
@@ -265,9 +287,10 @@ for config in "${configs[@]}"; do
 done
 
 if [[ $CANDIDATE == shardis ]]; then
-    candidate_version="shardis $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null ||
-        candidate_version+=" (with uncommitted changes in src/)"
+    candidate_version="shardis binary built $shardis_built, sha256 $shardis_sha; checkout at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    if [[ -n $(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
+        candidate_version+=" with uncommitted changes in src/ or Cargo.* (the binary may include them)"
+    fi
 else
     candidate_version="a second redis-server (calibration: both columns are redis)"
 fi
@@ -283,6 +306,10 @@ cat <<EOF
 - $(redis-benchmark --version); $ROUNDS rounds, alternating $reference_label then $candidate_label; $CLIENTS clients, -r $KEYSPACE, -t $TESTS
 - requests per test: $scenario_clients $N, $scenario_pipelined (-P 16) $N_PIPELINED, $scenario_connect (-k 0) $N_CONNECT
 EOF
+pinned_threads= unpinned_threads=
+if [[ $CANDIDATE == shardis ]]; then
+    pinned_threads=", shardis with --threads 1" unpinned_threads=", shardis with --threads 2"
+fi
 if [[ -n $busy_before ]]; then
     echo "- **other processes using ≥20% CPU when the run started** (figures are noisier):"
     while IFS= read -r line; do echo "  - \`$line\`"; done <<<"$busy_before"
@@ -291,8 +318,8 @@ echo
 
 "${helper[@]}" report --raw "$raw" --reference "$reference_label" --candidate "$candidate_label" \
     --scenario-names "$scenario_clients" "$scenario_pipelined" "$scenario_connect" \
-    --describe "pinned=Servers under \`taskset -c 0\` ($candidate_label with --threads 1 where it is shardis), redis-benchmark under \`taskset -c 1\`." \
-    --describe "unpinned=No taskset; shardis with --threads 2. Servers and redis-benchmark share both cores."
+    --describe "pinned=Both servers under \`taskset -c 0\`$pinned_threads, redis-benchmark under \`taskset -c 1\`." \
+    --describe "unpinned=No taskset$unpinned_threads; servers and redis-benchmark share both cores."
 
 cat <<EOF
 $scenario_connect: redis-benchmark -k 0 opens one connection per request from 127.0.0.1 to

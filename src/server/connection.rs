@@ -16,8 +16,6 @@ use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use tracing::{debug, warn};
 
 use crate::command::{self, CommandSpec, Routing};
@@ -27,7 +25,7 @@ use crate::shard::ReplyTo;
 
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator};
+use super::{commands, coordinator, net};
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
@@ -52,7 +50,7 @@ pub struct Connection {
     errors: u64,
 }
 
-pub async fn serve(rt: Rc<Runtime>, mut stream: TcpStream, client: Rc<Client>) {
+pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>) {
     let id = client.id;
     let mut conn = Connection {
         rt: rt.clone(),
@@ -64,14 +62,14 @@ pub async fn serve(rt: Rc<Runtime>, mut stream: TcpStream, client: Rc<Client>) {
         out: BytesMut::new(),
         errors: 0,
     };
-    if let Err(error) = conn.run(&mut stream).await {
+    if let Err(error) = conn.run(&stream).await {
         debug!(client = id, %error, "connection ended");
     }
     rt.unregister_client(id);
 }
 
 impl Connection {
-    async fn run(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+    async fn run(&mut self, stream: &net::Connection) -> std::io::Result<()> {
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut parser = RespParser::new();
         let mut batch: Vec<Vec<Bytes>> = Vec::new();

@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod connection;
 pub mod coordinator;
+pub mod net;
 pub mod router;
 pub mod runtime;
 
@@ -22,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
-use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, info, warn};
@@ -405,19 +405,35 @@ async fn run_shard(
         .detach();
     }
 
-    let listeners: Vec<(RawFd, Rc<TcpListener>)> = fds
-        .into_iter()
-        .map(|fd| (fd, Rc::new(unsafe { TcpListener::from_raw_fd(fd) })))
-        .collect();
+    let poller = match net::Poller::new() {
+        Ok(poller) => poller,
+        Err(error) => {
+            let _ = ready.send(Err(format!("epoll: {}", error)));
+            return;
+        }
+    };
+    glommio::spawn_local(poller.clone().run()).detach();
+    let mut listeners: Vec<(RawFd, Rc<net::Listener>)> = Vec::new();
+    for fd in fds {
+        // SAFETY: `fd` is a listening socket bound in `bind_listeners`, handed to this shard only.
+        let std_listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+        match net::Listener::new(&poller, std_listener) {
+            Ok(listener) => listeners.push((fd, Rc::new(listener))),
+            Err(error) => {
+                let _ = ready.send(Err(format!("listener: {}", error)));
+                return;
+            }
+        }
+    }
     for (_, listener) in &listeners {
-        glommio::spawn_local(accept_loop(rt.clone(), listener.clone())).detach();
+        glommio::spawn_local(accept_loop(rt.clone(), poller.clone(), listener.clone())).detach();
     }
     let _ = ready.send(Ok(()));
 
     tick_loop(&rt, &control, &listeners).await;
 }
 
-async fn accept_loop(rt: Rc<Runtime>, listener: Rc<TcpListener>) {
+async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net::Listener>) {
     loop {
         let stream = match listener.accept().await {
             Ok(stream) => stream,
@@ -439,26 +455,22 @@ async fn accept_loop(rt: Rc<Runtime>, listener: Rc<TcpListener>) {
         if keepalive > 0 {
             set_keepalive(fd, keepalive);
         }
-        let addr = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let socket = match net::Connection::new(&poller, stream) {
+            Ok(socket) => socket,
+            Err(error) => {
+                debug!(%error, "could not register a new connection");
+                continue;
+            }
+        };
         match rt.register_client(fd, addr, laddr) {
             Some(client) => {
-                glommio::spawn_local(connection::serve(rt.clone(), stream, client)).detach();
+                glommio::spawn_local(connection::serve(rt.clone(), socket, client)).detach();
             }
             None => {
                 glommio::spawn_local(async move {
-                    let mut stream = stream;
-                    let _ = futures_lite::AsyncWriteExt::write_all(
-                        &mut stream,
-                        b"-ERR max number of clients reached\r\n",
-                    )
-                    .await;
+                    let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
                 })
                 .detach();
             }
@@ -479,7 +491,7 @@ fn set_keepalive(fd: RawFd, seconds: u64) {
 async fn tick_loop(
     rt: &Rc<Runtime>,
     control: &Receiver<ShardControl>,
-    listeners: &[(RawFd, Rc<TcpListener>)],
+    listeners: &[(RawFd, Rc<net::Listener>)],
 ) {
     let mut last_expire = Instant::now();
     let mut stop_started: Option<Instant> = None;

@@ -1,0 +1,242 @@
+//! Sockets of one shard, driven by the shard's own edge-triggered epoll set.
+//!
+//! Each socket is registered once (EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered). The [`Poller`]
+//! task harvests events with a non-blocking `epoll_wait` after every loop turn that had some, and
+//! only when there were none does it park on the epoll descriptor itself through glommio's io_uring
+//! reactor (`glommio::net::wait_readable`). A busy shard thus pays one `recv` and one `send` per
+//! request and an amortised `epoll_wait`, as redis-server does, instead of glommio's one io_uring
+//! poll per request (see vendor/glommio/SHARDIS-PATCH.md for the measurement).
+//!
+//! Edge-triggered rule: a socket's `readable` flag is cleared before each `recv`; a read that fills
+//! less than the buffer, or fails with EAGAIN, leaves it cleared, and any data arriving afterwards
+//! raises a new edge that sets it again. Only the owning shard's thread touches any of this.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use ahash::AHashMap;
+use tracing::warn;
+
+/// Events harvested per `epoll_wait`.
+const EVENTS_PER_WAIT: usize = 256;
+
+#[derive(Default)]
+struct Readiness {
+    readable: Cell<bool>,
+    writable: Cell<bool>,
+    reader: Cell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
+}
+
+impl Readiness {
+    fn fresh() -> Rc<Readiness> {
+        let readiness = Readiness::default();
+        readiness.readable.set(true);
+        readiness.writable.set(true);
+        Rc::new(readiness)
+    }
+
+    async fn wait(flag: &Cell<bool>, waker: &Cell<Option<Waker>>) {
+        poll_fn(|cx| {
+            if flag.get() {
+                Poll::Ready(())
+            } else {
+                waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// The epoll set of one shard and the readiness of every socket in it.
+pub struct Poller {
+    epoll: OwnedFd,
+    next_token: Cell<u64>,
+    sockets: RefCell<AHashMap<u64, Rc<Readiness>>>,
+}
+
+impl Poller {
+    pub fn new() -> io::Result<Rc<Poller>> {
+        // SAFETY: epoll_create1 returns a new descriptor that we own, or -1.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a freshly created descriptor owned by nobody else.
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Rc::new(Poller { epoll, next_token: Cell::new(1), sockets: RefCell::new(AHashMap::new()) }))
+    }
+
+    fn register(self: &Rc<Self>, fd: RawFd) -> io::Result<Registration> {
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: token,
+        };
+        // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let readiness = Readiness::fresh();
+        self.sockets.borrow_mut().insert(token, readiness.clone());
+        Ok(Registration { poller: self.clone(), token, readiness })
+    }
+
+    fn dispatch(&self, token: u64, events: u32) {
+        let sockets = self.sockets.borrow();
+        let Some(readiness) = sockets.get(&token) else { return };
+        let failed = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if failed || events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
+            readiness.readable.set(true);
+            if let Some(waker) = readiness.reader.take() {
+                waker.wake();
+            }
+        }
+        if failed || events & libc::EPOLLOUT as u32 != 0 {
+            readiness.writable.set(true);
+            if let Some(waker) = readiness.writer.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// The shard's event loop for sockets; runs as long as the executor.
+    pub async fn run(self: Rc<Self>) {
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
+        loop {
+            // SAFETY: `events` has room for EVENTS_PER_WAIT entries; timeout 0 never blocks.
+            let ready =
+                unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), EVENTS_PER_WAIT as i32, 0) };
+            if ready < 0 {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    warn!(%error, "epoll_wait failed");
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+                continue;
+            }
+            if ready == 0 {
+                if let Err(error) = glommio::net::wait_readable(self.epoll.as_raw_fd()).await {
+                    warn!(%error, "waiting on the epoll descriptor failed");
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+                continue;
+            }
+            for event in &events[..ready as usize] {
+                let (token, flags) = (event.u64, event.events);
+                self.dispatch(token, flags);
+            }
+            // Let the woken connections run before looking for more events.
+            futures_lite::future::yield_now().await;
+        }
+    }
+}
+
+/// A socket's place in the epoll set; leaving it deregisters the socket.
+struct Registration {
+    poller: Rc<Poller>,
+    token: u64,
+    readiness: Rc<Readiness>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The descriptor leaves the epoll set by itself when it is closed.
+        self.poller.sockets.borrow_mut().remove(&self.token);
+    }
+}
+
+/// A connected, non-blocking TCP socket owned by one shard.
+pub struct Connection {
+    // Field order: deregister before the descriptor closes.
+    registration: Registration,
+    stream: TcpStream,
+}
+
+impl Connection {
+    pub fn new(poller: &Rc<Poller>, stream: TcpStream) -> io::Result<Connection> {
+        stream.set_nonblocking(true)?;
+        let registration = poller.register(stream.as_raw_fd())?;
+        Ok(Connection { registration, stream })
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Reads what the socket has (at most `buf.len()` bytes); 0 means the peer closed.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let readiness = &self.registration.readiness;
+        loop {
+            Readiness::wait(&readiness.readable, &readiness.reader).await;
+            readiness.readable.set(false);
+            match (&self.stream).read(buf) {
+                Ok(read) => {
+                    if read == buf.len() {
+                        readiness.readable.set(true);
+                    }
+                    return Ok(read);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => readiness.readable.set(true),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Writes all of `data`, waiting for room in the socket buffer as needed.
+    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        let readiness = &self.registration.readiness;
+        while !data.is_empty() {
+            Readiness::wait(&readiness.writable, &readiness.writer).await;
+            match (&self.stream).write(data) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => data = &data[written..],
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => readiness.writable.set(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A listening socket owned by one shard.
+pub struct Listener {
+    registration: Registration,
+    listener: TcpListener,
+}
+
+impl Listener {
+    pub fn new(poller: &Rc<Poller>, listener: TcpListener) -> io::Result<Listener> {
+        listener.set_nonblocking(true)?;
+        let registration = poller.register(listener.as_raw_fd())?;
+        Ok(Listener { registration, listener })
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Accepts one connection, waiting for one if none is pending.
+    pub async fn accept(&self) -> io::Result<TcpStream> {
+        let readiness = &self.registration.readiness;
+        loop {
+            Readiness::wait(&readiness.readable, &readiness.reader).await;
+            match self.listener.accept() {
+                Ok((stream, _)) => return Ok(stream),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => readiness.readable.set(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
