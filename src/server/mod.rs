@@ -194,7 +194,10 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
 }
 
 /// Starts the server; `config_file` is what INFO reports as `config_file`.
-pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHandle, ServerError> {
+pub fn start_with_file(
+    mut config: Config,
+    config_file: String,
+) -> Result<ServerHandle, ServerError> {
     let shards = config.shards();
     if let Some(max) = somaxconn() {
         if max < config.tcp_backlog {
@@ -205,6 +208,9 @@ pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHand
         }
     }
     let (port, listeners) = bind_listeners(&config, shards)?;
+    // `port 0` asks for any free port; from here on the configuration names the one chosen, so
+    // CONFIG GET port tells clients where the server listens, as it does in Redis.
+    config.port = port;
     let facts = Arc::new(StaticFacts {
         run_id: (0..40)
             .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
