@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             .with_ansi(std::io::stdout().is_terminal())
             .init();
     } else {
-        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.logfile)
+        {
             Ok(file) => file,
             Err(error) => {
                 eprintln!("Can't open the log file '{}': {}", config.logfile, error);

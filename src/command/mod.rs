@@ -157,19 +157,29 @@ pub fn command_count() -> usize {
     table().len()
 }
 
-/// Redis's reply for an unknown command, with the start of its arguments quoted as Redis does.
+/// Redis's reply for an unknown command (`processCommand`): the name cut to 128 bytes, then the
+/// arguments quoted one after another while fewer than 128 bytes of them have been shown, each
+/// cut to what is left of those 128. Like C's `%.*s`, a NUL byte ends an argument early.
 pub fn unknown_command_error(args: &[Bytes]) -> Reply {
-    let name = String::from_utf8_lossy(&args[0]);
-    let mut text = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        truncate(&name, 128)
-    );
+    const SHOWN: usize = 128;
+    let c_string = |bytes: &[u8], max: usize| {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        bytes[..end.min(max)].to_vec()
+    };
+    let mut quoted: Vec<u8> = Vec::new();
     for arg in &args[1..] {
-        text.push('\'');
-        text.push_str(&truncate(&String::from_utf8_lossy(arg), 128));
-        text.push_str("' ");
+        if quoted.len() >= SHOWN {
+            break;
+        }
+        quoted.push(b'\'');
+        quoted.extend(c_string(arg, SHOWN - quoted.len() + 1));
+        quoted.extend_from_slice(b"' ");
     }
-    Reply::error(text)
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend(c_string(&args[0], SHOWN));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend(quoted);
+    Reply::Error(Bytes::from(text))
 }
 
 /// Redis's reply for a wrong argument count.
@@ -178,10 +188,6 @@ pub fn arity_error(name: &[u8]) -> Reply {
         "ERR wrong number of arguments for '{}' command",
         String::from_utf8_lossy(name).to_lowercase()
     ))
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 /// Runs a command that has a handler, after checking its arity.

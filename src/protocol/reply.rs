@@ -81,7 +81,15 @@ impl Reply {
             }
             Reply::Error(text) => {
                 out.put_u8(b'-');
+                // Error texts may quote what a client sent. Like Redis's addReplyErrorFormat,
+                // turn CR and LF into spaces so the error stays one protocol line.
+                let start = out.len();
                 out.put_slice(text);
+                for byte in &mut out[start..] {
+                    if *byte == b'\r' || *byte == b'\n' {
+                        *byte = b' ';
+                    }
+                }
                 out.put_slice(b"\r\n");
             }
             Reply::Integer(n) => {
@@ -214,6 +222,10 @@ mod tests {
     fn resp2_forms() {
         assert_eq!(encoded(&Reply::ok(), 2), b"+OK\r\n");
         assert_eq!(encoded(&Reply::error_static("ERR x"), 2), b"-ERR x\r\n");
+        assert_eq!(
+            encoded(&Reply::error("ERR 'a\r\nb'"), 2),
+            b"-ERR 'a  b'\r\n"
+        );
         assert_eq!(encoded(&Reply::Integer(-42), 2), b":-42\r\n");
         assert_eq!(
             encoded(&Reply::Integer(i64::MIN), 2),

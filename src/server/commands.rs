@@ -202,11 +202,63 @@ fn verbatim(conn: &Connection, text: String) -> Reply {
     }
 }
 
+/// CLIENT's subcommands, with Redis 7.2's arity for each (counting "CLIENT").
+const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("id", 2),
+    ("getname", 2),
+    ("setname", 3),
+    ("setinfo", 4),
+    ("info", 2),
+    ("list", -2),
+    ("kill", -3),
+    ("no-evict", 3),
+    ("no-touch", 3),
+    ("help", 2),
+];
+
+/// CONFIG's subcommands, with Redis 7.2's arity for each (counting "CONFIG").
+const CONFIG_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("get", -3),
+    ("set", -4),
+    ("resetstat", 2),
+    ("rewrite", 2),
+    ("help", 2),
+];
+
+/// Finds the subcommand in `args[1]` of `container`, and checks its arity, with Redis 7's
+/// errors: "unknown subcommand 'x'. Try CLIENT HELP." and "wrong number of arguments for
+/// 'client|id' command".
+fn subcommand(
+    container: &str,
+    table: &[(&'static str, i32)],
+    args: &[Bytes],
+) -> Result<&'static str, Reply> {
+    let Some(&(name, arity)) = table
+        .iter()
+        .find(|(name, _)| eq_ignore_case(&args[1], name))
+    else {
+        return Err(render::unknown_subcommand_error(container, &args[1]));
+    };
+    let arity_ok = if arity >= 0 {
+        args.len() == arity as usize
+    } else {
+        args.len() >= arity.unsigned_abs() as usize
+    };
+    if arity_ok {
+        Ok(name)
+    } else {
+        Err(render::subcommand_arity_error(container, name))
+    }
+}
+
 async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match (sub.as_str(), args.len()) {
-        ("id", 2) => Reply::Integer(conn.client.id as i64),
-        ("getname", 2) => {
+    let name = match subcommand("client", CLIENT_SUBCOMMANDS, args) {
+        Ok(name) => name,
+        Err(reply) => return reply,
+    };
+    match name {
+        "id" => Reply::Integer(conn.client.id as i64),
+        "getname" => {
             let name = conn.client.meta.borrow().name.clone();
             if name.is_empty() {
                 Reply::Null
@@ -214,14 +266,14 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 Reply::Bulk(Bytes::from(name))
             }
         }
-        ("setname", 3) => match render::validate_client_name(&args[2]) {
+        "setname" => match render::validate_client_name(&args[2]) {
             Ok(()) => {
                 conn.client.meta.borrow_mut().name = String::from_utf8_lossy(&args[2]).into_owned();
                 Reply::ok()
             }
             Err(reply) => reply,
         },
-        ("setinfo", 4) => {
+        "setinfo" => {
             let value = String::from_utf8_lossy(&args[3]).into_owned();
             if value.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
                 return Reply::error(format!(
@@ -242,11 +294,11 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             }
             Reply::ok()
         }
-        ("info", 2) => verbatim(
+        "info" => verbatim(
             conn,
             render::client_list_line(&conn.rt.client_info(&conn.client)) + "\n",
         ),
-        ("list", _) => {
+        "list" => {
             let ids: Option<Vec<u64>> = if args.len() > 3 && eq_ignore_case(&args[2], "id") {
                 let parsed: Option<Vec<u64>> = args[3..]
                     .iter()
@@ -280,7 +332,7 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
             }
             verbatim(conn, text)
         }
-        ("kill", n) if n >= 3 => {
+        "kill" => {
             let filter = match render::parse_client_kill(args) {
                 Ok(filter) => filter,
                 Err(reply) => return reply,
@@ -305,14 +357,14 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 Reply::Integer(killed as i64)
             }
         }
-        ("no-evict", 3) | ("no-touch", 3) => {
+        "no-evict" | "no-touch" => {
             if eq_ignore_case(&args[2], "on") || eq_ignore_case(&args[2], "off") {
                 Reply::ok()
             } else {
                 util::syntax_error()
             }
         }
-        ("help", 2) => render::help_reply(
+        "help" => render::help_reply(
             "CLIENT",
             &[
                 "GETNAME",
@@ -333,22 +385,17 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
             ],
         ),
-        _ => subcommand_error("CLIENT", &args[1]),
+        _ => render::unknown_subcommand_error("client", &args[1]),
     }
 }
 
-fn subcommand_error(command: &str, sub: &Bytes) -> Reply {
-    Reply::error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
-        command
-    ))
-}
-
 async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match sub.as_str() {
-        "get" if args.len() >= 3 => {
+    let name = match subcommand("config", CONFIG_SUBCOMMANDS, args) {
+        Ok(name) => name,
+        Err(reply) => return reply,
+    };
+    match name {
+        "get" => {
             let config = conn.rt.config();
             let mut pairs: Vec<(String, String)> = Vec::new();
             for pattern in &args[2..] {
@@ -365,7 +412,9 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
                     .collect(),
             )
         }
-        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+        // Redis answers an odd number of arguments as a wrong count too.
+        "set" if !args.len().is_multiple_of(2) => render::subcommand_arity_error("config", "set"),
+        "set" => {
             let mut config = (*conn.rt.config()).clone();
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -382,14 +431,12 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
             }
             Reply::ok()
         }
-        "resetstat" if args.len() == 2 => {
+        "resetstat" => {
             gather(conn, || Op::ResetStats).await;
             Reply::ok()
         }
-        "rewrite" if args.len() == 2 => {
-            Reply::error_static("ERR The server is running without a config file")
-        }
-        "help" if args.len() == 2 => render::help_reply(
+        "rewrite" => Reply::error_static("ERR The server is running without a config file"),
+        "help" => render::help_reply(
             "CONFIG",
             &[
                 "GET <pattern>",
@@ -400,6 +447,6 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 "    Reset statistics reported by the INFO command.",
             ],
         ),
-        _ => subcommand_error("CONFIG", &args[1]),
+        _ => render::unknown_subcommand_error("config", &args[1]),
     }
 }

@@ -13,7 +13,9 @@
 //! but each is atomic and two commands on the same key always run in the order sent.
 
 use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tracing::{debug, warn};
@@ -62,10 +64,45 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         out: BytesMut::new(),
         errors: 0,
     };
-    if let Err(error) = conn.run(&stream).await {
-        debug!(client = id, %error, "connection ended");
+    match conn.run(&stream).await {
+        Ok(()) => {
+            // The server ended it (QUIT, protocol error, CLIENT KILL, idle timeout, shutdown)
+            // rather than the client: make sure the client gets its replies and a clean end.
+            let server_closed = conn.quit || conn.client.meta.borrow().closing;
+            if server_closed {
+                close_gracefully(conn.client.fd).await;
+            }
+        }
+        Err(error) => debug!(client = id, %error, "connection ended"),
     }
     rt.unregister_client(id);
+}
+
+/// How long a connection the server closes waits for the client to acknowledge its last replies.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Ends a connection the server chose to close so that the client reads every reply written and
+/// then end of file. Closing a socket whose input was not all read makes the kernel send a reset
+/// at once and throw away whatever replies it had not sent yet; and a client still writing (the
+/// rest of a pipeline) always leaves input unread. So: send FIN behind the replies, then wait,
+/// briefly, until the client has acknowledged all of it. Whatever reset the close then causes
+/// reaches a client that already holds every reply and the end of file.
+async fn close_gracefully(fd: RawFd) {
+    // SAFETY: shutdown(2) and ioctl(TIOCOUTQ) on the connection's own open descriptor, with a
+    // valid pointer to an int for the ioctl's answer.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_WR);
+    }
+    let deadline = Instant::now() + CLOSE_LINGER;
+    loop {
+        // TIOCOUTQ (SIOCOUTQ) on TCP: bytes sent but not yet acknowledged, plus unsent ones.
+        let mut unacknowledged: libc::c_int = 0;
+        let answered = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unacknowledged) } == 0;
+        if !answered || unacknowledged == 0 || Instant::now() >= deadline {
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 impl Connection {

@@ -10,14 +10,19 @@
 //! 1. Split the arguments by owning shard. Take exclusive locks on the keys in each shard, one shard
 //!    after the other in ascending shard order, waiting for each grant. Ordered acquisition makes
 //!    deadlock impossible (see `shard::locks`).
-//! 2. Run each shard's part with `TxCommand`, which bypasses the locks this transaction holds and
-//!    releases them right after. The highest shard is not locked at all: its part is sent as an
-//!    ordinary command, which runs atomically in that shard as soon as its keys are free. While it
-//!    runs, every other part's keys are held, so all parts take effect as of one instant: no client
-//!    ever sees half an MSET, and an MGET sees all of one MSET or none of it.
+//! 2. Run each shard's part: the locked shards' parts with `TxCommand`, which bypasses the locks
+//!    this transaction holds and keeps them. The highest shard is not locked at all: its part is
+//!    sent as an ordinary command, which runs atomically in that shard as soon as its keys are free.
+//! 3. Once every part has run, release the locks. The other parts' keys are held from before their
+//!    part runs until after the highest part has run, so all parts take effect as of one instant
+//!    (the moment the highest part runs): no client ever sees half an MSET, an MGET sees all of one
+//!    MSET or none of it, and two MSETs on the same keys never interleave. Releasing a part's keys
+//!    as soon as it ran would break this: another transaction could then take them and run its
+//!    highest part before ours reached the highest shard.
 //!
-//! A command with keys on two shards therefore costs one lock round trip plus one parallel round
-//! trip; on one shard it costs nothing extra (it runs in place like any single-key command).
+//! A command with keys on two shards therefore costs one lock round trip, one parallel round trip
+//! and one unlock round trip; on one shard it costs nothing extra (it runs in place like any
+//! single-key command).
 //!
 //! Conditional commands (MSETNX, RENAME, RENAMENX, COPY) lock every involved shard, read what they
 //! need, then either write and release or just release.
@@ -108,11 +113,12 @@ async fn fan_out(
     let parts = split(rt, db, spec, args);
     let tx = rt.new_tx_id();
     let last = *parts.keys().next_back().unwrap_or(&rt.id);
-    let locks = parts
+    let locks: Vec<(usize, Vec<LockKey>)> = parts
         .iter()
         .filter(|(shard, _)| **shard != last)
         .map(|(s, p)| (*s, p.keys.clone()))
         .collect();
+    let locked: Vec<usize> = locks.iter().map(|(shard, _)| *shard).collect();
     lock_in_order(rt, client, tx, locks).await;
 
     let mut sent = Vec::with_capacity(parts.len());
@@ -124,17 +130,19 @@ async fn fan_out(
                 args: part.args,
             }
         } else {
+            // Keeps its locks until the highest part has run too (see the module note).
             Op::TxCommand {
                 tx,
                 spec,
                 db,
                 args: part.args,
-                unlock: true,
+                unlock: false,
             }
         };
         sent.push((rt.submit(shard, client, op), part.key_indices));
     }
     wait(client).await;
+    unlock_all(rt, client, tx, locked.into_iter()).await;
 
     let key_count = spec.key_positions(args.len()).count();
     let mut values = if spec.name == "mget" {

@@ -194,7 +194,10 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
 }
 
 /// Starts the server; `config_file` is what INFO reports as `config_file`.
-pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHandle, ServerError> {
+pub fn start_with_file(
+    mut config: Config,
+    config_file: String,
+) -> Result<ServerHandle, ServerError> {
     let shards = config.shards();
     if let Some(max) = somaxconn() {
         if max < config.tcp_backlog {
@@ -205,6 +208,9 @@ pub fn start_with_file(config: Config, config_file: String) -> Result<ServerHand
         }
     }
     let (port, listeners) = bind_listeners(&config, shards)?;
+    // `port 0` asks for any free port; from here on the configuration names the one chosen, so
+    // CONFIG GET port tells clients where the server listens, as it does in Redis.
+    config.port = port;
     let facts = Arc::new(StaticFacts {
         run_id: (0..40)
             .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
@@ -455,8 +461,14 @@ async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net:
         if keepalive > 0 {
             set_keepalive(fd, keepalive);
         }
-        let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let socket = match net::Connection::new(&poller, stream) {
             Ok(socket) => socket,
             Err(error) => {
@@ -470,7 +482,9 @@ async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net:
             }
             None => {
                 glommio::spawn_local(async move {
-                    let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                    let _ = socket
+                        .write_all(b"-ERR max number of clients reached\r\n")
+                        .await;
                 })
                 .detach();
             }

@@ -71,7 +71,11 @@ impl Poller {
         }
         // SAFETY: `fd` is a freshly created descriptor owned by nobody else.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Rc::new(Poller { epoll, next_token: Cell::new(1), sockets: RefCell::new(AHashMap::new()) }))
+        Ok(Rc::new(Poller {
+            epoll,
+            next_token: Cell::new(1),
+            sockets: RefCell::new(AHashMap::new()),
+        }))
     }
 
     fn register(self: &Rc<Self>, fd: RawFd) -> io::Result<Registration> {
@@ -82,17 +86,25 @@ impl Poller {
             u64: token,
         };
         // SAFETY: both descriptors are open; `event` is a valid epoll_event.
-        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) } < 0 {
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) }
+            < 0
+        {
             return Err(io::Error::last_os_error());
         }
         let readiness = Readiness::fresh();
         self.sockets.borrow_mut().insert(token, readiness.clone());
-        Ok(Registration { poller: self.clone(), token, readiness })
+        Ok(Registration {
+            poller: self.clone(),
+            token,
+            readiness,
+        })
     }
 
     fn dispatch(&self, token: u64, events: u32) {
         let sockets = self.sockets.borrow();
-        let Some(readiness) = sockets.get(&token) else { return };
+        let Some(readiness) = sockets.get(&token) else {
+            return;
+        };
         let failed = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         if failed || events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
             readiness.readable.set(true);
@@ -113,8 +125,14 @@ impl Poller {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
         loop {
             // SAFETY: `events` has room for EVENTS_PER_WAIT entries; timeout 0 never blocks.
-            let ready =
-                unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), EVENTS_PER_WAIT as i32, 0) };
+            let ready = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    EVENTS_PER_WAIT as i32,
+                    0,
+                )
+            };
             if ready < 0 {
                 let error = io::Error::last_os_error();
                 if error.kind() != io::ErrorKind::Interrupted {
@@ -165,7 +183,10 @@ impl Connection {
     pub fn new(poller: &Rc<Poller>, stream: TcpStream) -> io::Result<Connection> {
         stream.set_nonblocking(true)?;
         let registration = poller.register(stream.as_raw_fd())?;
-        Ok(Connection { registration, stream })
+        Ok(Connection {
+            registration,
+            stream,
+        })
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -186,7 +207,9 @@ impl Connection {
                     return Ok(read);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => readiness.readable.set(true),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                    readiness.readable.set(true)
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -200,7 +223,9 @@ impl Connection {
             match (&self.stream).write(data) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => data = &data[written..],
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => readiness.writable.set(false),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    readiness.writable.set(false)
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
@@ -219,7 +244,10 @@ impl Listener {
     pub fn new(poller: &Rc<Poller>, listener: TcpListener) -> io::Result<Listener> {
         listener.set_nonblocking(true)?;
         let registration = poller.register(listener.as_raw_fd())?;
-        Ok(Listener { registration, listener })
+        Ok(Listener {
+            registration,
+            listener,
+        })
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -233,7 +261,9 @@ impl Listener {
             Readiness::wait(&readiness.readable, &readiness.reader).await;
             match self.listener.accept() {
                 Ok((stream, _)) => return Ok(stream),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => readiness.readable.set(false),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    readiness.readable.set(false)
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shardis::config::Config;
 use shardis::server::{self, ServerHandle};
@@ -25,11 +25,17 @@ impl TestServer {
 
     /// A server with `threads` shards and extra directives (`[("timeout", "1")]`).
     pub fn start_with(threads: usize, directives: &[(&str, &str)]) -> TestServer {
-        let dir = std::env::temp_dir().join(format!("shardis-test-{}-{}", std::process::id(), fastrand::u64(..)));
+        let dir = std::env::temp_dir().join(format!(
+            "shardis-test-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = Config::default();
         let mut apply = |name: &str, value: &str| {
-            config.apply(name, &[value.to_string()], true).unwrap_or_else(|e| panic!("{} {}: {}", name, value, e))
+            config
+                .apply(name, &[value.to_string()], true)
+                .unwrap_or_else(|e| panic!("{} {}: {}", name, value, e))
         };
         apply("port", "0");
         apply("threads", &threads.to_string());
@@ -39,7 +45,11 @@ impl TestServer {
             apply(name, value);
         }
         let handle = server::start(config).expect("server starts");
-        TestServer { port: handle.port, dir, handle: Some(handle) }
+        TestServer {
+            port: handle.port,
+            dir,
+            handle: Some(handle),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -57,8 +67,47 @@ impl TestServer {
     /// A raw socket for byte-exact exchanges.
     pub fn raw(&self) -> RawClient {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        RawClient { stream }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        RawClient {
+            stream,
+            buffered: Vec::new(),
+        }
+    }
+
+    /// The server's handle, for shutting it down from the test.
+    pub fn handle(&self) -> &ServerHandle {
+        self.handle.as_ref().expect("server running")
+    }
+
+    /// Waits for the server to exit on its own (SHUTDOWN, `handle().shutdown()`), without asking
+    /// it to; false if it has not exited within `limit`.
+    pub fn exits_within(mut self, limit: Duration) -> bool {
+        let Some(handle) = self.handle.take() else {
+            return true;
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            handle.wait();
+            let _ = done_tx.send(());
+        });
+        done_rx.recv_timeout(limit).is_ok()
+    }
+
+    /// Polls `condition` every few milliseconds until it holds; false if it never did in `limit`.
+    /// For state that changes asynchronously inside the server (a dropped client going away).
+    pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if condition() {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Shuts the server down and waits for every shard to exit.
@@ -82,6 +131,8 @@ impl Drop for TestServer {
 
 pub struct RawClient {
     pub stream: TcpStream,
+    /// Bytes read from the socket but not yet handed out.
+    buffered: Vec<u8>,
 }
 
 impl RawClient {
@@ -89,25 +140,100 @@ impl RawClient {
         self.stream.write_all(bytes).expect("write");
     }
 
-    /// Reads until exactly `expected.len()` bytes arrived and returns them.
+    /// Reads until exactly `len` bytes arrived and returns them.
     pub fn read_exact_len(&mut self, len: usize) -> Vec<u8> {
-        let mut buf = vec![0u8; len];
-        self.stream.read_exact(&mut buf).expect("read");
-        buf
+        while self.buffered.len() < len {
+            self.fill().expect("read");
+        }
+        self.buffered.drain(..len).collect()
+    }
+
+    /// One more read from the socket into the buffer; an `UnexpectedEof` error at end of stream.
+    fn fill(&mut self) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "server closed",
+            ));
+        }
+        self.buffered.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Reads one complete RESP2/RESP3 reply and returns its exact bytes; `None` if the server
+    /// closed (or the read failed) before a whole reply arrived.
+    pub fn read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(len) = reply_len(&self.buffered) {
+                return Some(self.buffered.drain(..len).collect());
+            }
+            if self.fill().is_err() {
+                return None;
+            }
+        }
     }
 
     /// Sends `request` and asserts the reply is exactly `expected`.
     pub fn roundtrip(&mut self, request: &[u8], expected: &[u8]) {
         self.send(request);
         let got = self.read_exact_len(expected.len());
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected), "reply to {:?}", String::from_utf8_lossy(request));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "reply to {:?}",
+            String::from_utf8_lossy(request)
+        );
     }
 
     /// Reads until the server closes; returns everything read.
     pub fn read_to_close(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.buffered);
         let _ = self.stream.read_to_end(&mut out);
         out
+    }
+
+    /// Reads until the server closes and reports how the stream ended: `Ok(rest)` for a clean
+    /// end of file, `Err` for a reset or a timeout.
+    pub fn read_until_eof(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut out = std::mem::take(&mut self.buffered);
+        self.stream.read_to_end(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// Length of the complete RESP reply at the front of `buf`, or `None` if it is incomplete.
+pub fn reply_len(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let header = std::str::from_utf8(&buf[1..line_end]).ok()?;
+    let after = line_end + 2;
+    match buf.first()? {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let len: i64 = header.parse().ok()?;
+            if len < 0 {
+                return Some(after);
+            }
+            let end = after + len as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let count: i64 = header.parse().ok()?;
+            let items = match buf[0] {
+                b'%' | b'|' => count.max(0) * 2,
+                _ => count.max(0),
+            };
+            let mut at = after;
+            for _ in 0..items {
+                at += reply_len(&buf[at..])?;
+            }
+            Some(at)
+        }
+        _ => panic!(
+            "not a RESP reply: {:?}",
+            String::from_utf8_lossy(&buf[..buf.len().min(80)])
+        ),
     }
 }
 
@@ -118,4 +244,49 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
         out.extend(format!("${}\r\n{}\r\n", arg.len(), arg).into_bytes());
     }
     out
+}
+
+/// The items of a RESP2 array of bulk strings (`None` for a null), as MGET replies.
+pub fn bulk_array(reply: &[u8]) -> Vec<Option<Vec<u8>>> {
+    let text_end = |from: usize| {
+        from + reply[from..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("line")
+    };
+    assert_eq!(
+        reply[0],
+        b'*',
+        "not an array: {:?}",
+        String::from_utf8_lossy(reply)
+    );
+    let end = text_end(0);
+    let count: usize = std::str::from_utf8(&reply[1..end])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut at = end + 2;
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        assert_eq!(
+            reply[at],
+            b'$',
+            "not a bulk: {:?}",
+            String::from_utf8_lossy(&reply[at..])
+        );
+        let end = text_end(at);
+        let len: i64 = std::str::from_utf8(&reply[at + 1..end])
+            .unwrap()
+            .parse()
+            .unwrap();
+        if len < 0 {
+            items.push(None);
+            at = end + 2;
+        } else {
+            let start = end + 2;
+            items.push(Some(reply[start..start + len as usize].to_vec()));
+            at = start + len as usize + 2;
+        }
+    }
+    items
 }
