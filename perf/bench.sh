@@ -14,7 +14,7 @@ helper=(python3 "$here/side_by_side.py")
 
 ROUNDS=${ROUNDS:-5}
 N=${N:-100000}                            # requests per test, 50 clients
-N_PIPELINED=${N_PIPELINED:-$((N * 10))}   # requests per test, -P 16
+N_PIPELINED=${N_PIPELINED:-$((N * 5))}    # requests per test, -P 16
 N_CONNECT=${N_CONNECT:-$((N / 5))}        # requests per test, -k 0
 CLIENTS=${CLIENTS:-50}
 KEYSPACE=${KEYSPACE:-1000000}
