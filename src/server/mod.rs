@@ -461,14 +461,6 @@ async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net:
         if keepalive > 0 {
             set_keepalive(fd, keepalive);
         }
-        let addr = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
         let socket = match net::Connection::new(&poller, stream) {
             Ok(socket) => socket,
             Err(error) => {
@@ -476,7 +468,7 @@ async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net:
                 continue;
             }
         };
-        match rt.register_client(fd, addr, laddr) {
+        match rt.register_client(fd) {
             Some(client) => {
                 glommio::spawn_local(connection::serve(rt.clone(), socket, client)).detach();
             }

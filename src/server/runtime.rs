@@ -5,7 +5,7 @@
 //! only through the request mesh (see `router`).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -41,11 +41,33 @@ pub struct Client {
     pub meta: RefCell<ClientMeta>,
 }
 
+impl Client {
+    /// `(addr, laddr)` as CLIENT LIST shows them, looked up once.
+    pub fn addresses(&self) -> (String, String) {
+        if let Some(addresses) = &self.meta.borrow().addresses {
+            return addresses.clone();
+        }
+        // Borrow the descriptor as a socket2 socket without taking ownership of it.
+        // SAFETY: the connection owns `fd` and outlives this call; ManuallyDrop never closes it.
+        let socket = std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(self.fd) });
+        let text = |addr: std::io::Result<socket2::SockAddr>| {
+            addr.ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        };
+        let addresses = (text(socket.peer_addr()), text(socket.local_addr()));
+        self.meta.borrow_mut().addresses = Some(addresses.clone());
+        addresses
+    }
+}
+
 /// What CLIENT LIST reports about a connection, kept up to date by the connection task.
 #[derive(Debug, Clone)]
 pub struct ClientMeta {
-    pub addr: String,
-    pub laddr: String,
+    /// Peer and local address, looked up on first use (CLIENT LIST/KILL): most connections,
+    /// short ones above all, are never listed, so accept does not pay two syscalls for them.
+    pub addresses: Option<(String, String)>,
     pub name: String,
     pub lib_name: String,
     pub lib_version: String,
@@ -335,12 +357,13 @@ impl Runtime {
     }
 
     pub fn client_info(&self, client: &Client) -> ClientInfo {
+        let addresses = client.addresses();
         let meta = client.meta.borrow();
         let now = Instant::now();
         ClientInfo {
             id: client.id,
-            addr: meta.addr.clone(),
-            laddr: meta.laddr.clone(),
+            addr: addresses.0,
+            laddr: addresses.1,
             fd: client.fd,
             name: meta.name.clone(),
             age_seconds: now.duration_since(meta.created).as_secs(),
@@ -402,7 +425,7 @@ impl Runtime {
     }
 
     /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.
-    pub fn register_client(&self, fd: RawFd, addr: String, laddr: String) -> Option<Rc<Client>> {
+    pub fn register_client(&self, fd: RawFd) -> Option<Rc<Client>> {
         let config = self.config();
         let share = (config.maxclients as usize).div_ceil(self.nshards);
         let mut counters = self.counters.borrow_mut();
@@ -417,8 +440,7 @@ impl Runtime {
             fd,
             inbox: Inbox::default(),
             meta: RefCell::new(ClientMeta {
-                addr,
-                laddr,
+                addresses: None,
                 name: String::new(),
                 lib_name: String::new(),
                 lib_version: String::new(),
