@@ -87,6 +87,9 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+    if [[ -n ${RAW_OUT:-} && -s ${raw:-} ]]; then
+        cp "$raw" "$RAW_OUT" && progress "raw records in $RAW_OUT"
+    fi
     if [[ -n ${KEEP_TMP:-} ]]; then
         progress "kept $workdir"
     else
@@ -103,6 +106,12 @@ if [[ $CANDIDATE == shardis ]]; then
     shardis_built=$(date -u -r "$SHARDIS_BIN" '+%Y-%m-%d %H:%M:%S UTC')
     shardis_sha=$(sha256sum "$workdir/shardis" | cut -c1-12)
     SHARDIS_BIN=$workdir/shardis
+    candidate_version="shardis binary built $shardis_built, sha256 $shardis_sha; checkout at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') when the run started"
+    if [[ -n $(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
+        candidate_version+=", with uncommitted changes in src/ or Cargo.* (the binary may include them)"
+    fi
+else
+    candidate_version="a second redis-server (calibration: both columns are redis)"
 fi
 
 # ---- servers ---------------------------------------------------------------------------------
@@ -286,14 +295,6 @@ for config in "${configs[@]}"; do
     run_config "$config"
 done
 
-if [[ $CANDIDATE == shardis ]]; then
-    candidate_version="shardis binary built $shardis_built, sha256 $shardis_sha; checkout at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    if [[ -n $(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
-        candidate_version+=" with uncommitted changes in src/ or Cargo.* (the binary may include them)"
-    fi
-else
-    candidate_version="a second redis-server (calibration: both columns are redis)"
-fi
 
 cat <<EOF
 ## redis-server vs $candidate_label, $(date -u '+%Y-%m-%d')

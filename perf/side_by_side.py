@@ -19,6 +19,7 @@ itself gives ratios between about 0.8 and 1.25, so a ratio inside that band is n
 import argparse
 import csv
 import json
+import math
 import statistics
 import sys
 
@@ -236,31 +237,41 @@ def print_rounds(results):
     print()
 
 
-def separation(reference_values, candidate_values, higher_is_better):
-    """Say whether every candidate round beat, or lost to, every reference round.
+def paired_rounds(reference_runs, candidate_runs, value, higher_is_better):
+    """Compare round by round: rounds alternate, so round i of each server saw the same moment.
 
-    With 5 rounds each, that happens by chance with probability 2/252 when both servers are the
-    same, so it is a difference even where the ratio of medians sits inside the noise band."""
-    if not reference_values or not candidate_values:
+    Returns "; better in k of n rounds, sign test p=..." (ties count as neither), a difference
+    that a ratio of medians inside the noise band can hide."""
+    reference = {r["round"]: value(r) for r in reference_runs}
+    candidate = {r["round"]: value(r) for r in candidate_runs}
+    rounds = sorted(set(reference) & set(candidate))
+    if not rounds:
         return ""
-    if min(candidate_values) > max(reference_values):
-        better = higher_is_better
-    elif max(candidate_values) < min(reference_values):
-        better = not higher_is_better
-    else:
-        return "; rounds overlap"
-    return "; every round " + ("better" if better else "worse")
+    wins = sum(1 for i in rounds if (candidate[i] > reference[i]) == higher_is_better
+               and candidate[i] != reference[i])
+    losses = sum(1 for i in rounds if candidate[i] != reference[i]) - wins
+    return f"; better in {wins} of {len(rounds)} rounds, sign test p={sign_test(wins, losses):.2f}"
+
+
+def sign_test(wins, losses):
+    """Two-sided sign test: chance of a split at least this uneven between equal servers."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(0, min(wins, losses) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
 
 
 def verdict(value, goal, rounds_note):
     if value is None:
         return "not measured"
     met = "met" if value >= goal else "**missed**"
+    notes = []
     if NOISE_LOW < value < NOISE_HIGH:
-        met += " (inside the 0.8–1.25 band" + rounds_note + ")"
-    elif rounds_note:
-        met += " (" + rounds_note.lstrip("; ") + ")"
-    return met
+        notes.append("inside the 0.8–1.25 band")
+    if rounds_note:
+        notes.append(rounds_note.lstrip("; "))
+    return met + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def print_targets(results, reference, candidate, scenario_names):
@@ -272,20 +283,18 @@ def print_targets(results, reference, candidate, scenario_names):
         for scenario in (clients, connect):
             value = ratio(results.median_cpu("pinned", scenario, reference),
                           results.median_cpu("pinned", scenario, candidate))
-            note = separation(
-                [cpu_us_per_request(r) for r in results.select("pinned", scenario, reference)],
-                [cpu_us_per_request(r) for r in results.select("pinned", scenario, candidate)],
-                higher_is_better=False)
+            note = paired_rounds(results.select("pinned", scenario, reference),
+                                 results.select("pinned", scenario, candidate),
+                                 cpu_us_per_request, higher_is_better=False)
             print(f"| {candidate} CPU per request at most {reference}'s, {scenario} | pinned | "
                   f"{reference}/{candidate} = {fmt_ratio(value)} | {verdict(value, 1.0, note)} |")
     for config in results.configs:
         for test in results.tests(config, pipelined):
             value = ratio(results.median_rps(config, pipelined, candidate, test),
                           results.median_rps(config, pipelined, reference, test))
-            note = separation(
-                [r["rps"][test] for r in results.select(config, pipelined, reference)],
-                [r["rps"][test] for r in results.select(config, pipelined, candidate)],
-                higher_is_better=True)
+            note = paired_rounds(results.select(config, pipelined, reference),
+                                 results.select(config, pipelined, candidate),
+                                 lambda r, test=test: r["rps"][test], higher_is_better=True)
             print(f"| pipelined {test} throughput at least 1.0x {reference}'s | {config} | "
                   f"{candidate}/{reference} = {fmt_ratio(value)} | {verdict(value, 1.0, note)} |")
     print()
@@ -309,9 +318,9 @@ def cmd_report(args):
           "redis against itself stays inside (PERF-METHOD.md §1); ratios without it are not "
           "distinguishable from noise in one run. The `+` row's rps is requests over the whole "
           "run; its CPU figure is the server's utime+stime over the run divided by all its "
-          "requests. In the targets, \"every round better/worse\" means each of the candidate's "
-          "rounds beat (or lost to) each of the reference's, which chance alone does in 2 of 252 "
-          "cases with 5 rounds each.\n")
+          "requests. In the targets, \"better in k of n rounds\" pairs round i of one server with "
+          "round i of the other (they ran back to back); the sign test p is the chance of a split "
+          "at least that uneven between two equal servers.\n")
     print_targets(results, args.reference, args.candidate, args.scenario_names)
     print_rounds(results)
     notes = sorted({n for r in results.runs for n in r.get("notes", [])})

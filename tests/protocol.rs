@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{resp, TestServer};
@@ -534,4 +534,36 @@ fn pipeline_of_a_thousand_commands_in_one_write() {
         replies += 1;
     }
     client.roundtrip(&resp(&["PING"]), b"+PONG\r\n");
+}
+
+/// A client that sends part of a command and closes at once: the data and the FIN often reach the
+/// server in one readiness event, and the server must still see the end of file and drop the
+/// connection (an edge-triggered reader that stops at the short read would wait forever).
+#[test]
+fn data_followed_at_once_by_close_ends_the_connection() {
+    let server = TestServer::start(2);
+    for _ in 0..50 {
+        let mut client = server.raw();
+        client.send(b"*2\r\n$3\r\nGET\r\n$1\r\n");
+        client
+            .stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        client
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        let ended = client.stream.read_to_end(&mut rest);
+        assert!(
+            ended.is_ok(),
+            "server did not close the half-closed connection: {:?}",
+            ended
+        );
+    }
+    assert!(
+        TestServer::eventually(Duration::from_secs(5), || connected_clients(&server) == 1),
+        "half-closed clients were not cleaned up: {} clients",
+        connected_clients(&server)
+    );
 }

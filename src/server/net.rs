@@ -9,7 +9,9 @@
 //!
 //! Edge-triggered rule: a socket's `readable` flag is cleared before each `recv`; a read that fills
 //! less than the buffer, or fails with EAGAIN, leaves it cleared, and any data arriving afterwards
-//! raises a new edge that sets it again. Only the owning shard's thread touches any of this.
+//! raises a new edge that sets it again. The exception is a hang-up: the peer's FIN (or a reset)
+//! can come in the same edge as the last data, so once one was seen the socket stays readable
+//! until a `recv` reports the end. Only the owning shard's thread touches any of this.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -29,6 +31,10 @@ const EVENTS_PER_WAIT: usize = 256;
 #[derive(Default)]
 struct Readiness {
     readable: Cell<bool>,
+    /// The peer closed or the socket failed (EPOLLRDHUP/HUP/ERR). The edge that says so may
+    /// arrive together with the last data, so after it a short read no longer means "drained":
+    /// one more `recv` is needed to see the end of file or the error.
+    hung_up: Cell<bool>,
     writable: Cell<bool>,
     reader: Cell<Option<Waker>>,
     writer: Cell<Option<Waker>>,
@@ -106,6 +112,9 @@ impl Poller {
             return;
         };
         let failed = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if failed || events & libc::EPOLLRDHUP as u32 != 0 {
+            readiness.hung_up.set(true);
+        }
         if failed || events & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
             readiness.readable.set(true);
             if let Some(waker) = readiness.reader.take() {
@@ -201,7 +210,7 @@ impl Connection {
             readiness.readable.set(false);
             match (&self.stream).read(buf) {
                 Ok(read) => {
-                    if read == buf.len() {
+                    if read == buf.len() || readiness.hung_up.get() {
                         readiness.readable.set(true);
                     }
                     return Ok(read);
