@@ -222,6 +222,7 @@ bench() {
         progress "--- stdout"; cat "$out" >&2
         progress "--- stderr"; cat "$err" >&2
         ((rc == 124)) && die "$label: redis-benchmark ran past ${BENCH_TIMEOUT}s: ${cmd[*]}"
+        ((rc > 128)) && die "$label: redis-benchmark was killed by signal $((rc - 128)) from outside this script: ${cmd[*]}"
         die "$label: redis-benchmark exited with status $rc: ${cmd[*]}"
     fi
     "${helper[@]}" record --raw "$raw" --config "$config" --scenario "$scenario" \
