@@ -85,6 +85,12 @@ pub async fn run(
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
 ) -> Reply {
+    // A last key group cut short (MSET k1 v1 k2) is the handler's arity error in Redis, and
+    // nothing is written. Split by shard, only the part holding the short group would see it
+    // and the other shards would write their parts, so refuse the whole command here.
+    if !complete_key_groups(spec, args.len()) {
+        return command::arity_error(&args[0]);
+    }
     let reply = match spec.name {
         "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => {
             fan_out(rt, client, db, spec, &args).await
@@ -96,6 +102,12 @@ pub async fn run(
     };
     client.inbox.reset();
     reply
+}
+
+/// Whether the arguments after the first key form whole groups of `step` (key and values).
+fn complete_key_groups(spec: &CommandSpec, argc: usize) -> bool {
+    let (first, step) = (spec.first_key.max(1) as usize, spec.step.max(1) as usize);
+    spec.last_key != -1 || argc < first || (argc - first).is_multiple_of(step)
 }
 
 async fn fan_out(
