@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::command::keys::parse_scan_options;
+use crate::command::keys::{parse_db_index, parse_scan_options};
 use crate::command::util::{self, eq_ignore_case};
 use crate::command::{self, CommandSpec};
 use crate::protocol::reply::Reply;
@@ -381,10 +381,10 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
             replace = true;
             i += 1;
         } else if eq_ignore_case(&args[i], "db") && i + 1 < args.len() {
-            match util::parse_i64(&args[i + 1]) {
-                Some(n) if n >= 0 && (n as usize) < rt.config().databases => dst_db = n as usize,
-                Some(_) => return Reply::error_static(util::ERR_DB_INDEX),
-                None => return util::not_integer_error(),
+            // The same reading (and errors) as the single-shard COPY handler.
+            match parse_db_index(&args[i + 1], rt.config().databases) {
+                Ok(index) => dst_db = index,
+                Err(reply) => return reply,
             }
             i += 2;
         } else {
