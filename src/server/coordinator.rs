@@ -10,13 +10,17 @@
 //! 1. Split the arguments by owning shard. Take exclusive locks on the keys in each shard, one shard
 //!    after the other in ascending shard order, waiting for each grant. Ordered acquisition makes
 //!    deadlock impossible (see `shard::locks`).
-//! 2. Run each shard's part with `TxCommand`, which bypasses the locks this transaction holds and
-//!    releases them right after. The highest shard is not locked at all: its part is sent as an
-//!    ordinary command, which runs atomically in that shard as soon as its keys are free. While it
-//!    runs, every other part's keys are held, so all parts take effect as of one instant: no client
-//!    ever sees half an MSET, and an MGET sees all of one MSET or none of it.
+//! 2. Once every lock is granted, run each shard's part with `TxCommand`, which bypasses the locks
+//!    this transaction holds and releases them right after. No lock is taken after one is
+//!    released (two-phase locking), so all parts take effect as of one instant: no client ever sees
+//!    half an MSET, and an MGET sees all of one MSET or none of it.
 //!
-//! A command with keys on two shards therefore costs one lock round trip plus one parallel round
+//! Every involved shard is locked, the highest included. Sending the highest shard's part as an
+//! ordinary, unlocked command is not enough: the other parts release their locks as soon as they
+//! run, and the highest part, travelling on another core's channel, may run before or after a
+//! second transaction that took those locks next — an MGET then sees half of an MSET.
+//!
+//! A command with keys on two shards therefore costs two lock round trips plus one parallel round
 //! trip; on one shard it costs nothing extra (it runs in place like any single-key command).
 //!
 //! Conditional commands (MSETNX, RENAME, RENAMENX, COPY) lock every involved shard, read what they
@@ -119,30 +123,17 @@ async fn fan_out(
 ) -> Reply {
     let parts = split(rt, db, spec, args);
     let tx = rt.new_tx_id();
-    let last = *parts.keys().next_back().unwrap_or(&rt.id);
-    let locks = parts
-        .iter()
-        .filter(|(shard, _)| **shard != last)
-        .map(|(s, p)| (*s, p.keys.clone()))
-        .collect();
+    let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
     lock_in_order(rt, client, tx, locks).await;
 
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
-        let op = if shard == last {
-            Op::Command {
-                spec,
-                db,
-                args: part.args,
-            }
-        } else {
-            Op::TxCommand {
-                tx,
-                spec,
-                db,
-                args: part.args,
-                unlock: true,
-            }
+        let op = Op::TxCommand {
+            tx,
+            spec,
+            db,
+            args: part.args,
+            unlock: true,
         };
         sent.push((rt.submit(shard, client, op), part.key_indices));
     }
