@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::command::keys::parse_db_index;
 use crate::command::server::{self as render, ServerFacts, ShardSnapshot};
 use crate::command::util::{self, eq_ignore_case};
 use crate::command::{arity_error, CommandSpec};
@@ -68,15 +69,16 @@ pub async fn run(
     Some(reply)
 }
 
+/// SELECT reads its index as MOVE and COPY do (Redis's `getIntFromObjectOrReply`), so an index
+/// beyond a C int gets the int range error rather than "DB index is out of range".
 fn select(conn: &mut Connection, arg: &Bytes) -> Reply {
-    match util::parse_i64(arg) {
-        Some(index) if index >= 0 && (index as usize) < conn.rt.config().databases => {
-            conn.db = index as usize;
+    match parse_db_index(arg, conn.rt.config().databases) {
+        Ok(index) => {
+            conn.db = index;
             conn.client.meta.borrow_mut().db = conn.db;
             Reply::ok()
         }
-        Some(_) => Reply::error_static(util::ERR_DB_INDEX),
-        None => util::not_integer_error(),
+        Err(reply) => reply,
     }
 }
 

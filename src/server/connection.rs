@@ -205,7 +205,11 @@ impl Connection {
         self.client.meta.borrow_mut().last_command = spec.name;
         match spec.routing {
             Routing::SingleKey => {
-                let target = self.rt.shard_of_key(&args[spec.first_key as usize]);
+                // The arity check does not guarantee the key is there: OBJECT's key is argument
+                // 2, and OBJECT HELP (or a bad subcommand) has none. Keyless, it runs here.
+                let target = args
+                    .get(spec.first_key as usize)
+                    .map_or(self.rt.id, |key| self.rt.shard_of_key(key));
                 self.run_on(target, spec, args, now_ms);
             }
             Routing::MultiKey => {

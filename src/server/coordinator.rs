@@ -10,19 +10,18 @@
 //! 1. Split the arguments by owning shard. Take exclusive locks on the keys in each shard, one shard
 //!    after the other in ascending shard order, waiting for each grant. Ordered acquisition makes
 //!    deadlock impossible (see `shard::locks`).
-//! 2. Run each shard's part: the locked shards' parts with `TxCommand`, which bypasses the locks
-//!    this transaction holds and keeps them. The highest shard is not locked at all: its part is
-//!    sent as an ordinary command, which runs atomically in that shard as soon as its keys are free.
-//! 3. Once every part has run, release the locks. The other parts' keys are held from before their
-//!    part runs until after the highest part has run, so all parts take effect as of one instant
-//!    (the moment the highest part runs): no client ever sees half an MSET, an MGET sees all of one
-//!    MSET or none of it, and two MSETs on the same keys never interleave. Releasing a part's keys
-//!    as soon as it ran would break this: another transaction could then take them and run its
-//!    highest part before ours reached the highest shard.
+//! 2. Once every lock is granted, run each shard's part with `TxCommand`, which bypasses the locks
+//!    this transaction holds and releases them right after. No lock is taken after one is
+//!    released (two-phase locking), so all parts take effect as of one instant: no client ever sees
+//!    half an MSET, and an MGET sees all of one MSET or none of it.
 //!
-//! A command with keys on two shards therefore costs one lock round trip, one parallel round trip
-//! and one unlock round trip; on one shard it costs nothing extra (it runs in place like any
-//! single-key command).
+//! Every involved shard is locked, the highest included. Sending the highest shard's part as an
+//! ordinary, unlocked command is not enough: the other parts release their locks as soon as they
+//! run, and the highest part, travelling on another core's channel, may run before or after a
+//! second transaction that took those locks next — an MGET then sees half of an MSET.
+//!
+//! A command with keys on two shards therefore costs two lock round trips plus one parallel round
+//! trip; on one shard it costs nothing extra (it runs in place like any single-key command).
 //!
 //! Conditional commands (MSETNX, RENAME, RENAMENX, COPY) lock every involved shard, read what they
 //! need, then either write and release or just release.
@@ -32,7 +31,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::command::keys::parse_scan_options;
+use crate::command::keys::{parse_db_index, parse_scan_options};
 use crate::command::util::{self, eq_ignore_case};
 use crate::command::{self, CommandSpec};
 use crate::protocol::reply::Reply;
@@ -90,6 +89,12 @@ pub async fn run(
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
 ) -> Reply {
+    // A last key group cut short (MSET k1 v1 k2) is the handler's arity error in Redis, and
+    // nothing is written. Split by shard, only the part holding the short group would see it
+    // and the other shards would write their parts, so refuse the whole command here.
+    if !complete_key_groups(spec, args.len()) {
+        return command::arity_error(&args[0]);
+    }
     let reply = match spec.name {
         "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => {
             fan_out(rt, client, db, spec, &args).await
@@ -103,6 +108,12 @@ pub async fn run(
     reply
 }
 
+/// Whether the arguments after the first key form whole groups of `step` (key and values).
+fn complete_key_groups(spec: &CommandSpec, argc: usize) -> bool {
+    let (first, step) = (spec.first_key.max(1) as usize, spec.step.max(1) as usize);
+    spec.last_key != -1 || argc < first || (argc - first).is_multiple_of(step)
+}
+
 async fn fan_out(
     rt: &Runtime,
     client: &Client,
@@ -112,37 +123,21 @@ async fn fan_out(
 ) -> Reply {
     let parts = split(rt, db, spec, args);
     let tx = rt.new_tx_id();
-    let last = *parts.keys().next_back().unwrap_or(&rt.id);
-    let locks: Vec<(usize, Vec<LockKey>)> = parts
-        .iter()
-        .filter(|(shard, _)| **shard != last)
-        .map(|(s, p)| (*s, p.keys.clone()))
-        .collect();
-    let locked: Vec<usize> = locks.iter().map(|(shard, _)| *shard).collect();
+    let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
     lock_in_order(rt, client, tx, locks).await;
 
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
-        let op = if shard == last {
-            Op::Command {
-                spec,
-                db,
-                args: part.args,
-            }
-        } else {
-            // Keeps its locks until the highest part has run too (see the module note).
-            Op::TxCommand {
-                tx,
-                spec,
-                db,
-                args: part.args,
-                unlock: false,
-            }
+        let op = Op::TxCommand {
+            tx,
+            spec,
+            db,
+            args: part.args,
+            unlock: true,
         };
         sent.push((rt.submit(shard, client, op), part.key_indices));
     }
     wait(client).await;
-    unlock_all(rt, client, tx, locked.into_iter()).await;
 
     let key_count = spec.key_positions(args.len()).count();
     let mut values = if spec.name == "mget" {
@@ -377,10 +372,10 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
             replace = true;
             i += 1;
         } else if eq_ignore_case(&args[i], "db") && i + 1 < args.len() {
-            match util::parse_i64(&args[i + 1]) {
-                Some(n) if n >= 0 && (n as usize) < rt.config().databases => dst_db = n as usize,
-                Some(_) => return Reply::error_static(util::ERR_DB_INDEX),
-                None => return util::not_integer_error(),
+            // The same reading (and errors) as the single-shard COPY handler.
+            match parse_db_index(&args[i + 1], rt.config().databases) {
+                Ok(index) => dst_db = index,
+                Err(reply) => return reply,
             }
             i += 2;
         } else {
@@ -431,17 +426,35 @@ pub async fn run_everywhere(
     let reply = if spec.name == "scan" {
         scan(rt, client, db, &args).await
     } else {
+        // Over several shards the command holds every shard's whole-keyspace lock (taken in shard
+        // order, like any transaction's) while its parts run, so it never lands between the parts
+        // of a cross-shard command: FLUSHALL cannot leave half an MSET, KEYS never lists one.
+        let tx = rt.new_tx_id();
+        if rt.nshards > 1 {
+            for shard in 0..rt.nshards {
+                let seq = rt.submit(shard, client, Op::LockAll { tx });
+                wait(client).await;
+                let _granted = client.inbox.take(seq);
+            }
+        }
         let seqs: Vec<u32> = (0..rt.nshards)
             .map(|shard| {
-                rt.submit(
-                    shard,
-                    client,
+                let op = if rt.nshards > 1 {
+                    Op::TxCommand {
+                        tx,
+                        spec,
+                        db,
+                        args: args.clone(),
+                        unlock: true,
+                    }
+                } else {
                     Op::Command {
                         spec,
                         db,
                         args: args.clone(),
-                    },
-                )
+                    }
+                };
+                rt.submit(shard, client, op)
             })
             .collect();
         wait(client).await;

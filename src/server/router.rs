@@ -41,6 +41,8 @@ pub enum Op {
     },
     /// Take intent locks for a cross-shard transaction.
     Lock { tx: TxId, keys: Vec<LockKey> },
+    /// Take the whole-keyspace lock for a transaction over every shard.
+    LockAll { tx: TxId },
     /// Run a command inside transaction `tx`, which holds its keys; release afterwards if `unlock`.
     TxCommand {
         tx: TxId,

@@ -243,6 +243,11 @@ impl Runtime {
                     self.respond(reply_to, Response::Reply(Reply::ok()));
                 }
             }
+            Op::LockAll { tx } => {
+                if self.shard.borrow_mut().lock_all(tx, reply_to) {
+                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                }
+            }
             Op::TxCommand {
                 tx,
                 spec,

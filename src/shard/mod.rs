@@ -31,6 +31,18 @@ pub struct Parked {
     pub reply_to: ReplyTo,
 }
 
+impl Parked {
+    /// A lock request: nothing to run, just an `OK` owed to `reply_to` once granted.
+    fn grant_to(reply_to: ReplyTo) -> Parked {
+        Parked {
+            spec: None,
+            db: 0,
+            args: Vec::new(),
+            reply_to,
+        }
+    }
+}
+
 pub struct Shard {
     pub id: usize,
     pub keyspace: Keyspace,
@@ -109,13 +121,16 @@ impl Shard {
     /// Takes intent locks on `keys` for `tx`. Returns true when granted at once; otherwise the
     /// grant comes out of a later [`Shard::unlock`] with an `OK` reply to `reply_to`.
     pub fn lock(&mut self, tx: TxId, keys: Vec<LockKey>, reply_to: ReplyTo) -> bool {
-        let parked = Parked {
-            spec: None,
-            db: 0,
-            args: Vec::new(),
-            reply_to,
-        };
-        self.locks.lock(tx, keys, parked).is_some()
+        self.locks
+            .lock(tx, keys, Parked::grant_to(reply_to))
+            .is_some()
+    }
+
+    /// Takes the whole-keyspace lock for `tx`, like [`Shard::lock`] for every key at once.
+    pub fn lock_all(&mut self, tx: TxId, reply_to: ReplyTo) -> bool {
+        self.locks
+            .lock_all(tx, Parked::grant_to(reply_to))
+            .is_some()
     }
 
     /// Releases `tx`'s locks; runs the commands that were waiting for them and grants waiting
@@ -125,7 +140,9 @@ impl Shard {
         let mut replies = Vec::with_capacity(ready.len());
         for waiter in ready {
             match waiter {
-                Waiter::Lock { token, .. } => replies.push((token.reply_to, Reply::ok())),
+                Waiter::Lock { token, .. } | Waiter::LockAll { token, .. } => {
+                    replies.push((token.reply_to, Reply::ok()))
+                }
                 Waiter::Command { token, .. } => {
                     let reply = match token.spec {
                         Some(spec) => self.execute(spec, token.db, &token.args, now_ms),

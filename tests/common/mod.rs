@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use shardis::config::Config;
 use shardis::server::{self, ServerHandle};
 
+/// How long a server may take to start before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub struct TestServer {
     pub port: u16,
     pub dir: PathBuf,
@@ -44,7 +47,18 @@ impl TestServer {
         for (name, value) in directives {
             apply(name, value);
         }
-        let handle = server::start(config).expect("server starts");
+        // Started on a helper thread so that a start that never finishes fails the test instead of
+        // hanging it (shards have been seen stuck joining the cross-core channel meshes).
+        let (started, start_result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = started.send(server::start(config));
+        });
+        let handle = start_result
+            .recv_timeout(START_TIMEOUT)
+            .unwrap_or_else(|_| {
+                panic!("server with {threads} shards did not start within {START_TIMEOUT:?}")
+            })
+            .expect("server starts");
         TestServer {
             port: handle.port,
             dir,
@@ -60,8 +74,13 @@ impl TestServer {
         redis::Client::open(self.url()).expect("client")
     }
 
+    /// A connection whose reads time out like [`TestServer::raw`]'s, so a reply that never comes
+    /// fails the test instead of hanging it.
     pub fn connection(&self) -> redis::Connection {
-        self.client().get_connection().expect("connect")
+        let con = self.client().get_connection().expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        con
     }
 
     /// A raw socket for byte-exact exchanges.
@@ -123,7 +142,13 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
-            handle.wait();
+            if std::thread::panicking() {
+                // The test already failed, possibly because a shard died, and a dead shard never
+                // reports that it drained: waiting would turn the failure into a hang.
+                std::mem::forget(handle);
+            } else {
+                handle.wait();
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -289,4 +314,91 @@ pub fn bulk_array(reply: &[u8]) -> Vec<Option<Vec<u8>>> {
         }
     }
     items
+}
+
+// ---- Command helpers shared by the per-family test files ---------------------------------------
+
+/// Shard counts the multi-key tests run against: one shard (everything local), two, and more
+/// shards than the test machine has cores.
+pub const TOPOLOGIES: [usize; 3] = [1, 2, 4];
+
+/// Runs `f` against a fresh server of each size in [`TOPOLOGIES`].
+pub fn for_each_topology(f: impl Fn(&TestServer)) {
+    for threads in TOPOLOGIES {
+        // Shown with the failure, so a broken assertion names its topology.
+        eprintln!("--- topology: {threads} shard(s)");
+        let server = TestServer::start(threads);
+        f(&server);
+    }
+}
+
+/// A `redis::Cmd` from its words: `command(&["SET", "k", "v"])`.
+pub fn command(args: &[&str]) -> redis::Cmd {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd
+}
+
+/// Runs a command that must succeed and converts its reply.
+pub fn query<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> T {
+    command(args)
+        .query(con)
+        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
+}
+
+/// Runs a command that must fail and returns the error line as Redis sent it, without the `-`:
+/// `"ERR syntax error"`.
+pub fn error_of(con: &mut redis::Connection, args: &[&str]) -> String {
+    match command(args).query::<redis::Value>(con) {
+        Ok(value) => panic!("{args:?} succeeded with {value:?}"),
+        Err(error) => match (error.code(), error.detail()) {
+            (Some(code), Some(detail)) => format!("{code} {detail}"),
+            (Some(code), None) => code.to_string(),
+            _ => panic!("{args:?}: not a server error: {error:?}"),
+        },
+    }
+}
+
+/// Redis's error for a wrong argument count (`command` in lower case, as Redis prints it).
+pub fn arity(command: &str) -> String {
+    format!("ERR wrong number of arguments for '{command}' command")
+}
+
+/// GET as text; `None` for nil.
+pub fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
+    query(con, &["GET", key])
+}
+
+/// PTTL: -2 for a missing key, -1 without a deadline.
+pub fn pttl(con: &mut redis::Connection, key: &str) -> i64 {
+    query(con, &["PTTL", key])
+}
+
+/// The wall clock in ms since the Unix epoch, for EXPIREAT-style arguments.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+/// `prefix0`, `prefix1`, ... : enough distinct keys to land on every shard.
+pub fn numbered(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|n| format!("{prefix}{n}")).collect()
+}
+
+/// Asserts that `key` has a positive PTTL now and is gone within two seconds (polling, no fixed
+/// sleep); for keys given a short deadline.
+pub fn assert_expires_soon(con: &mut redis::Connection, key: &str) {
+    let pttl: i64 = query(con, &["PTTL", key]);
+    assert!(pttl > 0, "PTTL {key} = {pttl}, expected a pending deadline");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while query::<Option<Vec<u8>>>(con, &["GET", key]).is_some() {
+        assert!(Instant::now() < deadline, "{key} still exists 2 s later");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(query::<i64>(con, &["EXISTS", key]), 0);
+    assert_eq!(query::<i64>(con, &["PTTL", key]), -2);
 }
