@@ -2,7 +2,8 @@
 //!
 //! `start` binds one listening socket per shard on the same address with SO_REUSEPORT (the kernel
 //! spreads new connections over them), starts one glommio executor per shard pinned to its core,
-//! and joins them with two channel meshes (requests and replies, see `router`). A connection lives
+//! and connects them with one mailbox per core (a crossbeam channel and an eventfd doorbell in the
+//! core's epoll set, see `router`). A connection lives
 //! on the core that accepted it. A control thread outside the executors handles shutdown: it asks
 //! every shard to stop accepting and close its clients' reads, waits until every shard has drained
 //! its connections, then lets the executors exit.
@@ -22,20 +23,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::slot::SlotTable;
-use router::{ReplyMessage, Request};
+use router::Mail;
 use runtime::{now_ms, Runtime};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Capacity, in batches, of each channel between two cores.
-const CHANNEL_BATCHES: usize = 256;
 /// How often a shard looks at its control channel, idle clients and expiry.
 const TICK: Duration = Duration::from_millis(10);
 /// Keys active expiry may look at per shard per expiry cycle.
@@ -228,8 +226,13 @@ pub fn start_with_file(
     let cores: Vec<usize> = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_default();
-    let requests = MeshBuilder::<Vec<Request>, Full>::full(shards, CHANNEL_BATCHES);
-    let replies = MeshBuilder::<Vec<ReplyMessage>, Full>::full(shards, CHANNEL_BATCHES);
+    let (addresses, mailboxes) =
+        router::post_offices(shards).map_err(|e| ServerError::Executor {
+            shard: 0,
+            message: format!("cross-core channels: {}", e),
+        })?;
+    let addresses = Arc::new(addresses);
+    let mut mailboxes = mailboxes.into_iter();
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
     let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(shards);
 
@@ -244,12 +247,14 @@ pub fn start_with_file(
         let (shard_tx, shard_rx) = crossbeam_channel::unbounded();
         shard_controls.push(shard_tx);
         let (config, slots, facts) = (config.clone(), slots.clone(), facts.clone());
-        let (requests, replies, control_tx, ready_tx) = (
-            requests.clone(),
-            replies.clone(),
-            control_tx.clone(),
-            ready_tx.clone(),
-        );
+        let (addresses, control_tx, ready_tx) =
+            (addresses.clone(), control_tx.clone(), ready_tx.clone());
+        let Some(mailbox) = mailboxes.next() else {
+            return Err(ServerError::Executor {
+                shard,
+                message: "no mailbox".into(),
+            });
+        };
         let builder = LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{}", shard))
             .io_memory(1 << 20);
@@ -257,7 +262,7 @@ pub fn start_with_file(
             let rt = Rc::new(Runtime::new(
                 shard, shards, config, slots, facts, control_tx,
             ));
-            run_shard(rt, fds, requests, replies, shard_rx, ready_tx).await;
+            run_shard(rt, fds, addresses, mailbox, shard_rx, ready_tx).await;
         });
         match spawned {
             Ok(handle) => executors.push(handle),
@@ -343,74 +348,11 @@ fn control_loop(
 async fn run_shard(
     rt: Rc<Runtime>,
     fds: Vec<RawFd>,
-    requests: MeshBuilder<Vec<Request>, Full>,
-    replies: MeshBuilder<Vec<ReplyMessage>, Full>,
+    addresses: Arc<Vec<router::Address>>,
+    mailbox: router::Mailbox,
     control: Receiver<ShardControl>,
     ready: Sender<Result<(), String>>,
 ) {
-    let joined = async {
-        let requests = requests
-            .join()
-            .await
-            .map_err(|_| "request mesh".to_string())?;
-        let replies = replies.join().await.map_err(|_| "reply mesh".to_string())?;
-        Ok::<_, String>((requests, replies))
-    };
-    let ((request_tx, mut request_rx), (reply_tx, mut reply_rx)) = match joined.await {
-        Ok(channels) => channels,
-        Err(message) => {
-            let _ = ready.send(Err(message));
-            return;
-        }
-    };
-    let request_tx = Rc::new(request_tx);
-    let reply_tx = Rc::new(reply_tx);
-
-    // Receivers: requests are handled in arrival order; replies go to the asking connection.
-    for (_, stream) in request_rx.streams() {
-        let rt = rt.clone();
-        glommio::spawn_local(async move {
-            while let Some(batch) = stream.recv().await {
-                for request in batch {
-                    rt.handle(request);
-                }
-            }
-        })
-        .detach();
-    }
-    for (_, stream) in reply_rx.streams() {
-        let rt = rt.clone();
-        glommio::spawn_local(async move {
-            while let Some(batch) = stream.recv().await {
-                for message in batch {
-                    rt.deliver_remote(message);
-                }
-            }
-        })
-        .detach();
-    }
-    // Flushers: one per destination and direction, each sending what a loop turn queued.
-    for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
-        let (outbox, sender) = (rt.requests_out[peer].clone(), request_tx.clone());
-        glommio::spawn_local(async move {
-            while let Some(batch) = outbox.next_batch().await {
-                if sender.send_to(peer, batch).await.is_err() {
-                    break;
-                }
-            }
-        })
-        .detach();
-        let (outbox, sender) = (rt.replies_out[peer].clone(), reply_tx.clone());
-        glommio::spawn_local(async move {
-            while let Some(batch) = outbox.next_batch().await {
-                if sender.send_to(peer, batch).await.is_err() {
-                    break;
-                }
-            }
-        })
-        .detach();
-    }
-
     let poller = match net::Poller::new() {
         Ok(poller) => poller,
         Err(error) => {
@@ -419,6 +361,56 @@ async fn run_shard(
         }
     };
     glommio::spawn_local(poller.clone().run()).detach();
+
+    // Incoming mail: requests are handled in arrival order; replies go to the asking connection.
+    let doorbell = match mailbox
+        .doorbell
+        .try_clone()
+        .and_then(|fd| net::Doorbell::new(&poller, fd))
+    {
+        Ok(doorbell) => doorbell,
+        Err(error) => {
+            let _ = ready.send(Err(format!("doorbell: {}", error)));
+            return;
+        }
+    };
+    glommio::spawn_local({
+        let rt = rt.clone();
+        async move {
+            loop {
+                doorbell.wait().await;
+                for mail in mailbox.drain() {
+                    match mail {
+                        Mail::Requests(batch) => {
+                            batch.into_iter().for_each(|request| rt.handle(request))
+                        }
+                        Mail::Replies(batch) => {
+                            batch.into_iter().for_each(|reply| rt.deliver_remote(reply))
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .detach();
+    // Flushers: one per destination and direction, each posting what a loop turn queued.
+    for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
+        let (outbox, address) = (rt.requests_out[peer].clone(), addresses[peer].clone());
+        glommio::spawn_local(async move {
+            while let Some(batch) = outbox.next_batch().await {
+                address.post(Mail::Requests(batch));
+            }
+        })
+        .detach();
+        let (outbox, address) = (rt.replies_out[peer].clone(), addresses[peer].clone());
+        glommio::spawn_local(async move {
+            while let Some(batch) = outbox.next_batch().await {
+                address.post(Mail::Replies(batch));
+            }
+        })
+        .detach();
+    }
+
     let mut listeners: Vec<(RawFd, Rc<net::Listener>)> = Vec::new();
     for fd in fds {
         // SAFETY: `fd` is a listening socket bound in `bind_listeners`, handed to this shard only.

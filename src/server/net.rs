@@ -19,6 +19,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -289,6 +290,69 @@ impl Listener {
                 io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
                 _ => return Err(error),
             }
+        }
+    }
+}
+
+/// An eventfd in the shard's epoll set: how other cores wake this one when they leave it mail.
+pub struct Doorbell {
+    registration: Registration,
+    fd: OwnedFd,
+}
+
+/// A new non-blocking eventfd for a [`Doorbell`] and its [`Ringer`]s, made before the executors
+/// start so that every core can be handed the ringers of every other.
+pub fn doorbell_pair() -> io::Result<(OwnedFd, Ringer)> {
+    // SAFETY: eventfd returns a new descriptor that we own, or -1.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let ringer = Ringer {
+        fd: Arc::new(fd.try_clone()?),
+    };
+    Ok((fd, ringer))
+}
+
+impl Doorbell {
+    pub fn new(poller: &Rc<Poller>, fd: OwnedFd) -> io::Result<Doorbell> {
+        let registration = poller.register(fd.as_raw_fd())?;
+        Ok(Doorbell { registration, fd })
+    }
+
+    /// Waits until the doorbell rang since the last wait, and resets it.
+    pub async fn wait(&self) {
+        let readiness = &self.registration.readiness;
+        Readiness::wait(&readiness.readable, &readiness.reader).await;
+        readiness.readable.set(false);
+        let mut counter = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer from our own eventfd; EAGAIN is fine
+        // (another edge may have been consumed already).
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                counter.as_mut_ptr().cast(),
+                counter.len(),
+            );
+        }
+    }
+}
+
+/// Rings another core's [`Doorbell`]; cheap to clone and safe to use from any thread.
+#[derive(Clone)]
+pub struct Ringer {
+    fd: Arc<OwnedFd>,
+}
+
+impl Ringer {
+    pub fn ring(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes to an eventfd we hold open; a full counter (EAGAIN) still
+        // leaves the doorbell readable, which is all that matters.
+        unsafe {
+            libc::write(self.fd.as_raw_fd(), one.as_ptr().cast(), one.len());
         }
     }
 }

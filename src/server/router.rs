@@ -1,14 +1,16 @@
 //! Messages between shards, and where replies land.
 //!
-//! Two full meshes of glommio shared channels connect the cores: one carries requests, the other
-//! replies. A request handler only ever sends on the reply mesh and a reply handler sends nothing,
-//! so bounded channels cannot deadlock: replies always drain.
+//! Every core has one mailbox: an unbounded crossbeam channel plus an eventfd "doorbell" in that
+//! core's own epoll set. A core posts a batch into another's channel and rings its doorbell only if
+//! nobody rang since the receiver last emptied it. The mailboxes are made before the executors start,
+//! so no core waits for another to connect. Each connection waits for its replies before reading
+//! more requests, so what is in flight is bounded by the connections' pipelines.
 //!
 //! Sending is batched per destination within a loop turn: a connection pushes its request into the
 //! [`Outbox`] of the destination shard and carries on; one flusher task per destination, woken by
 //! the first push, runs after the tasks already runnable in this turn and sends everything queued as
-//! one message. The same holds for replies. One channel per direction and pair keeps messages from
-//! one shard to another in FIFO order, which the per-key ordering of commands relies on.
+//! one message. The same holds for replies. One channel per receiving core keeps messages from one
+//! shard to another in FIFO order, which the per-key ordering of commands relies on.
 //!
 //! Replies land in the [`Inbox`] of the connection that asked, in the slot of the command's
 //! position in its batch; the connection wakes once when every slot is filled.
@@ -267,4 +269,69 @@ impl<T> Future for NextBatch<T> {
             Poll::Pending
         }
     }
+}
+
+/// What one core posts to another: a batch of requests or a batch of replies.
+#[derive(Debug)]
+pub enum Mail {
+    Requests(Vec<Request>),
+    Replies(Vec<ReplyMessage>),
+}
+
+/// Where to post mail for one core: its channel and its doorbell. Held by every core.
+#[derive(Clone)]
+pub struct Address {
+    sender: crossbeam_channel::Sender<Mail>,
+    ringer: super::net::Ringer,
+    /// Set by the first sender after the receiver last emptied its mailbox; only that sender rings.
+    rung: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Address {
+    pub fn post(&self, mail: Mail) {
+        if self.sender.send(mail).is_ok()
+            && !self.rung.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.ringer.ring();
+        }
+    }
+}
+
+/// One core's incoming mail, taken by that core at start-up.
+pub struct Mailbox {
+    receiver: crossbeam_channel::Receiver<Mail>,
+    pub doorbell: std::os::fd::OwnedFd,
+    rung: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Mailbox {
+    /// Everything posted so far. Clears the rung flag first, so a sender that posts after this
+    /// drain started either is drained now or rings again.
+    pub fn drain(&self) -> impl Iterator<Item = Mail> + '_ {
+        self.rung.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.receiver.try_iter()
+    }
+}
+
+/// The addresses of `shards` cores and their mailboxes, made before the executors start so that
+/// no core has to wait for another to connect.
+pub fn post_offices(shards: usize) -> std::io::Result<(Vec<Address>, Vec<Mailbox>)> {
+    let mut addresses = Vec::with_capacity(shards);
+    let mut mailboxes = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let (doorbell, ringer) = super::net::doorbell_pair()?;
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let rung = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        addresses.push(Address {
+            sender,
+            ringer,
+            rung: rung.clone(),
+        });
+        mailboxes.push(Mailbox {
+            receiver,
+            doorbell,
+            rung,
+        });
+    }
+    Ok((addresses, mailboxes))
 }
