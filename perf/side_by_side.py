@@ -83,6 +83,8 @@ def check_stderr(path):
 def cmd_record(args):
     tests = args.tests.upper().split(",")
     notes = check_stderr(args.stderr)
+    if args.note:
+        notes.append(args.note)
     rps = parse_benchmark_csv(args.csv, tests)
     entry = {
         "kind": "run",
@@ -325,10 +327,11 @@ def cmd_report(args):
     print_rounds(results)
     notes = sorted({n for r in results.runs for n in r.get("notes", [])})
     if notes:
-        print("### redis-benchmark warnings (tolerated)\n")
+        print("### Notes from the runs\n")
         for note in notes:
-            servers = sorted({r["server"] for r in results.runs if note in r.get("notes", [])})
-            print(f"- `{note}` (against {', '.join(servers)})")
+            hits = [r for r in results.runs if note in r.get("notes", [])]
+            servers = sorted({r["server"] for r in hits})
+            print(f"- `{note}`: {len(hits)} run(s), against {', '.join(servers)}")
         print()
 
 
@@ -350,6 +353,7 @@ def main():
     rec.add_argument("--other-ticks", type=int)
     rec.add_argument("--wall", type=float, required=True)
     rec.add_argument("--clk-tck", type=int, required=True)
+    rec.add_argument("--note", default="", help="something the report should mention")
     rec.set_defaults(func=cmd_record)
 
     idle = sub.add_parser("idle")

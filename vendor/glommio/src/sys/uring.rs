@@ -1824,12 +1824,21 @@ impl Reactor {
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
+        // shardis patch (see SHARDIS-PATCH.md): keep the throughput preemption timer while it is
+        // still pending instead of cancelling it and submitting a new one on every wait; a
+        // request/response server waits between almost every burst of requests.
+        let pending = self
+            .throughput_preemption_timeout_src
+            .take()
+            .filter(|src| src.result().is_none());
+        let throughput_timer = match pending {
+            Some(src) => src,
+            None => main_ring.prepare_throughput_preemption_timer(
                 self.ring_depth() as u32,
                 self.eventfd_src.raw(),
             ),
-        ));
+        };
+        self.throughput_preemption_timeout_src.replace(Some(throughput_timer));
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
