@@ -15,7 +15,7 @@ pub mod server;
 pub mod string;
 pub mod util;
 
-use std::collections::HashMap;
+use ahash::AHashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -134,8 +134,8 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS.iter())
 }
 
-fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {
+    static TABLE: OnceLock<AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| all_commands().map(|spec| (spec.name, spec)).collect())
 }
 

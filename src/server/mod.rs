@@ -361,6 +361,13 @@ async fn run_shard(
         }
     };
     glommio::spawn_local(poller.clone().run()).detach();
+    let ticker = match net::Ticker::new(&poller, TICK) {
+        Ok(ticker) => ticker,
+        Err(error) => {
+            let _ = ready.send(Err(format!("timerfd: {}", error)));
+            return;
+        }
+    };
 
     // Incoming mail: requests are handled in arrival order; replies go to the asking connection.
     let doorbell = match mailbox
@@ -428,7 +435,7 @@ async fn run_shard(
     }
     let _ = ready.send(Ok(()));
 
-    tick_loop(&rt, &control, &listeners).await;
+    tick_loop(&rt, &control, &listeners, &ticker).await;
 }
 
 async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net::Listener>) {
@@ -490,12 +497,13 @@ async fn tick_loop(
     rt: &Rc<Runtime>,
     control: &Receiver<ShardControl>,
     listeners: &[(RawFd, Rc<net::Listener>)],
+    ticker: &net::Ticker,
 ) {
     let mut last_expire = Instant::now();
     let mut stop_started: Option<Instant> = None;
     let mut drained_sent = false;
     loop {
-        glommio::timer::sleep(TICK).await;
+        ticker.tick().await;
         while let Ok(message) = control.try_recv() {
             match message {
                 ShardControl::StopAccepting => {
