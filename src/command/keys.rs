@@ -724,9 +724,14 @@ fn rename_generic(ctx: &mut ExecContext<'_>, args: &[Bytes], nx: bool) -> Reply 
     }
 }
 
-/// COPY source destination [DB index] [REPLACE].
-fn copy(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let mut target = ctx.db_index;
+/// Reads COPY's options after `source destination`: `(destination db, REPLACE given)`. Shared by
+/// the handler and the cross-shard coordinator so both accept and refuse the same things.
+pub fn parse_copy_options(
+    args: &[Bytes],
+    current_db: usize,
+    databases: usize,
+) -> Result<(usize, bool), Reply> {
+    let mut target = current_db;
     let mut replace = false;
     let mut i = 3;
     while i < args.len() {
@@ -734,15 +739,21 @@ fn copy(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             replace = true;
             i += 1;
         } else if eq_ignore_case(&args[i], "db") && i + 1 < args.len() {
-            target = match parse_db_index(&args[i + 1], ctx.keyspace.databases()) {
-                Ok(target) => target,
-                Err(reply) => return reply,
-            };
+            target = parse_db_index(&args[i + 1], databases)?;
             i += 2;
         } else {
-            return syntax_error();
+            return Err(syntax_error());
         }
     }
+    Ok((target, replace))
+}
+
+/// COPY source destination [DB index] [REPLACE].
+fn copy(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
+    let (target, replace) = match parse_copy_options(args, ctx.db_index, ctx.keyspace.databases()) {
+        Ok(options) => options,
+        Err(reply) => return reply,
+    };
     let (source, destination, now) = (&args[1], &args[2], ctx.now_ms);
     if target == ctx.db_index && source == destination {
         return Reply::error_static(ERR_SAME_OBJECT);

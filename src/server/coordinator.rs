@@ -31,8 +31,8 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::command::keys::{parse_db_index, parse_scan_options};
-use crate::command::util::{self, eq_ignore_case};
+use crate::command::keys::{parse_copy_options, parse_scan_options};
+use crate::command::util;
 use crate::command::{self, CommandSpec};
 use crate::protocol::reply::Reply;
 use crate::shard::locks::{LockKey, TxId};
@@ -364,24 +364,10 @@ async fn rename(
 }
 
 async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply {
-    let mut dst_db = db;
-    let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if eq_ignore_case(&args[i], "replace") {
-            replace = true;
-            i += 1;
-        } else if eq_ignore_case(&args[i], "db") && i + 1 < args.len() {
-            // The same reading (and errors) as the single-shard COPY handler.
-            match parse_db_index(&args[i + 1], rt.config().databases) {
-                Ok(index) => dst_db = index,
-                Err(reply) => return reply,
-            }
-            i += 2;
-        } else {
-            return util::syntax_error();
-        }
-    }
+    let (dst_db, replace) = match parse_copy_options(args, db, rt.config().databases) {
+        Ok(options) => options,
+        Err(reply) => return reply,
+    };
     let (src, dst) = (args[1].clone(), args[2].clone());
     let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
     let tx = rt.new_tx_id();
