@@ -132,7 +132,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
 
 /// Asks every shard for `op` (built per shard) and returns the responses in shard order.
 async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) -> Vec<Response> {
-    conn.drain_pending().await;
+    conn.drain().await;
     let seqs: Vec<u32> = (0..conn.rt.nshards)
         .map(|shard| conn.rt.submit(shard, &conn.client, op()))
         .collect();

@@ -221,13 +221,13 @@ impl Connection {
                 if positions.all(|i| self.rt.shard_of_key(&args[i]) == first) {
                     self.run_on(first, spec, args, now_ms);
                 } else {
-                    self.drain_pending().await;
+                    self.drain().await;
                     let reply = coordinator::run(&self.rt, &self.client, self.db, spec, args).await;
                     self.push_reply(reply);
                 }
             }
             Routing::AllShards => {
-                self.drain_pending().await;
+                self.drain().await;
                 let reply =
                     coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
                 self.push_reply(reply);
@@ -293,7 +293,7 @@ impl Connection {
     }
 
     /// Waits for every reply in flight and encodes the queue in order.
-    async fn drain(&mut self) {
+    pub async fn drain(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -307,11 +307,6 @@ impl Connection {
             self.encode(&reply);
         }
         self.client.inbox.reset();
-    }
-
-    /// A barrier before a command that spans cores: earlier commands of this pipeline finish first.
-    pub async fn drain_pending(&mut self) {
-        self.drain().await;
     }
 }
 

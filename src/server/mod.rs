@@ -404,14 +404,16 @@ async fn run_shard(
     for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
         let (outbox, address) = (rt.requests_out[peer].clone(), addresses[peer].clone());
         glommio::spawn_local(async move {
-            while let Some(batch) = outbox.next_batch().await {
+            loop {
+                let batch = outbox.next_batch().await;
                 address.post(Mail::Requests(batch));
             }
         })
         .detach();
         let (outbox, address) = (rt.replies_out[peer].clone(), addresses[peer].clone());
         glommio::spawn_local(async move {
-            while let Some(batch) = outbox.next_batch().await {
+            loop {
+                let batch = outbox.next_batch().await;
                 address.post(Mail::Replies(batch));
             }
         })

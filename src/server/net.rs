@@ -199,10 +199,6 @@ impl Connection {
         })
     }
 
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
-    }
-
     /// Reads what the socket has (at most `buf.len()` bytes); 0 means the peer closed.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let readiness = &self.registration.readiness;
@@ -258,10 +254,6 @@ impl Listener {
             registration,
             listener,
         })
-    }
-
-    pub fn as_raw_fd(&self) -> RawFd {
-        self.listener.as_raw_fd()
     }
 
     /// Accepts one connection, waiting for one if none is pending. The socket comes back already

@@ -18,7 +18,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -215,7 +214,6 @@ impl Future for WaitAll<'_> {
 pub struct Outbox<T> {
     queue: RefCell<Vec<T>>,
     waker: RefCell<Option<Waker>>,
-    closed: Cell<bool>,
 }
 
 impl<T> Default for Outbox<T> {
@@ -223,7 +221,6 @@ impl<T> Default for Outbox<T> {
         Outbox {
             queue: RefCell::new(Vec::new()),
             waker: RefCell::new(None),
-            closed: Cell::new(false),
         }
     }
 }
@@ -236,38 +233,18 @@ impl<T> Outbox<T> {
         }
     }
 
-    pub fn close(&self) {
-        self.closed.set(true);
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-
-    /// Waits for queued messages and takes them all; `None` once closed and empty.
-    pub fn next_batch(self: &Rc<Self>) -> NextBatch<T> {
-        NextBatch {
-            outbox: self.clone(),
-        }
-    }
-}
-
-pub struct NextBatch<T> {
-    outbox: Rc<Outbox<T>>,
-}
-
-impl<T> Future for NextBatch<T> {
-    type Output = Option<Vec<T>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut queue = self.outbox.queue.borrow_mut();
-        if !queue.is_empty() {
-            Poll::Ready(Some(std::mem::take(&mut *queue)))
-        } else if self.outbox.closed.get() {
-            Poll::Ready(None)
-        } else {
-            *self.outbox.waker.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
+    /// Waits for queued messages and takes them all.
+    pub async fn next_batch(&self) -> Vec<T> {
+        std::future::poll_fn(|cx| {
+            let mut queue = self.queue.borrow_mut();
+            if queue.is_empty() {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(std::mem::take(&mut *queue))
+            }
+        })
+        .await
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
-use bytes::Bytes;
 
 use crate::command::server::{ClientInfo, ShardSnapshot};
 use crate::command::CommandLimits;
@@ -466,22 +465,5 @@ impl Runtime {
 
     pub fn unregister_client(&self, id: u64) {
         self.clients.borrow_mut().remove(&id);
-    }
-
-    /// Total keys in `db` on this shard (used by tests and DBSIZE fast paths).
-    pub fn local_keys(&self, db: usize) -> usize {
-        self.shard.borrow().keyspace.db_ref(db).len()
-    }
-
-    /// Bytes of the argument list, for per-key routing of a command's keys.
-    pub fn shards_of(
-        &self,
-        args: &[Bytes],
-        positions: impl Iterator<Item = usize>,
-    ) -> Vec<(usize, usize)> {
-        positions
-            .filter(|&i| i < args.len())
-            .map(|i| (self.shard_of_key(&args[i]), i))
-            .collect()
     }
 }

@@ -330,63 +330,25 @@ fn command_info_entries() {
     assert_eq!(categories("hello"), ["fast", "connection"]);
 }
 
-static GET: CommandSpec = CommandSpec {
-    name: "get",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    first_key: 1,
-    last_key: 1,
-    step: 1,
-    routing: Routing::SingleKey,
-    handler: None,
-    group: "string",
-    summary: "Returns the string value of a key.",
-    since: "1.0.0",
-};
-
-static SET: CommandSpec = CommandSpec {
-    name: "set",
-    arity: -3,
-    flags: &["write", "denyoom"],
-    group: "string",
-    ..GET
-};
-
-static MSET: CommandSpec = CommandSpec {
-    name: "mset",
-    arity: -3,
-    flags: &["write", "denyoom"],
-    last_key: -1,
-    step: 2,
-    routing: Routing::MultiKey,
-    ..GET
-};
-
-static KEYS: CommandSpec = CommandSpec {
-    name: "keys",
-    flags: &["readonly"],
-    first_key: 0,
-    last_key: 0,
-    step: 0,
-    routing: Routing::AllShards,
-    group: "generic",
-    ..GET
-};
+/// A row of the real command table.
+fn row(name: &str) -> &'static CommandSpec {
+    lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name} is in the table"))
+}
 
 #[test]
 fn command_info_for_key_commands() {
     assert_eq!(
-        encoded(&command_info_entry(&GET), 2),
+        encoded(&command_info_entry(row("get")), 2),
         "*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
          *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n"
     );
     assert_eq!(
-        encoded(&command_info_entry(&SET), 2),
+        encoded(&command_info_entry(row("set")), 2),
         "*10\r\n$3\r\nset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n\
          *3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n"
     );
     assert_eq!(
-        acl_categories(&KEYS).collect::<Vec<_>>(),
+        acl_categories(row("keys")).collect::<Vec<_>>(),
         ["keyspace", "read", "slow", "dangerous"]
     );
 }
@@ -455,16 +417,19 @@ fn command_getkeys() {
         "ERR wrong number of arguments for 'command|getkeys' command"
     );
 
-    let keys = super::command_getkeys(&MSET, &args(&["MSET", "a", "1", "b", "2"]));
+    let keys = super::command_getkeys(row("mset"), &args(&["MSET", "a", "1", "b", "2"]));
     assert_eq!(keys, Reply::Array(vec![Reply::bulk("a"), Reply::bulk("b")]));
-    let keys = super::command_getkeys(&GET, &args(&["get", "k"]));
+    let keys = super::command_getkeys(row("get"), &args(&["get", "k"]));
     assert_eq!(keys, Reply::Array(vec![Reply::bulk("k")]));
     assert_eq!(
-        error_text(super::command_getkeys(&GET, &args(&["get", "k", "extra"]))),
+        error_text(super::command_getkeys(
+            row("get"),
+            &args(&["get", "k", "extra"])
+        )),
         "ERR Invalid number of arguments specified for command"
     );
     assert_eq!(
-        error_text(super::command_getkeys(&KEYS, &args(&["keys", "*"]))),
+        error_text(super::command_getkeys(row("keys"), &args(&["keys", "*"]))),
         "ERR The command has no key arguments"
     );
 }
