@@ -61,6 +61,11 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// For commands whose keys do not follow first/last/step (a `numkeys` argument, as in
+    /// ZUNIONSTORE, SINTERCARD, LMPOP; Redis's `getkeys_proc`): returns the key positions in
+    /// `args`, or an empty list when the arguments are malformed (the handler then replies with
+    /// the error). `first_key`/`last_key`/`step` still describe the command for `COMMAND INFO`.
+    pub key_finder: Option<fn(&[Bytes]) -> Vec<usize>>,
     pub routing: Routing,
     pub handler: Option<Handler>,
     /// For `COMMAND DOCS`: the command group ("string", "generic", "server", "connection") and
@@ -84,8 +89,13 @@ impl CommandSpec {
         }
     }
 
-    /// Indices of the key arguments in `args`, following first/last/step.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Indices of the key arguments in `args`: from `key_finder` when the command has one,
+    /// otherwise following first/last/step.
+    pub fn key_positions(&self, args: &[Bytes]) -> KeyPositions {
+        if let Some(find) = self.key_finder {
+            return KeyPositions::Listed(find(args).into_iter());
+        }
+        let argc = args.len();
         let (first, last, step) = if self.first_key <= 0 || argc <= self.first_key as usize {
             (1usize, 0usize, 1usize)
         } else {
@@ -96,7 +106,24 @@ impl CommandSpec {
             };
             (self.first_key as usize, last, self.step.max(1) as usize)
         };
-        (first..=last).step_by(step)
+        KeyPositions::Range((first..=last).step_by(step))
+    }
+}
+
+/// Iterator over a command's key positions (see [`CommandSpec::key_positions`]).
+pub enum KeyPositions {
+    Range(std::iter::StepBy<std::ops::RangeInclusive<usize>>),
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyPositions::Range(range) => range.next(),
+            KeyPositions::Listed(list) => list.next(),
+        }
     }
 }
 
@@ -260,5 +287,55 @@ pub mod test_support {
             };
             run(&mut ctx, &args)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `numkeys` command's keys, as ZUNIONSTORE's: destination, then numkeys keys.
+    fn numkeys_finder(args: &[Bytes]) -> Vec<usize> {
+        let count = std::str::from_utf8(args.get(2).map_or(&b""[..], |a| a))
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        if args.len() < 3 + count {
+            return Vec::new();
+        }
+        std::iter::once(1).chain(3..3 + count).collect()
+    }
+
+    #[test]
+    fn key_finder_overrides_first_last_step() {
+        let spec = CommandSpec {
+            name: "zunionstore",
+            arity: -4,
+            flags: &["write"],
+            first_key: 1,
+            last_key: 1,
+            step: 1,
+            key_finder: Some(numkeys_finder),
+            routing: Routing::MultiKey,
+            handler: None,
+            group: "sorted-set",
+            summary: "",
+            since: "2.0.0",
+        };
+        let args: Vec<Bytes> = ["ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        assert_eq!(spec.key_positions(&args).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(
+            spec.key_positions(&args[..4]).count(),
+            0,
+            "malformed: no keys"
+        );
+        let plain = CommandSpec {
+            key_finder: None,
+            ..spec
+        };
+        assert_eq!(plain.key_positions(&args).collect::<Vec<_>>(), vec![1]);
     }
 }

@@ -32,6 +32,7 @@ const CONNECTION_COMMAND: CommandSpec = CommandSpec {
     first_key: 0,
     last_key: 0,
     step: 0,
+    key_finder: None,
     routing: Routing::Connection,
     handler: None,
     group: "connection",
@@ -408,7 +409,7 @@ fn command_getkeys(spec: &CommandSpec, command: &[Bytes]) -> Reply {
         return Reply::error_static("ERR Invalid number of arguments specified for command");
     }
     let keys: Vec<Reply> = spec
-        .key_positions(command.len())
+        .key_positions(command)
         .map(|at| Reply::Bulk(command[at].clone()))
         .collect();
     if keys.is_empty() {

@@ -113,7 +113,9 @@ impl Connection {
         loop {
             let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
             let read = stream.read(spare_capacity(&mut input, want)).await?;
-            if read == 0 {
+            // A client killed (CLIENT KILL, timeout) while this task waited may still have input
+            // queued: shutdown(SHUT_RD) does not stop Linux from queueing what arrives later.
+            if read == 0 || self.client.meta.borrow().closing {
                 return Ok(());
             }
             // SAFETY: the socket read initialised the first `read` bytes of the spare capacity.
@@ -213,7 +215,7 @@ impl Connection {
                 self.run_on(target, spec, args, now_ms);
             }
             Routing::MultiKey => {
-                let mut positions = spec.key_positions(args.len());
+                let mut positions = spec.key_positions(&args);
                 let first = positions
                     .next()
                     .map(|i| self.rt.shard_of_key(&args[i]))

@@ -23,8 +23,12 @@
 //! A command with keys on two shards therefore costs two lock round trips plus one parallel round
 //! trip; on one shard it costs nothing extra (it runs in place like any single-key command).
 //!
-//! Conditional commands (MSETNX, RENAME, RENAMENX, COPY) lock every involved shard, read what they
-//! need, then either write and release or just release.
+//! COPY (whose keys may sit in two databases) locks both keys, checks them, then copies the entry
+//! across. Every other multi-key command (MSETNX, RENAME, RENAMENX, and the data-type families'
+//! SMOVE, SINTERSTORE, ...) takes the general path of [`gather`]: lock, copy the entries to this
+//! core, run the command's ordinary handler over them, write back what changed.
+
+mod gather;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -32,7 +36,6 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use crate::command::keys::{parse_copy_options, parse_scan_options};
-use crate::command::util;
 use crate::command::{self, CommandSpec};
 use crate::protocol::reply::Reply;
 use crate::shard::locks::{LockKey, TxId};
@@ -53,7 +56,7 @@ struct Part {
 fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMap<usize, Part> {
     let step = spec.step.max(1) as usize;
     let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
-    for (key_index, position) in spec.key_positions(args.len()).enumerate() {
+    for (key_index, position) in spec.key_positions(&args).enumerate() {
         let shard = rt.shard_of_key(&args[position]);
         let part = parts.entry(shard).or_insert_with(|| Part {
             args: vec![args[0].clone()],
@@ -99,10 +102,8 @@ pub async fn run(
         "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => {
             fan_out(rt, client, db, spec, &args).await
         }
-        "msetnx" => msetnx(rt, client, db, spec, &args).await,
-        "rename" | "renamenx" => rename(rt, client, db, spec.name == "renamenx", &args).await,
         "copy" => copy(rt, client, db, &args).await,
-        _ => Reply::error_static("CROSSSLOT Keys in request don't hash to the same slot"),
+        _ => gather::run(rt, client, db, spec, &args).await,
     };
     client.inbox.reset();
     reply
@@ -139,7 +140,7 @@ async fn fan_out(
     }
     wait(client).await;
 
-    let key_count = spec.key_positions(args.len()).count();
+    let key_count = spec.key_positions(&args).count();
     let mut values = if spec.name == "mget" {
         vec![Reply::Null; key_count]
     } else {
@@ -212,154 +213,11 @@ fn exists_args(keys: &[LockKey]) -> Vec<Bytes> {
     args
 }
 
-async fn msetnx(
-    rt: &Runtime,
-    client: &Client,
-    db: usize,
-    spec: &'static CommandSpec,
-    args: &[Bytes],
-) -> Reply {
-    let parts = split(rt, db, spec, args);
-    let tx = rt.new_tx_id();
-    let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
-    let checks = parts
-        .iter()
-        .map(|(s, p)| (*s, db, exists_args(&p.keys)))
-        .collect();
-    let existing: i64 = lock_all_and_run(rt, client, tx, locks, checks)
-        .await
-        .iter()
-        .map(|reply| if let Reply::Integer(n) = reply { *n } else { 1 })
-        .sum();
-    if existing > 0 {
-        unlock_all(rt, client, tx, parts.keys().copied()).await;
-        return Reply::Integer(0);
-    }
-    let Some(mset) = command::lookup(b"mset") else {
-        return Reply::error_static("ERR internal: mset missing");
-    };
-    for (shard, part) in parts {
-        let mut part_args = part.args;
-        part_args[0] = Bytes::from_static(b"MSET");
-        rt.submit(
-            shard,
-            client,
-            Op::TxCommand {
-                tx,
-                spec: mset,
-                db,
-                args: part_args,
-                unlock: true,
-            },
-        );
-    }
-    wait(client).await;
-    Reply::Integer(1)
-}
-
-/// Moves or copies a whole entry between two shards inside transaction `tx`, which already holds
-/// both keys. Returns false when the source does not exist.
-async fn transfer(
-    rt: &Runtime,
-    client: &Client,
-    tx: TxId,
-    (src_shard, src_db, src): (usize, usize, Bytes),
-    (dst_shard, dst_db, dst): (usize, usize, Bytes),
-    remove_source: bool,
-) -> bool {
-    let seq = rt.submit(
-        src_shard,
-        client,
-        Op::TxGetEntry {
-            tx,
-            db: src_db,
-            key: src.clone(),
-            remove: false,
-            unlock: false,
-        },
-    );
-    wait(client).await;
-    let Response::Entry(Some(entry)) = client.inbox.take(seq) else {
-        return false;
-    };
-    rt.submit(
-        dst_shard,
-        client,
-        Op::TxPutEntry {
-            tx,
-            db: dst_db,
-            key: Bytes::copy_from_slice(&dst),
-            entry,
-            unlock: true,
-        },
-    );
-    if remove_source {
-        rt.submit(
-            src_shard,
-            client,
-            Op::TxGetEntry {
-                tx,
-                db: src_db,
-                key: src,
-                remove: true,
-                unlock: true,
-            },
-        );
-    } else {
-        rt.submit(src_shard, client, Op::Unlock { tx });
-    }
-    wait(client).await;
-    true
-}
-
 fn ordered_locks(a: (usize, LockKey), b: (usize, LockKey)) -> Vec<(usize, Vec<LockKey>)> {
     if a.0 < b.0 {
         vec![(a.0, vec![a.1]), (b.0, vec![b.1])]
     } else {
         vec![(b.0, vec![b.1]), (a.0, vec![a.1])]
-    }
-}
-
-async fn rename(
-    rt: &Runtime,
-    client: &Client,
-    db: usize,
-    only_if_absent: bool,
-    args: &[Bytes],
-) -> Reply {
-    let (src, dst) = (args[1].clone(), args[2].clone());
-    let (src_shard, dst_shard) = (rt.shard_of_key(&src), rt.shard_of_key(&dst));
-    let tx = rt.new_tx_id();
-    let locks = ordered_locks(
-        (src_shard, (db as u16, src.clone())),
-        (dst_shard, (db as u16, dst.clone())),
-    );
-    let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
-    if only_if_absent {
-        checks.push((dst_shard, db, exists_args(&[(db as u16, dst.clone())])));
-    }
-    let found = lock_all_and_run(rt, client, tx, locks, checks).await;
-    if found.first() != Some(&Reply::Integer(1)) {
-        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
-        return Reply::error_static(util::ERR_NO_SUCH_KEY);
-    }
-    if only_if_absent && found.get(1) != Some(&Reply::Integer(0)) {
-        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
-        return Reply::Integer(0);
-    }
-    transfer(
-        rt,
-        client,
-        tx,
-        (src_shard, db, src),
-        (dst_shard, db, dst),
-        true,
-    )
-    .await;
-    if only_if_absent {
-        Reply::Integer(1)
-    } else {
-        Reply::ok()
     }
 }
 
@@ -389,16 +247,37 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     }
-    let copied = transfer(
-        rt,
+    let seq = rt.submit(
+        src_shard,
         client,
-        tx,
-        (src_shard, db, src),
-        (dst_shard, dst_db, dst),
-        false,
-    )
-    .await;
-    Reply::Integer(copied as i64)
+        Op::TxGetEntries {
+            tx,
+            db,
+            keys: vec![src],
+        },
+    );
+    wait(client).await;
+    let entry = match client.inbox.take(seq) {
+        Response::Entries(mut entries) => entries.pop().flatten(),
+        _ => None,
+    };
+    let Some(entry) = entry else {
+        unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
+        return Reply::Integer(0);
+    };
+    let entries = vec![(dst, Some(entry))];
+    rt.submit(
+        dst_shard,
+        client,
+        Op::TxPutEntries {
+            tx,
+            db: dst_db,
+            entries,
+        },
+    );
+    rt.submit(src_shard, client, Op::Unlock { tx });
+    wait(client).await;
+    Reply::Integer(1)
 }
 
 /// Runs a command on every shard and combines the replies (KEYS, DBSIZE, FLUSHALL, SCAN, ...).

@@ -52,21 +52,17 @@ pub enum Op {
         args: Vec<Bytes>,
         unlock: bool,
     },
-    /// Read (and with `remove`, take) a whole entry inside `tx`.
-    TxGetEntry {
+    /// Copies of several entries inside `tx` (for a gathered cross-shard command).
+    TxGetEntries {
         tx: TxId,
         db: usize,
-        key: Bytes,
-        remove: bool,
-        unlock: bool,
+        keys: Vec<Bytes>,
     },
-    /// Store a whole entry inside `tx`.
-    TxPutEntry {
+    /// Store (or delete, for `None`) several entries inside `tx`, then release its locks.
+    TxPutEntries {
         tx: TxId,
         db: usize,
-        key: Bytes,
-        entry: Entry,
-        unlock: bool,
+        entries: Vec<(Bytes, Option<Entry>)>,
     },
     /// Release `tx`'s locks.
     Unlock { tx: TxId },
@@ -101,7 +97,7 @@ pub struct Request {
 #[derive(Debug)]
 pub enum Response {
     Reply(Reply),
-    Entry(Option<Entry>),
+    Entries(Vec<Option<Entry>>),
     Scan(u64, Vec<Bytes>),
     Snapshot(Box<ShardSnapshot>),
     Clients(Vec<ClientInfo>),

@@ -258,39 +258,14 @@ impl Runtime {
                     self.unlock(tx);
                 }
             }
-            Op::TxGetEntry {
-                tx,
-                db,
-                key,
-                remove,
-                unlock,
-            } => {
-                let entry = {
-                    let mut shard = self.shard.borrow_mut();
-                    let db = shard.keyspace.db(db);
-                    if remove {
-                        db.remove(&key, now_ms())
-                    } else {
-                        db.get(&key, now_ms()).cloned()
-                    }
-                };
-                self.respond(reply_to, Response::Entry(entry));
-                if unlock {
-                    self.unlock(tx);
-                }
+            Op::TxGetEntries { tx: _, db, keys } => {
+                let entries = self.shard.borrow_mut().get_entries(db, &keys, now_ms());
+                self.respond(reply_to, Response::Entries(entries));
             }
-            Op::TxPutEntry {
-                tx,
-                db,
-                key,
-                entry,
-                unlock,
-            } => {
-                self.shard.borrow_mut().keyspace.db(db).insert(key, entry);
+            Op::TxPutEntries { tx, db, entries } => {
+                self.shard.borrow_mut().put_entries(db, entries, now_ms());
                 self.respond(reply_to, Response::Reply(Reply::ok()));
-                if unlock {
-                    self.unlock(tx);
-                }
+                self.unlock(tx);
             }
             Op::Unlock { tx } => {
                 self.respond(reply_to, Response::Reply(Reply::ok()));

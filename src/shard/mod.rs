@@ -9,7 +9,7 @@ pub mod locks;
 use bytes::Bytes;
 
 use crate::command::{self, CommandLimits, CommandSpec, ExecContext};
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace};
 use crate::protocol::reply::Reply;
 use locks::{LockKey, LockTable, TxId, Waiter};
 
@@ -99,7 +99,7 @@ impl Shard {
             return Some(self.execute(spec, db, &args, now_ms));
         }
         let keys: Vec<LockKey> = spec
-            .key_positions(args.len())
+            .key_positions(&args)
             .map(|i| (db as u16, args[i].clone()))
             .collect();
         if self.locks.may_run(&keys) {
@@ -153,6 +153,31 @@ impl Shard {
             }
         }
         replies
+    }
+
+    /// Copies of the live entries under `keys` in `db` (None for a missing or expired key), for a
+    /// cross-shard command that runs its handler elsewhere over gathered entries. The caller holds
+    /// the keys' locks.
+    pub fn get_entries(&mut self, db: usize, keys: &[Bytes], now_ms: u64) -> Vec<Option<Entry>> {
+        let db = self.keyspace.db(db);
+        keys.iter()
+            .map(|key| db.get(key, now_ms).cloned())
+            .collect()
+    }
+
+    /// Stores the outcome of a gathered cross-shard command: each key gets its new entry, or is
+    /// deleted when `None`. The caller holds the keys' locks. Like [`Shard::execute`], a place
+    /// where writes reach the keyspace (and so the binlog).
+    pub fn put_entries(&mut self, db: usize, entries: Vec<(Bytes, Option<Entry>)>, now_ms: u64) {
+        let db = self.keyspace.db(db);
+        for (key, entry) in entries {
+            match entry {
+                Some(entry) => db.insert(key, entry),
+                None => {
+                    db.remove(&key, now_ms);
+                }
+            }
+        }
     }
 
     /// Runs bounded active expiry (called from the shard's tick).

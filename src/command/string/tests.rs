@@ -70,7 +70,11 @@ fn table_matches_redis_command_info() {
     );
     assert_eq!(COMMANDS.len(), 21);
     let mset = lookup(b"MSET").unwrap();
-    assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(
+        mset.key_positions(&vec![bytes::Bytes::new(); 5])
+            .collect::<Vec<_>>(),
+        vec![1, 3]
+    );
 }
 
 #[test]
