@@ -232,3 +232,49 @@ fn encodings_and_their_config() {
         assert_eq!(range(&mut con, "long"), items);
     });
 }
+
+#[test]
+fn multi_key_commands_across_shards() {
+    for_each_topology(|server| {
+        let mut con = server.connection();
+        // Keys without a hashtag: with several shards they land on different ones.
+        let keys = numbered("cross", 5);
+        let (src, dst, other) = (&keys[0], &keys[1], &keys[2]);
+        query::<i64>(&mut con, &["RPUSH", src, "a", "b", "c"]);
+        assert_eq!(
+            query::<String>(&mut con, &["LMOVE", src, dst, "LEFT", "RIGHT"]),
+            "a"
+        );
+        assert_eq!(query::<String>(&mut con, &["RPOPLPUSH", src, dst]), "c");
+        assert_eq!(range(&mut con, dst), ["c", "a"]);
+        assert_eq!(range(&mut con, src), ["b"]);
+        assert_eq!(
+            query::<String>(&mut con, &["LMOVE", src, other, "RIGHT", "LEFT"]),
+            "b"
+        );
+        assert_eq!(query::<i64>(&mut con, &["EXISTS", src]), 0);
+        assert_eq!(
+            query::<Option<String>>(&mut con, &["RPOPLPUSH", src, dst]),
+            None
+        );
+        let (key, items): (String, Vec<String>) = query(
+            &mut con,
+            &["LMPOP", "3", src, dst, other, "LEFT", "COUNT", "5"],
+        );
+        assert_eq!((&key, items), (dst, vec!["c".to_string(), "a".to_string()]));
+        assert_eq!(query::<i64>(&mut con, &["EXISTS", dst]), 0);
+        assert_eq!(
+            query::<Vec<String>>(
+                &mut con,
+                &["COMMAND", "GETKEYS", "LMPOP", "2", src, dst, "LEFT"]
+            ),
+            [src.as_str(), dst.as_str()]
+        );
+        query::<String>(&mut con, &["SET", &keys[3], "v"]);
+        assert_eq!(
+            error_of(&mut con, &["LMOVE", other, &keys[3], "LEFT", "LEFT"]),
+            WRONGTYPE
+        );
+        assert_eq!(range(&mut con, other), ["b"], "nothing moved on WRONGTYPE");
+    });
+}

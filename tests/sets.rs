@@ -218,3 +218,59 @@ fn encodings_and_their_config() {
         );
     });
 }
+
+#[test]
+fn multi_key_commands_across_shards() {
+    for_each_topology(|server| {
+        let mut con = server.connection();
+        // Keys without a hashtag: with several shards they land on different ones.
+        let keys = numbered("cross", 6);
+        let (a, b, c, d) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+        query::<i64>(&mut con, &["SADD", a, "1", "2", "3", "x"]);
+        query::<i64>(&mut con, &["SADD", b, "2", "3", "4"]);
+        query::<i64>(&mut con, &["SADD", c, "3", "x", "y"]);
+        let inter: BTreeSet<String> = query(&mut con, &["SINTER", a, b, c]);
+        assert_eq!(inter, set_of(&["3"]));
+        let union: BTreeSet<String> = query(&mut con, &["SUNION", a, b, &keys[5]]);
+        assert_eq!(union, set_of(&["1", "2", "3", "4", "x"]));
+        let diff: BTreeSet<String> = query(&mut con, &["SDIFF", a, b, c]);
+        assert_eq!(diff, set_of(&["1"]));
+        assert_eq!(query::<i64>(&mut con, &["SINTERSTORE", d, a, b]), 2);
+        assert_eq!(members(&mut con, d), set_of(&["2", "3"]));
+        assert_eq!(query::<i64>(&mut con, &["SUNIONSTORE", d, b, c]), 5);
+        assert_eq!(query::<i64>(&mut con, &["SDIFFSTORE", d, a, b]), 2);
+        assert_eq!(members(&mut con, d), set_of(&["1", "x"]));
+        assert_eq!(query::<i64>(&mut con, &["SDIFFSTORE", d, a, a]), 0);
+        assert_eq!(query::<i64>(&mut con, &["EXISTS", d]), 0);
+        assert_eq!(query::<i64>(&mut con, &["SINTERCARD", "3", a, b, c]), 1);
+        assert_eq!(
+            query::<i64>(&mut con, &["SINTERCARD", "2", a, b, "LIMIT", "1"]),
+            1
+        );
+        assert_eq!(
+            query::<Vec<String>>(
+                &mut con,
+                &["COMMAND", "GETKEYS", "SINTERCARD", "2", a, b, "LIMIT", "1"]
+            ),
+            [a.as_str(), b.as_str()]
+        );
+        assert_eq!(query::<i64>(&mut con, &["SMOVE", a, b, "1"]), 1);
+        assert_eq!(query::<i64>(&mut con, &["SMOVE", a, b, "1"]), 0);
+        assert_eq!(members(&mut con, b), set_of(&["1", "2", "3", "4"]));
+        query::<i64>(&mut con, &["SREM", a, "2", "3"]);
+        assert_eq!(query::<i64>(&mut con, &["SMOVE", a, c, "x"]), 1);
+        assert_eq!(
+            query::<i64>(&mut con, &["EXISTS", a]),
+            0,
+            "the last member took the key"
+        );
+        query::<String>(&mut con, &["SET", &keys[4], "v"]);
+        assert_eq!(error_of(&mut con, &["SMOVE", b, &keys[4], "2"]), WRONGTYPE);
+        assert_eq!(error_of(&mut con, &["SINTER", b, &keys[4]]), WRONGTYPE);
+        assert_eq!(
+            error_of(&mut con, &["SUNIONSTORE", d, b, &keys[4]]),
+            WRONGTYPE
+        );
+        assert_eq!(members(&mut con, b), set_of(&["1", "2", "3", "4"]));
+    });
+}

@@ -264,3 +264,16 @@ pub fn random_indices(len: usize, count: i64) -> Vec<usize> {
     positions.truncate(wanted);
     positions
 }
+
+/// The `key_finder` of commands whose argument 1 is `numkeys` followed by that many keys
+/// (SINTERCARD, LMPOP): their positions, or none when `numkeys` is malformed or larger than the
+/// arguments (the handler then replies with Redis's error).
+pub fn keys_after_numkeys(args: &[Bytes]) -> Vec<usize> {
+    let available = args.len().saturating_sub(2);
+    match args.get(1).and_then(|arg| super::util::parse_i64(arg)) {
+        Some(count) if count > 0 && (count as u64) <= available as u64 => {
+            (2..2 + count as usize).collect()
+        }
+        _ => Vec::new(),
+    }
+}

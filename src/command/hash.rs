@@ -26,6 +26,7 @@ const HASH: CommandSpec = CommandSpec {
     first_key: 1,
     last_key: 1,
     step: 1,
+    key_finder: None,
     routing: Routing::SingleKey,
     handler: None,
     group: "hash",

@@ -9,7 +9,8 @@
 use bytes::Bytes;
 
 use super::collection::{
-    bulk_array, or_reply, positive_arg, range_arg, read, remove_if_empty, write, write_or_create,
+    bulk_array, keys_after_numkeys, or_reply, positive_arg, range_arg, read, remove_if_empty,
+    write, write_or_create,
 };
 use super::util::{self, eq_ignore_case, integer_arg};
 use super::{arity_error, CommandSpec, ExecContext, Routing};
@@ -24,6 +25,7 @@ const LIST: CommandSpec = CommandSpec {
     first_key: 1,
     last_key: 1,
     step: 1,
+    key_finder: None,
     routing: Routing::SingleKey,
     handler: None,
     group: "list",
@@ -32,7 +34,7 @@ const LIST: CommandSpec = CommandSpec {
 };
 
 /// Arity, flags and key positions as Redis 7's `COMMAND INFO` reports them (LMPOP's keys follow
-/// its numkeys argument; here its first key places it).
+/// its numkeys argument: `key_finder`).
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
@@ -188,6 +190,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flags: &["write"],
         first_key: 2,
         last_key: 2,
+        key_finder: Some(keys_after_numkeys),
         routing: Routing::MultiKey,
         handler: Some(lmpop),
         summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use indexmap::IndexSet;
 
 use super::collection::{
-    check_type, or_reply, positive_arg, random_indices, range_arg, read, remove_if_empty,
-    scan_args, scan_matches, store, write, write_or_create,
+    check_type, keys_after_numkeys, or_reply, positive_arg, random_indices, range_arg, read,
+    remove_if_empty, scan_args, scan_matches, store, write, write_or_create,
 };
 use super::util::{self, eq_ignore_case};
 use super::{CommandSpec, ExecContext, Routing};
@@ -30,6 +30,7 @@ const SET: CommandSpec = CommandSpec {
     first_key: 1,
     last_key: 1,
     step: 1,
+    key_finder: None,
     routing: Routing::SingleKey,
     handler: None,
     group: "set",
@@ -38,7 +39,7 @@ const SET: CommandSpec = CommandSpec {
 };
 
 /// Arity, flags and key positions as Redis 7's `COMMAND INFO` reports them (SINTERCARD's keys
-/// follow its numkeys argument; here its first key places it).
+/// follow its numkeys argument: `key_finder`).
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
@@ -195,6 +196,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flags: &["readonly"],
         first_key: 2,
         last_key: 2,
+        key_finder: Some(keys_after_numkeys),
         routing: Routing::MultiKey,
         handler: Some(sintercard),
         summary: "Returns the number of members of the intersect of multiple sets.",
