@@ -114,8 +114,17 @@ impl List {
 
     pub fn push_back(&mut self, item: &[u8], limits: &EncodingLimits) {
         match self.nodes.back_mut() {
-            Some(node) if Self::fits(node, item, limits) => node.push_back(item),
-            _ => self.nodes.push_back(Listpack::from_items([item])),
+            Some(node) if Self::fits(node, item, limits) => {
+                node.reserve(entry_size(item.len()));
+                node.push_back(item);
+            }
+            full => {
+                // The end node is done growing: give back its spare capacity.
+                if let Some(node) = full {
+                    node.shrink_to_fit();
+                }
+                self.nodes.push_back(Listpack::from_items([item]));
+            }
         }
         self.len += 1;
         self.update_encoding(false, limits);
@@ -123,8 +132,17 @@ impl List {
 
     pub fn push_front(&mut self, item: &[u8], limits: &EncodingLimits) {
         match self.nodes.front_mut() {
-            Some(node) if Self::fits(node, item, limits) => node.push_front(item),
-            _ => self.nodes.push_front(Listpack::from_items([item])),
+            Some(node) if Self::fits(node, item, limits) => {
+                node.reserve(entry_size(item.len()));
+                node.push_front(item);
+            }
+            full => {
+                // The end node is done growing: give back its spare capacity.
+                if let Some(node) = full {
+                    node.shrink_to_fit();
+                }
+                self.nodes.push_front(Listpack::from_items([item]));
+            }
         }
         self.len += 1;
         self.update_encoding(false, limits);

@@ -286,6 +286,12 @@ impl Listpack {
         Some(item)
     }
 
+    /// Makes room for `additional` more bytes with amortized (doubling) growth, for a quicklist
+    /// node that is pushed to many times; `insert_at` alone grows to the exact size.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Drops spare capacity.
     pub fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();

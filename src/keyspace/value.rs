@@ -35,3 +35,15 @@ impl Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_small() {
+        // Every key pays for the largest variant: keep collections to one word more than a string
+        // (a list is boxed; a hash or set inline holds only its compact encoding's buffer).
+        assert!(size_of::<Value>() <= 40, "{}", size_of::<Value>());
+    }
+}
