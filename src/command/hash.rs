@@ -308,6 +308,9 @@ fn hincrbyfloat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let Some(increment) = util::parse_f64(&args[3]) else {
         return Reply::error_static(util::ERR_NOT_FLOAT);
     };
+    if !increment.is_finite() {
+        return Reply::error_static("ERR value is NaN or Infinity");
+    }
     let limits = ctx.limits.encoding.clone();
     let hash = or_reply!(write_or_create(ctx, &args[1], Hash::default));
     let current = match hash.get(&args[2]) {

@@ -360,22 +360,24 @@ fn lrange(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     )
 }
 
+/// LINDEX key index; Redis looks the key up before reading the index.
 fn lindex(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let index = or_reply!(integer_arg(&args[2]));
     let Some(list) = or_reply!(read::<List>(ctx, &args[1])) else {
         return Reply::Null;
     };
+    let index = or_reply!(integer_arg(&args[2]));
     absolute(index, list.len())
         .and_then(|index| list.get(index))
         .map_or(Reply::Null, Reply::bulk_from_slice)
 }
 
+/// LSET key index element; Redis looks the key up before reading the index.
 fn lset(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let index = or_reply!(integer_arg(&args[2]));
     let limits = ctx.limits.encoding.clone();
     let Some(list) = or_reply!(write::<List>(ctx, &args[1])) else {
         return Reply::error_static(util::ERR_NO_SUCH_KEY);
     };
+    let index = or_reply!(integer_arg(&args[2]));
     match absolute(index, list.len()) {
         Some(index) if list.set(index, &args[3], &limits) => Reply::ok(),
         _ => Reply::error_static(ERR_INDEX_RANGE),

@@ -166,10 +166,15 @@ fn increments() {
     );
     assert_eq!(
         h.run(&["HINCRBYFLOAT", "h", "f", "inf"]),
-        err("ERR increment would produce NaN or Infinity")
+        err("ERR value is NaN or Infinity")
     );
     assert_eq!(
-        h.run(&["HINCRBYFLOAT", "fresh", "f", "inf"]),
+        h.run(&["HINCRBYFLOAT", "fresh", "f", "-inf"]),
+        err("ERR value is NaN or Infinity")
+    );
+    h.run(&["HSET", "h", "huge", "1.7e308"]);
+    assert_eq!(
+        h.run(&["HINCRBYFLOAT", "h", "huge", "1.7e308"]),
         err("ERR increment would produce NaN or Infinity")
     );
     assert_eq!(

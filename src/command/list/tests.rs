@@ -102,6 +102,12 @@ fn index_set_insert() {
         err("ERR index out of range")
     );
     assert_eq!(h.run(&["LSET", "nokey", "0", "x"]), err("ERR no such key"));
+    assert_eq!(h.run(&["LSET", "nokey", "x", "x"]), err("ERR no such key"));
+    assert_eq!(h.run(&["LINDEX", "nokey", "x"]), Reply::Null);
+    assert_eq!(
+        h.run(&["LINDEX", "l", "x"]),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(h.run(&["LINSERT", "l", "BEFORE", "B", "1"]), int(4));
     assert_eq!(h.run(&["LINSERT", "l", "after", "C", "2"]), int(5));
     assert_eq!(h.run(&["LINSERT", "l", "AFTER", "zz", "2"]), int(-1));
