@@ -350,20 +350,18 @@ fn hscan(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 /// HRANDFIELD key [count [WITHVALUES]], Redis's `hrandfieldWithCountCommand`: a positive count
 /// gives distinct fields (at most the whole hash), a negative one `-count` independent picks.
 fn hrandfield(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
+    // Redis's order: the count, then the rest of the syntax, then WITHVALUES's tighter range.
+    let count = match args.get(2) {
+        Some(arg) => Some(or_reply!(range_arg(arg, -i64::MAX, i64::MAX, None))),
+        None => None,
+    };
     if args.len() > 4 || (args.len() == 4 && !util::eq_ignore_case(&args[3], "withvalues")) {
         return util::syntax_error();
     }
     let with_values = args.len() == 4;
-    let count = match args.get(2) {
-        Some(arg) => {
-            let count = or_reply!(range_arg(arg, -i64::MAX, i64::MAX, None));
-            if with_values && count < -(i64::MAX / 2) {
-                return Reply::error_static("ERR value is out of range");
-            }
-            Some(count)
-        }
-        None => None,
-    };
+    if with_values && count.is_some_and(|count| count.unsigned_abs() > (i64::MAX / 2) as u64) {
+        return Reply::error_static("ERR value is out of range");
+    }
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     let Some(count) = count else {
         let field = hash.and_then(|hash| hash.pair_at(fastrand::usize(..hash.len().max(1))));

@@ -280,6 +280,14 @@ fn hrandfield_counts() {
         err("ERR syntax error")
     );
     assert_eq!(
+        h.run(&["HRANDFIELD", "h", "x", "y"]),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        h.run(&["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"]),
+        err("ERR value is out of range")
+    );
+    assert_eq!(
         h.run(&["HRANDFIELD", "h", "x"]),
         err("ERR value is not an integer or out of range")
     );
