@@ -12,6 +12,8 @@
 
 use std::path::PathBuf;
 
+use crate::keyspace::EncodingLimits;
+
 /// The server's settings. Build it with [`Config::from_args`] (start-up) and change it with
 /// [`Config::apply`] (CONFIG SET); defaults and ranges are in [`DIRECTIVES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,11 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     /// `pidfile`: "" = write no pid file.
     pub pidfile: String,
+    /// `hash-max-listpack-*`, `set-max-intset-entries`, `set-max-listpack-*`,
+    /// `list-max-listpack-size`: when a collection leaves its compact encoding.
+    pub encoding: EncodingLimits,
+    /// `list-compress-depth`: accepted and reported; list nodes are not compressed.
+    pub list_compress_depth: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -287,6 +294,28 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "pidfile", default: "", mutable: false,
         set: One(|c, v| { c.pidfile = v.to_string(); Ok(()) }),
         get: |c| c.pidfile.clone() },
+    // Collection encodings (Redis 7.2's names; sizes of values are memory values, as in Redis).
+    Directive { name: "hash-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.encoding.hash_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.hash_max_listpack_entries.to_string() },
+    Directive { name: "hash-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.encoding.hash_max_listpack_value = memory(v, 0)? as usize; Ok(()) }),
+        get: |c| c.encoding.hash_max_listpack_value.to_string() },
+    Directive { name: "set-max-intset-entries", default: "512", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_intset_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.set_max_intset_entries.to_string() },
+    Directive { name: "set-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.set_max_listpack_entries.to_string() },
+    Directive { name: "set-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_listpack_value = memory(v, 0)? as usize; Ok(()) }),
+        get: |c| c.encoding.set_max_listpack_value.to_string() },
+    Directive { name: "list-max-listpack-size", default: "-2", mutable: true,
+        set: One(|c, v| { c.encoding.list_max_listpack_size = integer(v, i32::MIN.into(), INT_MAX)?; Ok(()) }),
+        get: |c| c.encoding.list_max_listpack_size.to_string() },
+    Directive { name: "list-compress-depth", default: "0", mutable: true,
+        set: One(|c, v| { c.list_compress_depth = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.list_compress_depth.to_string() },
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {
@@ -345,6 +374,8 @@ impl Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             pidfile: String::new(),
+            encoding: EncodingLimits::default(),
+            list_compress_depth: 0,
         }
     }
 

@@ -10,8 +10,12 @@
 //! A multi-key command whose keys all live on one shard runs its handler there directly; when the
 //! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
 
+pub mod collection;
+pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod util;
 
@@ -20,7 +24,8 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use crate::keyspace::{Db, Keyspace};
+use crate::config::Config;
+use crate::keyspace::{Db, EncodingLimits, Keyspace};
 use crate::protocol::reply::Reply;
 
 /// Runs one command inside the shard that owns its keys.
@@ -143,12 +148,25 @@ impl ExecContext<'_> {
 pub struct CommandLimits {
     /// `proto-max-bulk-len`: the largest string a command may create (APPEND, SETRANGE).
     pub proto_max_bulk_len: usize,
+    /// When hashes, sets and lists leave their compact encodings.
+    pub encoding: EncodingLimits,
 }
 
 impl Default for CommandLimits {
     fn default() -> Self {
         CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            encoding: EncodingLimits::default(),
+        }
+    }
+}
+
+impl CommandLimits {
+    /// The limits a configuration sets (at start-up and after CONFIG SET).
+    pub fn from_config(config: &Config) -> Self {
+        CommandLimits {
+            proto_max_bulk_len: config.proto_max_bulk_len as usize,
+            encoding: config.encoding.clone(),
         }
     }
 }
@@ -159,6 +177,9 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(keys::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
+        .chain(hash::COMMANDS.iter())
+        .chain(list::COMMANDS.iter())
+        .chain(set::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

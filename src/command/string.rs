@@ -846,7 +846,7 @@ fn incrbyfloat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 /// number needing more than 17 decimals is rounded to 17, as `%.17Lf` does. Known differences:
 /// results beyond f64's range are refused (long double would hold them), and integers above
 /// 2^53 show f64's shortest digits rather than the long double's exact ones.
-fn format_float_human(value: f64) -> String {
+pub(crate) fn format_float_human(value: f64) -> String {
     let shortest = format!("{value}");
     let text = match shortest.split_once('.') {
         Some((_, decimals)) if decimals.len() > 17 => {

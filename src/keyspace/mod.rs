@@ -12,9 +12,16 @@
 
 pub mod db;
 pub mod glob;
+pub mod hash;
+pub mod intset;
+pub mod limits;
+pub mod list;
+pub mod listpack;
+pub mod set;
 pub mod value;
 
 pub use db::{Db, Entry};
+pub use limits::EncodingLimits;
 pub use value::Value;
 
 /// Counters kept by the keyspace, reported by `INFO stats`.
