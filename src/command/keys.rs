@@ -679,6 +679,7 @@ fn object_encoding(value: &Value) -> &'static str {
         Value::String(bytes) if parse_i64(bytes).is_some() => "int",
         Value::String(bytes) if bytes.len() <= 44 => "embstr",
         Value::String(_) => "raw",
+        Value::ZSet(zset) => zset.encoding(),
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod db;
 pub mod glob;
 pub mod value;
+pub mod zset;
 
 pub use db::{Db, Entry};
 pub use value::Value;

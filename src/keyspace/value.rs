@@ -2,10 +2,13 @@
 
 use bytes::Bytes;
 
+use super::zset::ZSet;
+
 /// A stored value. More types arrive with the data-types issue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Bytes),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -13,6 +16,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -20,6 +24,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(bytes) => bytes.len(),
+            Value::ZSet(zset) => zset.heap_size(),
         }
     }
 }
