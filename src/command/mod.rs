@@ -14,12 +14,15 @@ pub mod keys;
 pub mod server;
 pub mod string;
 pub mod util;
+pub mod zset;
 
 use ahash::AHashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use crate::config::Config;
+use crate::keyspace::zset::ZSetLimits;
 use crate::keyspace::{Db, Keyspace};
 use crate::protocol::reply::Reply;
 
@@ -143,12 +146,29 @@ impl ExecContext<'_> {
 pub struct CommandLimits {
     /// `proto-max-bulk-len`: the largest string a command may create (APPEND, SETRANGE).
     pub proto_max_bulk_len: usize,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`: when a sorted set leaves its
+    /// compact encoding.
+    pub zset: ZSetLimits,
 }
 
 impl Default for CommandLimits {
     fn default() -> Self {
         CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            zset: ZSetLimits::default(),
+        }
+    }
+}
+
+impl CommandLimits {
+    /// The limits a configuration sets (at start-up and after CONFIG SET).
+    pub fn from_config(config: &Config) -> Self {
+        CommandLimits {
+            proto_max_bulk_len: config.proto_max_bulk_len as usize,
+            zset: ZSetLimits {
+                max_listpack_entries: config.zset_max_listpack_entries as usize,
+                max_listpack_value: config.zset_max_listpack_value as usize,
+            },
         }
     }
 }
@@ -159,6 +179,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(keys::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
+        .chain(zset::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

@@ -120,9 +120,7 @@ impl Runtime {
         facts: Arc<StaticFacts>,
         control: crossbeam_channel::Sender<ControlEvent>,
     ) -> Self {
-        let limits = CommandLimits {
-            proto_max_bulk_len: config.proto_max_bulk_len as usize,
-        };
+        let limits = CommandLimits::from_config(&config);
         Runtime {
             id,
             nshards,
@@ -317,8 +315,7 @@ impl Runtime {
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
             Op::Configure(config) => {
-                self.shard.borrow_mut().limits.proto_max_bulk_len =
-                    config.proto_max_bulk_len as usize;
+                self.shard.borrow_mut().limits = CommandLimits::from_config(&config);
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }

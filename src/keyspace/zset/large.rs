@@ -72,13 +72,14 @@ impl Large {
     fn slot_of(&self, member: &[u8]) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(self.hash(member), |&id| &*slots[id as usize].member == member)
+            .find(self.hash(member), |&id| {
+                &*slots[id as usize].member == member
+            })
             .copied()
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.slot_of(member)
-            .map(|id| self.slots[id as usize].score)
+        self.slot_of(member).map(|id| self.slots[id as usize].score)
     }
 
     pub fn member(&self, id: u32) -> &[u8] {

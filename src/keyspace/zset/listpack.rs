@@ -39,7 +39,9 @@ pub struct LpEntry<'a> {
 impl Listpack {
     pub fn len(&self) -> usize {
         match self.buf.get(..HEADER) {
-            Some(header) => u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize,
+            Some(header) => {
+                u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize
+            }
             None => 0,
         }
     }

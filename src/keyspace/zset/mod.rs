@@ -246,10 +246,7 @@ impl ZSet {
                 .for_each(|e| visit(e.member, e.score)),
             (ZSet::Listpack(lp), true) => {
                 let entries: Vec<_> = lp.iter().skip(start).take(count).collect();
-                entries
-                    .iter()
-                    .rev()
-                    .for_each(|e| visit(e.member, e.score));
+                entries.iter().rev().for_each(|e| visit(e.member, e.score));
             }
             (ZSet::Skiplist(large), false) => large
                 .iter_from(start)

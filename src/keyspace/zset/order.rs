@@ -228,7 +228,8 @@ impl Order {
         let len = self.blocks[block].len();
         let into = if block > 0 && self.blocks[block - 1].len() + len <= MAX_BLOCK / 2 {
             block - 1
-        } else if block + 1 < self.blocks.len() && self.blocks[block + 1].len() + len <= MAX_BLOCK / 2
+        } else if block + 1 < self.blocks.len()
+            && self.blocks[block + 1].len() + len <= MAX_BLOCK / 2
         {
             block
         } else {
@@ -275,7 +276,10 @@ impl Order {
     pub fn check_invariants(&self) {
         let mut total = 0;
         for (i, block) in self.blocks.iter().enumerate() {
-            assert!(block.len() > 0 && block.len() <= MAX_BLOCK, "block {i} size");
+            assert!(
+                block.len() > 0 && block.len() <= MAX_BLOCK,
+                "block {i} size"
+            );
             assert_eq!(block.scores.len(), block.ids.len());
             assert_eq!(self.prefix(i), total, "prefix of block {i}");
             total += block.len();
