@@ -487,13 +487,13 @@ fn zadd_generic(ctx: &mut ExecContext<'_>, args: &[Bytes], incr: bool) -> Outcom
         first += 1;
     }
     let elements = &args[first..];
-    if elements.is_empty() || elements.len() % 2 != 0 {
+    if elements.is_empty() || !elements.len().is_multiple_of(2) {
         return Err(syntax_error());
     }
     if flags.nx && flags.xx {
         return Err(Reply::error_static(ERR_XX_NX));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(Reply::error_static(ERR_GT_LT_NX));
     }
     if flags.incr && elements.len() > 2 {

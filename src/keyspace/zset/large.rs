@@ -38,6 +38,12 @@ impl std::fmt::Debug for Large {
     }
 }
 
+impl Default for Large {
+    fn default() -> Self {
+        Large::new()
+    }
+}
+
 impl Large {
     pub fn new() -> Large {
         Large {
@@ -51,6 +57,10 @@ impl Large {
 
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Rough bytes held (for memory estimates).

@@ -86,7 +86,7 @@ impl ZSet {
         let mut set = if fits {
             ZSet::Listpack(Listpack::default())
         } else {
-            ZSet::Skiplist(Box::new(Large::new()))
+            ZSet::Skiplist(Box::default())
         };
         // In order, so that each insert lands at the end: cheap for both encodings.
         pairs.sort_by(|(m1, s1), (m2, s2)| {
