@@ -71,6 +71,12 @@ pub struct Config {
     pub encoding: EncodingLimits,
     /// `list-compress-depth`: accepted and reported; list nodes are not compressed.
     pub list_compress_depth: u64,
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`): the most members a sorted
+    /// set keeps in its compact encoding.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`): the longest member, in bytes,
+    /// a sorted set keeps in its compact encoding.
+    pub zset_max_listpack_value: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -316,9 +322,26 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "list-compress-depth", default: "0", mutable: true,
         set: One(|c, v| { c.list_compress_depth = integer(v, 0, INT_MAX)?; Ok(()) }),
         get: |c| c.list_compress_depth.to_string() },
+    Directive { name: "zset-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.zset_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.zset_max_listpack_entries.to_string() },
+    Directive { name: "zset-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.zset_max_listpack_value = memory(v, 0)?; Ok(()) }),
+        get: |c| c.zset_max_listpack_value.to_string() },
+];
+
+/// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
+/// is, and reported under the old name by CONFIG GET when a pattern matches it.
+const ALIASES: &[(&str, &str)] = &[
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, target)| target);
     DIRECTIVES
         .iter()
         .find(|directive| directive.name.eq_ignore_ascii_case(name))
@@ -376,6 +399,8 @@ impl Config {
             pidfile: String::new(),
             encoding: EncodingLimits::default(),
             list_compress_depth: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
         }
     }
 
@@ -519,10 +544,16 @@ impl Config {
     /// CONFIG GET: every (name, value) whose name matches the Redis glob `pattern`
     /// (case-insensitive), in table order, values rendered as Redis renders them.
     pub fn get(&self, pattern: &str) -> Vec<(String, String)> {
+        let aliases = ALIASES.iter().filter_map(|(alias, target)| {
+            let directive = lookup(target)?;
+            Some((*alias, directive))
+        });
         DIRECTIVES
             .iter()
-            .filter(|directive| glob_match(pattern.as_bytes(), directive.name.as_bytes()))
-            .map(|directive| (directive.name.to_string(), (directive.get)(self)))
+            .map(|directive| (directive.name, directive))
+            .chain(aliases)
+            .filter(|(name, _)| glob_match(pattern.as_bytes(), name.as_bytes()))
+            .map(|(name, directive)| (name.to_string(), (directive.get)(self)))
             .collect()
     }
 

@@ -682,6 +682,7 @@ fn object_encoding(value: &Value) -> &'static str {
         Value::Hash(hash) => hash.encoding_name(),
         Value::Set(set) => set.encoding_name(),
         Value::List(list) => list.encoding_name(),
+        Value::ZSet(zset) => zset.encoding(),
     }
 }
 

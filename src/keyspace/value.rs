@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::zset::ZSet;
 use super::{hash::Hash, list::List, set::Set};
 
 /// A stored value. More types arrive with the data-types issue.
@@ -12,6 +13,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     List(Box<List>),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -22,6 +24,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -32,6 +35,7 @@ impl Value {
             Value::Hash(hash) => hash.heap_size(),
             Value::Set(set) => set.heap_size(),
             Value::List(list) => list.heap_size(),
+            Value::ZSet(zset) => zset.heap_size(),
         }
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod reply;
 pub mod resp;
+pub mod scored;
