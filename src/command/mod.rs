@@ -11,6 +11,7 @@
 //! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
 
 pub mod keys;
+pub mod memcache;
 pub mod server;
 pub mod string;
 pub mod util;
