@@ -147,16 +147,34 @@ pub fn parse_i32(token: &[u8]) -> Option<i32> {
     i32::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
-/// The fuzz target's body: feeds `input` to a parser in two pieces and checks that whatever comes
-/// out, nothing panics and every consumed byte is accounted for.
-pub fn fuzz_one_input(input: &[u8]) {
+/// Which parser a fuzz target drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FuzzTarget {
+    Text,
+    /// The text parser with every input starting as a meta command.
+    Meta,
+    Binary,
+}
+
+/// The fuzz targets' body: feeds `input` to a parser in two pieces split at a point the input
+/// picks; whatever comes out, nothing may panic and no request may grow the buffer.
+pub fn fuzz_one_input(target: FuzzTarget, input: &[u8]) {
     let limits = Limits {
         item_size_max: 4096,
     };
-    let split = input.first().map_or(0, |&b| b as usize % (input.len() + 1));
     let mut parser = MemcacheParser::new();
+    parser.mode = Some(match target {
+        FuzzTarget::Binary => Mode::Binary,
+        _ => Mode::Text,
+    });
+    let mut bytes = Vec::with_capacity(input.len() + 1);
+    if target == FuzzTarget::Meta {
+        bytes.push(b'm');
+    }
+    bytes.extend_from_slice(input);
+    let split = input.first().map_or(0, |&b| b as usize % (bytes.len() + 1));
     let mut buf = BytesMut::new();
-    for piece in [&input[..split], &input[split..]] {
+    for piece in [&bytes[..split], &bytes[split..]] {
         buf.extend_from_slice(piece);
         loop {
             let before = buf.len();

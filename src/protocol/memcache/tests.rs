@@ -280,6 +280,8 @@ fn fuzz_body_survives_pseudo_random_input() {
             let at = rng.usize(0..=input.len());
             input.insert(at, rng.u8(..));
         }
-        fuzz_one_input(&input);
+        for target in [FuzzTarget::Text, FuzzTarget::Meta, FuzzTarget::Binary] {
+            fuzz_one_input(target, &input);
+        }
     }
 }
