@@ -324,7 +324,12 @@ fn config_get_patterns() {
     };
     assert_eq!(
         names("*max*"),
-        ["proto-max-bulk-len", "maxclients", "slowlog-max-len"]
+        [
+            "proto-max-bulk-len",
+            "maxclients",
+            "slowlog-max-len",
+            "item-size-max"
+        ]
     );
     assert_eq!(
         config.get("port"),
@@ -377,6 +382,7 @@ fn mutability_and_config_set_messages() {
         "requirepass",
         "save",
         "appendonly",
+        "item-size-max",
     ];
     for directive in DIRECTIVES {
         assert_eq!(
