@@ -18,15 +18,16 @@
 //!
 //! | command | arguments | outcome |
 //! |---|---|---|
-//! | `__mc.get` | key | Value, Miss |
-//! | `__mc.gat` | key expire_at | Value, Miss (sets the deadline) |
+//! | `__mc.get` | key [u] | Value, Miss (`u`: leave the fetched bit and access time alone) |
+//! | `__mc.gat` | key ttl_at vivify_at recache_at cas | Value, Miss (mg T/N/R, gat) |
 //! | `__mc.touch` | key expire_at | Touched, NotFound |
 //! | `__mc.store` | key mode data flags expire_at cas compare_cas | Stored, NotStored, Exists, NotFound |
-//! | `__mc.delete` | key compare_cas | Deleted, NotFound, Exists |
-//! | `__mc.arith` | key incr/decr delta cas compare_cas [vivify_expire_at initial] | Number, NotFound, NonNumeric, Exists |
+//! | `__mc.delete` | key compare_cas [stale_ttl_at cas] | Deleted, NotFound, Exists |
+//! | `__mc.arith` | key incr/decr delta cas compare_cas vivify_at initial ttl_at | Value (the number), NotFound, NonNumeric, Exists |
 //!
-//! `compare_cas` 0 means "no comparison". A CAS compare against a missing key is NotFound, as in
-//! memcached.
+//! Times are ms since the epoch (0 = never, 1 = already past); an empty argument means "not
+//! given" (no CAS to compare, no TTL to set, no item to create). A CAS compare against a missing
+//! key is NotFound, as in memcached, except for append/prepend, which are NotStored.
 
 use bytes::Bytes;
 
@@ -79,6 +80,12 @@ pub struct ItemView {
     pub last_access: u32,
     /// Whether it had been read before this read.
     pub fetched: bool,
+    /// Meta `W`: this request won the recache token.
+    pub won: bool,
+    /// Meta `Z`: a token was already handed out.
+    pub token_sent: bool,
+    /// Meta `X`: the item is stale.
+    pub stale: bool,
 }
 
 /// What a memcached command did.
@@ -92,8 +99,6 @@ pub enum Outcome {
     NotFound,
     Deleted,
     Touched,
-    /// New counter value and the item's new CAS.
-    Number(u64, u64),
     NonNumeric,
     /// An internal failure (bad internal arguments, or an unexpected reply); never from a client.
     Failed(String),
@@ -107,7 +112,6 @@ const EXISTS: i64 = 4;
 const NOT_FOUND: i64 = 5;
 const DELETED: i64 = 6;
 const TOUCHED: i64 = 7;
-const NUMBER: i64 = 8;
 const NON_NUMERIC: i64 = 9;
 
 impl Outcome {
@@ -121,7 +125,12 @@ impl Outcome {
                 Reply::Integer(view.cas as i64),
                 Reply::Integer(view.expire_at as i64),
                 Reply::Integer(view.last_access as i64),
-                Reply::Integer(view.fetched as i64),
+                Reply::Integer(
+                    view.fetched as i64
+                        | (view.won as i64) << 1
+                        | (view.token_sent as i64) << 2
+                        | (view.stale as i64) << 3,
+                ),
             ]),
             Outcome::Miss => code(MISS),
             Outcome::Stored(cas) => {
@@ -132,11 +141,6 @@ impl Outcome {
             Outcome::NotFound => code(NOT_FOUND),
             Outcome::Deleted => code(DELETED),
             Outcome::Touched => code(TOUCHED),
-            Outcome::Number(value, cas) => Reply::Array(vec![
-                Reply::Integer(NUMBER),
-                Reply::Integer(value as i64),
-                Reply::Integer(cas as i64),
-            ]),
             Outcome::NonNumeric => code(NON_NUMERIC),
             Outcome::Failed(text) => Reply::error(text),
         }
@@ -162,7 +166,10 @@ impl Outcome {
                 cas: int(3) as u64,
                 expire_at: int(4) as u64,
                 last_access: int(5) as u32,
-                fetched: int(6) != 0,
+                fetched: int(6) & 1 != 0,
+                won: int(6) & 2 != 0,
+                token_sent: int(6) & 4 != 0,
+                stale: int(6) & 8 != 0,
             }),
             MISS => Outcome::Miss,
             STORED => Outcome::Stored(int(1) as u64),
@@ -171,7 +178,6 @@ impl Outcome {
             NOT_FOUND => Outcome::NotFound,
             DELETED => Outcome::Deleted,
             TOUCHED => Outcome::Touched,
-            NUMBER => Outcome::Number(int(1) as u64, int(2) as u64),
             NON_NUMERIC => Outcome::NonNumeric,
             other => Outcome::Failed(format!("unknown outcome {other}")),
         }
@@ -195,7 +201,7 @@ const INTERNAL: CommandSpec = CommandSpec {
 
 pub static GET: CommandSpec = CommandSpec {
     name: "__mc.get",
-    arity: 2,
+    arity: -2,
     flags: &["readonly", "fast"],
     handler: Some(get),
     summary: "memcached get: the item, stamping a CAS on a plain string.",
@@ -203,10 +209,10 @@ pub static GET: CommandSpec = CommandSpec {
 };
 pub static GAT: CommandSpec = CommandSpec {
     name: "__mc.gat",
-    arity: 3,
+    arity: 6,
     flags: &["write", "fast"],
     handler: Some(gat),
-    summary: "memcached gat: the item, after setting its deadline.",
+    summary: "memcached gat and mg T/N/R: the item, after setting its deadline or creating it.",
     ..INTERNAL
 };
 pub static TOUCH: CommandSpec = CommandSpec {
@@ -227,7 +233,7 @@ pub static STORE: CommandSpec = CommandSpec {
 };
 pub static DELETE: CommandSpec = CommandSpec {
     name: "__mc.delete",
-    arity: 3,
+    arity: -3,
     flags: &["write", "fast"],
     handler: Some(delete),
     summary: "memcached delete, optionally compared with a CAS.",
@@ -235,7 +241,7 @@ pub static DELETE: CommandSpec = CommandSpec {
 };
 pub static ARITH: CommandSpec = CommandSpec {
     name: "__mc.arith",
-    arity: -6,
+    arity: 9,
     flags: &["write", "denyoom"],
     handler: Some(arith),
     summary: "memcached incr/decr, optionally creating the counter.",
@@ -261,7 +267,7 @@ pub fn store_args(
     flags: u32,
     expire_at: u64,
     cas: u64,
-    compare_cas: u64,
+    compare_cas: Option<u64>,
 ) -> Vec<Bytes> {
     vec![
         Bytes::from_static(STORE.name.as_bytes()),
@@ -271,7 +277,7 @@ pub fn store_args(
         number(flags as u64),
         number(expire_at),
         number(cas),
-        number(compare_cas),
+        optional(compare_cas),
     ]
 }
 
@@ -280,11 +286,26 @@ pub fn number(n: u64) -> Bytes {
     Bytes::from(n.to_string())
 }
 
+/// An optional number as an argument: empty when absent.
+pub fn optional(n: Option<u64>) -> Bytes {
+    n.map_or_else(Bytes::new, number)
+}
+
 fn arg_u64(args: &[Bytes], index: usize) -> Result<u64, Reply> {
-    args.get(index)
-        .and_then(|arg| std::str::from_utf8(arg).ok())
-        .and_then(|text| text.parse().ok())
+    arg_optional(args, index)?
         .ok_or_else(|| Reply::error(format!("ERR internal memcached argument {index}")))
+}
+
+fn arg_optional(args: &[Bytes], index: usize) -> Result<Option<u64>, Reply> {
+    match args.get(index) {
+        Some(arg) if arg.is_empty() => Ok(None),
+        Some(arg) => std::str::from_utf8(arg)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .map(Some)
+            .ok_or_else(|| Reply::error(format!("ERR internal memcached argument {index}"))),
+        None => Ok(None),
+    }
 }
 
 macro_rules! or_reply {
@@ -326,52 +347,115 @@ fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entr
     matches!(entry.value, Value::Item(_)).then_some(entry)
 }
 
-/// Reads the item, marking it fetched and accessed; counts a keyspace hit or miss.
-fn read(ctx: &mut ExecContext<'_>, key: &[u8]) -> Outcome {
-    let now_ms = ctx.now_ms;
-    let view = item_mut(ctx, key).and_then(|entry| {
-        let expire_at = entry.expire_at;
-        let Value::Item(item) = &mut entry.value else {
-            return None;
-        };
-        let view = ItemView {
-            data: item.data.clone(),
-            flags: item.flags,
-            cas: item.cas,
-            expire_at,
-            last_access: item.last_access,
-            fetched: item.fetched,
-        };
+/// What a read returns of an entry, and the read's effect on it: the fetched bit and access time
+/// (unless `no_update`), and the recache token a stale item hands to its first reader.
+fn view_and_mark(entry: &mut Entry, now_ms: u64, no_update: bool) -> Option<ItemView> {
+    let expire_at = entry.expire_at;
+    let Value::Item(item) = &mut entry.value else {
+        return None;
+    };
+    let won = item.stale && !item.token_sent;
+    let view = ItemView {
+        data: item.data.clone(),
+        flags: item.flags,
+        cas: item.cas,
+        expire_at,
+        last_access: item.last_access,
+        fetched: item.fetched,
+        won,
+        token_sent: item.token_sent,
+        stale: item.stale,
+    };
+    if won {
+        item.token_sent = true;
+    }
+    if !no_update {
         item.fetched = true;
         item.last_access = seconds(now_ms);
-        Some(view)
-    });
+    }
+    Some(view)
+}
+
+/// Counts a keyspace hit or miss, as RESP reads do.
+fn count_read(ctx: &mut ExecContext<'_>, hit: bool) {
     let stats = &mut ctx.keyspace.stats;
-    match view {
-        Some(view) => {
-            stats.keyspace_hits += 1;
-            Outcome::Value(view)
-        }
-        None => {
-            stats.keyspace_misses += 1;
-            Outcome::Miss
-        }
+    if hit {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
     }
 }
 
 fn get(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    read(ctx, &args[1]).into_reply()
+    let no_update = args.get(2).is_some_and(|arg| &arg[..] == b"u");
+    let now_ms = ctx.now_ms;
+    let view = item_mut(ctx, &args[1]).and_then(|entry| view_and_mark(entry, now_ms, no_update));
+    count_read(ctx, view.is_some());
+    view.map_or(Outcome::Miss, Outcome::Value).into_reply()
 }
 
+/// gat, and mg with T (new TTL), N (create on a miss: an empty item, whose creator wins the
+/// token) or R (win the token when less TTL than this is left).
 fn gat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let expire_at = or_reply!(arg_u64(args, 2));
-    let now_ms = ctx.now_ms;
-    let outcome = read(ctx, &args[1]);
-    if let Outcome::Value(view) = outcome {
-        ctx.db().set_expire(&args[1], expire_at, now_ms);
-        return Outcome::Value(ItemView { expire_at, ..view }).into_reply();
+    let ttl_at = or_reply!(arg_optional(args, 2));
+    let vivify_at = or_reply!(arg_optional(args, 3));
+    let recache_at = or_reply!(arg_optional(args, 4));
+    let cas = or_reply!(arg_u64(args, 5));
+    let (key, now_ms) = (&args[1], ctx.now_ms);
+    ctx.keyspace.cas.observe(cas);
+    let exists = item_mut(ctx, key).is_some();
+    count_read(ctx, exists);
+    if !exists {
+        let Some(vivify_at) = vivify_at else {
+            return Outcome::Miss.into_reply();
+        };
+        let expire_at = ttl_at.unwrap_or(vivify_at);
+        let item = Item {
+            cas,
+            last_access: seconds(now_ms),
+            token_sent: true,
+            ..Item::default()
+        };
+        let view = ItemView {
+            cas,
+            expire_at,
+            last_access: item.last_access,
+            won: true,
+            ..ItemView::default()
+        };
+        if !is_past(expire_at, now_ms) {
+            let entry = Entry {
+                value: Value::Item(Box::new(item)),
+                expire_at,
+            };
+            ctx.db().insert(Bytes::copy_from_slice(key), entry);
+        }
+        return Outcome::Value(view).into_reply();
     }
-    outcome.into_reply()
+    if let Some(ttl_at) = ttl_at {
+        ctx.db().set_expire(key, ttl_at, now_ms);
+        if is_past(ttl_at, now_ms) {
+            return Outcome::Miss.into_reply();
+        }
+    }
+    let Some(entry) = ctx.db().get_mut(key, now_ms) else {
+        return Outcome::Miss.into_reply();
+    };
+    let recache = recache_at.is_some_and(|threshold| {
+        matches!(&entry.value, Value::Item(item) if !item.token_sent)
+            && entry.expire_at != 0
+            && entry.expire_at < threshold
+    });
+    let Some(mut view) = view_and_mark(entry, now_ms, false) else {
+        return Outcome::Miss.into_reply();
+    };
+    if recache {
+        if let Value::Item(item) = &mut entry.value {
+            item.token_sent = true;
+        }
+        view.won = true;
+    }
+    Outcome::Value(view).into_reply()
 }
 
 fn touch(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
@@ -395,49 +479,77 @@ fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let flags = or_reply!(arg_u64(args, 4)) as u32;
     let expire_at = or_reply!(arg_u64(args, 5));
     let cas = or_reply!(arg_u64(args, 6));
-    let compare_cas = or_reply!(arg_u64(args, 7));
-    let (key, data, now_ms) = (&args[1], &args[3], ctx.now_ms);
+    let compare_cas = or_reply!(arg_optional(args, 7));
+    let (key, data) = (&args[1], &args[3]);
     ctx.keyspace.cas.observe(cas);
 
-    let current = item_mut(ctx, key).map(|entry| {
-        let Value::Item(item) = &entry.value else {
-            unreachable!("item_mut returns items only")
-        };
-        (item.data.clone(), item.flags, item.cas, entry.expire_at)
+    let current = item_mut(ctx, key).map(|entry| match &entry.value {
+        Value::Item(item) => (item.data.clone(), item.flags, item.cas, entry.expire_at),
+        _ => (Bytes::new(), 0, 0, entry.expire_at),
     });
-    let exists = current.is_some();
-    let refused = match (mode, exists) {
-        (StoreMode::Add, true) => Some(Outcome::NotStored),
-        (StoreMode::Set | StoreMode::Add, false) if compare_cas != 0 => Some(Outcome::NotFound),
-        (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, false) => {
-            Some(if compare_cas != 0 {
-                Outcome::NotFound
-            } else {
-                Outcome::NotStored
-            })
-        }
-        _ => None,
+    let Some((old_data, old_flags, old_cas, old_expire)) = current else {
+        return match (mode, compare_cas) {
+            (StoreMode::Append | StoreMode::Prepend, _) | (StoreMode::Replace, None) => {
+                Outcome::NotStored.into_reply()
+            }
+            (_, Some(_)) => Outcome::NotFound.into_reply(),
+            _ => put(
+                ctx,
+                key,
+                Bytes::copy_from_slice(data),
+                flags,
+                expire_at,
+                cas,
+            ),
+        };
     };
-    if let Some(outcome) = refused {
-        return outcome.into_reply();
+    if mode == StoreMode::Add {
+        return Outcome::NotStored.into_reply();
     }
-    if let Some((_, _, current_cas, _)) = &current {
-        if compare_cas != 0 && compare_cas != *current_cas {
-            return Outcome::Exists.into_reply();
-        }
+    if compare_cas.is_some_and(|compare| compare != old_cas) {
+        return Outcome::Exists.into_reply();
     }
     // Append and prepend keep the item's flags and deadline (memcached ignores theirs).
-    let (data, flags, expire_at) = match (mode, current) {
-        (StoreMode::Append, Some((old, old_flags, _, old_expire))) => {
-            (concat(&old, data), old_flags, old_expire)
-        }
-        (StoreMode::Prepend, Some((old, old_flags, _, old_expire))) => {
-            (concat(data, &old), old_flags, old_expire)
-        }
-        _ => (Bytes::copy_from_slice(data), flags, expire_at),
-    };
+    match mode {
+        StoreMode::Append => put(
+            ctx,
+            key,
+            concat(&old_data, data),
+            old_flags,
+            old_expire,
+            cas,
+        ),
+        StoreMode::Prepend => put(
+            ctx,
+            key,
+            concat(data, &old_data),
+            old_flags,
+            old_expire,
+            cas,
+        ),
+        _ => put(
+            ctx,
+            key,
+            Bytes::copy_from_slice(data),
+            flags,
+            expire_at,
+            cas,
+        ),
+    }
+}
+
+/// Stores an item; one whose deadline has passed is stored and gone at once (memcached's answer
+/// to a negative or past exptime), which here means the key is removed.
+fn put(
+    ctx: &mut ExecContext<'_>,
+    key: &[u8],
+    data: Bytes,
+    flags: u32,
+    expire_at: u64,
+    cas: u64,
+) -> Reply {
+    let now_ms = ctx.now_ms;
     if is_past(expire_at, now_ms) {
-        // Memcached stores it and it is gone at once (a negative or past exptime).
         ctx.db().remove(key, now_ms);
         return Outcome::Stored(cas).into_reply();
     }
@@ -447,7 +559,7 @@ fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             flags,
             cas,
             last_access: seconds(now_ms),
-            fetched: false,
+            ..Item::default()
         })),
         expire_at,
     };
@@ -462,35 +574,53 @@ fn concat(first: &[u8], second: &[u8]) -> Bytes {
     Bytes::from(joined)
 }
 
+/// delete and md; with a stale TTL and a CAS (md's `I`), marks the item stale instead: it keeps
+/// its data, gets the new CAS (and the TTL, when one is given) and hands its next reader a token.
 fn delete(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let compare_cas = or_reply!(arg_u64(args, 2));
+    let compare_cas = or_reply!(arg_optional(args, 2));
+    let stale = args.len() >= 5;
+    let stale_ttl = or_reply!(arg_optional(args, 3));
+    let new_cas = or_reply!(arg_optional(args, 4));
     let (key, now_ms) = (&args[1], ctx.now_ms);
-    let current_cas = match item_mut(ctx, key) {
-        None => return Outcome::NotFound.into_reply(),
-        Some(entry) => match &entry.value {
-            Value::Item(item) => item.cas,
-            _ => 0,
-        },
+    let Some(entry) = item_mut(ctx, key) else {
+        return Outcome::NotFound.into_reply();
     };
-    if compare_cas != 0 && compare_cas != current_cas {
+    let Value::Item(item) = &mut entry.value else {
+        return Outcome::NotFound.into_reply();
+    };
+    if compare_cas.is_some_and(|compare| compare != item.cas) {
         return Outcome::Exists.into_reply();
+    }
+    if stale {
+        item.stale = true;
+        item.token_sent = false;
+        if let Some(cas) = new_cas {
+            item.cas = cas;
+        }
+        if let Some(cas) = new_cas {
+            ctx.keyspace.cas.observe(cas);
+        }
+        if let Some(ttl_at) = stale_ttl {
+            ctx.db().set_expire(key, ttl_at, now_ms);
+        }
+        return Outcome::Deleted.into_reply();
     }
     ctx.db().remove(key, now_ms);
     Outcome::Deleted.into_reply()
 }
 
-/// Parses a counter the way memcached's `safe_strtoull` does: decimal digits, trailing spaces
-/// allowed (memcached pads a shrunk counter with spaces), nothing else.
+/// Parses a counter the way memcached's `safe_strtoull` does: optional leading whitespace,
+/// decimal digits, then nothing but whitespace (memcached pads a shrunk counter with spaces).
 pub fn parse_counter(data: &[u8]) -> Option<u64> {
-    let end = data
-        .iter()
-        .rposition(|&b| !b.is_ascii_whitespace())
-        .map_or(0, |i| i + 1);
-    let digits = &data[..end];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    let text = std::str::from_utf8(data).ok()?;
+    let digits = text
+        .trim_start()
+        .trim_end_matches(|c: char| c.is_ascii_whitespace());
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    digits.parse().ok()
 }
 
 fn arith(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
@@ -501,38 +631,35 @@ fn arith(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     };
     let delta = or_reply!(arg_u64(args, 3));
     let cas = or_reply!(arg_u64(args, 4));
-    let compare_cas = or_reply!(arg_u64(args, 5));
-    let vivify = match args.len() {
-        8 => Some((or_reply!(arg_u64(args, 6)), or_reply!(arg_u64(args, 7)))),
-        _ => None,
-    };
+    let compare_cas = or_reply!(arg_optional(args, 5));
+    let vivify_at = or_reply!(arg_optional(args, 6));
+    let initial = or_reply!(arg_optional(args, 7)).unwrap_or(0);
+    let ttl_at = or_reply!(arg_optional(args, 8));
     let (key, now_ms) = (&args[1], ctx.now_ms);
     ctx.keyspace.cas.observe(cas);
     let Some(entry) = item_mut(ctx, key) else {
-        let Some((expire_at, initial)) = vivify else {
+        let Some(vivify_at) = vivify_at else {
             return Outcome::NotFound.into_reply();
         };
-        if !is_past(expire_at, now_ms) {
-            let entry = Entry {
-                value: Value::Item(Box::new(Item {
-                    data: number(initial),
-                    cas,
-                    last_access: seconds(now_ms),
-                    ..Item::default()
-                })),
-                expire_at,
-            };
-            ctx.db().insert(Bytes::copy_from_slice(key), entry);
-        }
-        return Outcome::Number(initial, cas).into_reply();
+        let expire_at = ttl_at.unwrap_or(vivify_at);
+        let text = number(initial);
+        put(ctx, key, text.clone(), 0, expire_at, cas);
+        return Outcome::Value(ItemView {
+            data: text,
+            cas,
+            expire_at,
+            ..ItemView::default()
+        })
+        .into_reply();
     };
     let Value::Item(item) = &mut entry.value else {
         return Outcome::NotFound.into_reply();
     };
-    if compare_cas != 0 && compare_cas != item.cas {
+    if compare_cas.is_some_and(|compare| compare != item.cas) {
         return Outcome::Exists.into_reply();
     }
-    let Some(current) = parse_counter(&item.data) else {
+    // Memcached refuses empty values, and values too long to be a number, as non-numeric.
+    let Some(current) = parse_counter(&item.data).filter(|_| item.data.len() <= 20) else {
         return Outcome::NonNumeric.into_reply();
     };
     // Memcached: incr wraps around at 2^64, decr stops at 0.
@@ -541,10 +668,34 @@ fn arith(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     } else {
         current.saturating_sub(delta)
     };
-    item.data = number(value);
+    let text = number(value);
+    // Memcached rewrites a counter in place when the new number fits, padding it with spaces to
+    // the old length (so `get` after a decr from 10 to 9 returns "9 ").
+    item.data = if text.len() < item.data.len() {
+        let mut padded = text.to_vec();
+        padded.resize(item.data.len(), b' ');
+        Bytes::from(padded)
+    } else {
+        text.clone()
+    };
     item.cas = cas;
     item.last_access = seconds(now_ms);
-    Outcome::Number(value, cas).into_reply()
+    let view = ItemView {
+        data: text,
+        flags: item.flags,
+        cas,
+        expire_at: entry.expire_at,
+        ..ItemView::default()
+    };
+    if let Some(ttl_at) = ttl_at {
+        ctx.db().set_expire(key, ttl_at, now_ms);
+        return Outcome::Value(ItemView {
+            expire_at: ttl_at,
+            ..view
+        })
+        .into_reply();
+    }
+    Outcome::Value(view).into_reply()
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct Item {
     pub last_access: u32,
     /// Whether the item was read since it was stored (meta `h` flag).
     pub fetched: bool,
+    /// Whether a meta client was handed the recache token (`W`) for it (later ones see `Z`).
+    pub token_sent: bool,
+    /// Marked stale by `md .. I` (meta `X`): still readable, but the next reader wins a token.
+    pub stale: bool,
 }
 
 /// One shard's source of CAS values.
