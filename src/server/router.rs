@@ -88,6 +88,9 @@ pub enum Op {
     ResetStats,
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
+    /// This core's memcached counters and item count (memcached `stats`); zeroes the counters
+    /// afterwards with `reset` (`stats reset`).
+    MemcacheStats { reset: bool },
 }
 
 /// A request travelling between shards.
@@ -106,6 +109,7 @@ pub enum Response {
     Snapshot(Box<ShardSnapshot>),
     Clients(Vec<ClientInfo>),
     Count(u64),
+    MemcacheStats(Box<super::memcache::stats::Report>),
 }
 
 impl Response {
