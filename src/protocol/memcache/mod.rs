@@ -119,9 +119,11 @@ impl MemcacheParser {
     }
 }
 
-/// Parses memcached's unsigned 32-bit numbers (`safe_strtoul`): digits with an optional `+`.
+/// Parses memcached's unsigned 32-bit numbers (`safe_strtoul`): digits with an optional `+`,
+/// anything that fits 64 bits, truncated to 32 as memcached's assignment truncates it (a flags
+/// value of 4294967296 is stored as 0 by memcached, and here too).
 pub fn parse_u32(token: &[u8]) -> Option<u32> {
-    parse_u64(token).and_then(|n| u32::try_from(n).ok())
+    parse_u64(token).map(|n| n as u32)
 }
 
 /// Parses memcached's unsigned 64-bit numbers (`safe_strtoull`).
@@ -133,7 +135,8 @@ pub fn parse_u64(token: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Parses memcached's signed 32-bit numbers (`safe_strtol`): exptimes and data lengths.
+/// Parses memcached's signed 32-bit numbers (`safe_strtol`: exptimes, data lengths): anything
+/// `strtol` takes without overflow, truncated to 32 bits like memcached's assignment.
 pub fn parse_i32(token: &[u8]) -> Option<i32> {
     let (negative, digits) = match token.first() {
         Some(b'-') => (true, &token[1..]),
@@ -143,8 +146,9 @@ pub fn parse_i32(token: &[u8]) -> Option<i32> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let magnitude: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    i32::try_from(if negative { -magnitude } else { magnitude }).ok()
+    let magnitude: i128 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).ok().map(|n| n as i32)
 }
 
 /// Which parser a fuzz target drives.
