@@ -77,6 +77,10 @@ pub struct Config {
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`): the longest member, in bytes,
     /// a sorted set keeps in its compact encoding.
     pub zset_max_listpack_value: u64,
+    /// `memcached-port` (shardis): TCP port of the memcached protocol listener; 0 = none.
+    pub memcached_port: u16,
+    /// `item-size-max` (shardis, memcached's `-I`): the largest memcached item, in bytes.
+    pub item_size_max: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -328,6 +332,13 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "zset-max-listpack-value", default: "64", mutable: true,
         set: One(|c, v| { c.zset_max_listpack_value = memory(v, 0)?; Ok(()) }),
         get: |c| c.zset_max_listpack_value.to_string() },
+    Directive { name: "memcached-port", default: "11211", mutable: false,
+        set: One(|c, v| { c.memcached_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.memcached_port.to_string() },
+    // Memcached's -I: at least 1k, at most 1g (memcached refuses larger).
+    Directive { name: "item-size-max", default: "1mb", mutable: true,
+        set: One(|c, v| { c.item_size_max = memory_range(v, 1024, 1024 * MB)?; Ok(()) }),
+        get: |c| c.item_size_max.to_string() },
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
@@ -401,6 +412,8 @@ impl Config {
             list_compress_depth: 0,
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
+            memcached_port: 0,
+            item_size_max: 0,
         }
     }
 
@@ -584,6 +597,14 @@ fn integer<T: TryFrom<i64>>(value: &str, min: i64, max: i64) -> Result<T, String
 
 /// A byte count like Redis's `memtoll`: a plain number is bytes; k/m/g are powers of 1000 and
 /// kb/mb/gb powers of 1024, any case. The upper bound is Redis's LONG_MAX.
+/// A memory size between `min` and `max` bytes.
+fn memory_range(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    match memory(value, min)? {
+        bytes if bytes > max => Err(format!("argument must be at most {max} bytes")),
+        bytes => Ok(bytes),
+    }
+}
+
 fn memory(value: &str, min: u64) -> Result<u64, String> {
     let lower = value.to_ascii_lowercase();
     let (digits, unit) = lower.split_at(

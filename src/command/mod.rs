@@ -14,6 +14,7 @@ pub mod collection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memcache;
 pub mod server;
 pub mod set;
 pub mod string;

@@ -336,6 +336,7 @@ fn config_get_patterns() {
             "list-max-listpack-size",
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
+            "item-size-max",
             "zset-max-ziplist-entries",
             "zset-max-ziplist-value"
         ]
@@ -400,6 +401,7 @@ fn mutability_and_config_set_messages() {
         "list-compress-depth",
         "zset-max-listpack-entries",
         "zset-max-listpack-value",
+        "item-size-max",
     ];
     for directive in DIRECTIVES {
         assert_eq!(
