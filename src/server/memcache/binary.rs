@@ -69,7 +69,6 @@ fn valid(request: &Request) -> bool {
             extras == 0 && key == 0 && value == 0
         }
         opcode::FLUSH | opcode::FLUSHQ => (extras == 0 || extras == 4) && key == 0 && value == 0,
-        opcode::VERBOSITY => extras == 4 && key == 0 && value == 0,
         opcode::STAT => extras == 0 && value == 0,
         _ => true,
     }
@@ -398,9 +397,8 @@ pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Optio
                 }
             }
         }
-        opcode::QUIT | opcode::FLUSH | opcode::FLUSHQ | opcode::NOOP | opcode::VERBOSITY => {
-            success(out, 0)
-        }
+        // Memcached 1.6 answers VERBOSITY "Unknown command", like any opcode it lacks.
+        opcode::QUIT | opcode::FLUSH | opcode::FLUSHQ | opcode::NOOP => success(out, 0),
         opcode::QUITQ => {}
         opcode::VERSION => encode_response(
             out,
