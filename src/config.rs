@@ -64,6 +64,16 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     /// `pidfile`: "" = write no pid file.
     pub pidfile: String,
+    /// `admin-port` (shardis): the admin HTTP port (/metrics, /health); 0 = no admin listener.
+    pub admin_port: u16,
+    /// `admin-bind` (shardis): the admin listener's address; "" = the first `bind` address.
+    pub admin_bind: String,
+    /// `shard-stall-threshold` (shardis): ms without progress after which a shard is stalled.
+    pub shard_stall_threshold: u64,
+    /// `disk-probe-interval` (shardis): ms between disk probes; 0 = no probe.
+    pub disk_probe_interval: u64,
+    /// `disk-latency-threshold` (shardis): ms a probe's write + fsync may take.
+    pub disk_latency_threshold: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -287,6 +297,21 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "pidfile", default: "", mutable: false,
         set: One(|c, v| { c.pidfile = v.to_string(); Ok(()) }),
         get: |c| c.pidfile.clone() },
+    Directive { name: "admin-port", default: "9379", mutable: false,
+        set: One(|c, v| { c.admin_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.admin_port.to_string() },
+    Directive { name: "admin-bind", default: "", mutable: false,
+        set: One(|c, v| { c.admin_bind = v.trim_start_matches('-').to_string(); Ok(()) }),
+        get: |c| c.admin_bind.clone() },
+    Directive { name: "shard-stall-threshold", default: "100", mutable: true,
+        set: One(|c, v| { c.shard_stall_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.shard_stall_threshold.to_string() },
+    Directive { name: "disk-probe-interval", default: "1000", mutable: true,
+        set: One(|c, v| { c.disk_probe_interval = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_probe_interval.to_string() },
+    Directive { name: "disk-latency-threshold", default: "500", mutable: true,
+        set: One(|c, v| { c.disk_latency_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_latency_threshold.to_string() },
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {
@@ -345,6 +370,11 @@ impl Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             pidfile: String::new(),
+            admin_port: 0,
+            admin_bind: String::new(),
+            shard_stall_threshold: 0,
+            disk_probe_interval: 0,
+            disk_latency_threshold: 0,
         }
     }
 

@@ -377,6 +377,9 @@ fn mutability_and_config_set_messages() {
         "requirepass",
         "save",
         "appendonly",
+        "shard-stall-threshold",
+        "disk-probe-interval",
+        "disk-latency-threshold",
     ];
     for directive in DIRECTIVES {
         assert_eq!(

@@ -88,6 +88,8 @@ pub enum Op {
     ResetStats,
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
+    /// Read or reset this shard's slow log or latency monitor (SLOWLOG, LATENCY).
+    Observe(super::observe::ObserveOp),
 }
 
 /// A request travelling between shards.
@@ -106,6 +108,7 @@ pub enum Response {
     Snapshot(Box<ShardSnapshot>),
     Clients(Vec<ClientInfo>),
     Count(u64),
+    Observed(Box<super::observe::Observed>),
 }
 
 impl Response {
