@@ -190,7 +190,8 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
         .collect();
     let facts = process_facts(conn, &conn.rt.config());
     let mut text = render::render_info(&args[1..], &facts, &snapshots);
-    text.push_str(&super::observe::info_sections(conn, &args[1..]));
+    let extra = super::observe::info_sections(conn, &args[1..], &text);
+    text.push_str(&extra);
     if conn.protocol >= 3 {
         Reply::Verbatim("txt", Bytes::from(text))
     } else {

@@ -285,7 +285,8 @@ async fn latency(conn: &mut Connection, args: &[Bytes]) -> Reply {
 
 /// INFO sections shardis adds from the published state: `commandstats` and `latencystats`
 /// (Redis's formats, on request or with "all"/"everything") and `health` (with the defaults).
-pub fn info_sections(conn: &Connection, requested: &[Bytes]) -> String {
+/// `before` is the INFO text they follow.
+pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> String {
     let wants = |name: &str, default: bool| {
         if requested.is_empty() {
             return default;
@@ -299,7 +300,7 @@ pub fn info_sections(conn: &Connection, requested: &[Bytes]) -> String {
     };
     let mut text = String::new();
     let mut section = |header: &str, lines: Vec<String>| {
-        if !text.is_empty() || !requested.is_empty() || header != "Health" {
+        if !text.is_empty() || !before.is_empty() {
             text.push_str("\r\n");
         }
         text.push_str("# ");
