@@ -161,6 +161,7 @@ pub fn describe(
 /// The watchdog thread: logs each stall once when it starts and once when it ends, and counts it.
 pub fn watchdog(obs: Arc<Observability>) {
     while !obs.stopping.load(Relaxed) {
+        obs.clock.calibrate();
         let threshold = obs.settings.shard_stall_threshold_ms.load(Relaxed).max(1);
         let stalled = stalled_shards(&obs);
         for (shard, stats) in obs.shards.iter().enumerate() {

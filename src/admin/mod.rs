@@ -30,6 +30,7 @@
 //!
 //! Binlog and snapshot metrics arrive with the durability issue: see `metrics::binlog_metrics`.
 
+pub mod clock;
 pub mod disk;
 pub mod health;
 pub mod http;
@@ -59,8 +60,10 @@ pub struct Settings {
 /// The read side of every shard's published state, plus the disk probe's, shared by the server,
 /// the shards and the admin threads.
 pub struct Observability {
-    /// Time zero for every `*_ns` field (a monotonic clock).
+    /// Time zero for every `*_ns` field (a monotonic clock); `clock.epoch`.
     pub epoch: Instant,
+    /// The command-timing clock every shard shares (read-only for them).
+    pub clock: Arc<clock::Clock>,
     pub shards: Vec<Arc<ShardStats>>,
     pub disk: disk::DiskHealth,
     pub settings: Settings,
@@ -76,8 +79,10 @@ pub struct Observability {
 
 impl Observability {
     pub fn new(shards: usize, config: &Config, started_unix: u64) -> Arc<Observability> {
+        let clock = Arc::new(clock::Clock::new());
         let obs = Observability {
-            epoch: Instant::now(),
+            epoch: clock.epoch,
+            clock,
             shards: (0..shards)
                 .map(|_| Arc::new(ShardStats::default()))
                 .collect(),

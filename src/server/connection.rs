@@ -245,7 +245,7 @@ impl Connection {
             }
             Routing::Connection => {
                 // Timed here, as Shard::execute times the commands that run inside a shard.
-                let running = self.rt.shard.borrow().observe.begin(spec);
+                let running = self.rt.shard.borrow_mut().observe.begin(spec);
                 let logged = args.clone();
                 let reply = commands::run(self, spec, args).await;
                 let failed = reply.as_ref().is_some_and(Reply::is_error);

@@ -129,7 +129,7 @@ impl Runtime {
             proto_max_bulk_len: config.proto_max_bulk_len as usize,
         };
         let mut shard = Shard::new(id, config.databases, limits);
-        shard.observe = ShardObserver::new(obs.shards[id].clone(), obs.epoch, id, nshards);
+        shard.observe = ShardObserver::new(obs.shards[id].clone(), obs.clock.clone(), id, nshards);
         shard.observe.configure(&config);
         shard.observe.tick(super::TICK);
         Runtime {
