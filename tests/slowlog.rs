@@ -260,3 +260,37 @@ fn info_has_commandstats_latencystats_and_health() {
         !info.contains("cmdstat_set:")
     }));
 }
+
+#[test]
+fn a_command_split_over_shards_counts_once() {
+    for_each_topology(|server| {
+        let mut con = server.connection();
+        let _: () = query(&mut con, &["CONFIG", "RESETSTAT"]);
+        let keys = numbered("split", 8);
+        let mut mset = vec!["MSET"];
+        for key in &keys {
+            mset.push(key);
+            mset.push("v");
+        }
+        let _: () = query(&mut con, &mset);
+        let _: Value = query(&mut con, &["SCAN", "0"]);
+        let _: Value = query(&mut con, &["KEYS", "*"]);
+        let _: i64 = query(&mut con, &["DBSIZE"]);
+        let _: () = query(&mut con, &["RENAME", &keys[0], "renamed"]);
+        let wanted = [
+            "cmdstat_mset:calls=1,",
+            "cmdstat_scan:calls=1,",
+            "cmdstat_keys:calls=1,",
+            "cmdstat_dbsize:calls=1,",
+            "cmdstat_rename:calls=1,",
+        ];
+        let mut last = String::new();
+        assert!(
+            TestServer::eventually(Duration::from_secs(2), || {
+                last = query(&mut con, &["INFO", "commandstats"]);
+                wanted.iter().all(|w| last.contains(w))
+            }),
+            "{last}"
+        );
+    });
+}

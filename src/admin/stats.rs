@@ -188,6 +188,9 @@ pub struct ShardObserver {
     /// The client whose command is running (for slow log entries); set by the callers of
     /// `Shard::execute`.
     pub caller: u64,
+    /// Set while a shard runs its part of a command coordinated across shards: the coordinating
+    /// connection records that command once, so its parts only set the running marker.
+    pub quiet: bool,
     slowlog_log_slower_than: i64,
     slowlog_max_len: usize,
     latency_monitor_threshold_ms: u64,
@@ -215,6 +218,7 @@ impl ShardObserver {
             slowlog: SlowLog::new(shard, nshards),
             latency: LatencyMonitor::default(),
             caller: 0,
+            quiet: false,
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             latency_monitor_threshold_ms: 0,
@@ -275,6 +279,9 @@ impl ShardObserver {
     /// Records a finished command: counters, histogram, slow log, latency monitor.
     pub fn end(&mut self, running: Running, args: &[Bytes], failed: bool) {
         self.published.running_command.store(0, Relaxed);
+        if self.quiet {
+            return;
+        }
         let Running {
             spec,
             index,
@@ -312,6 +319,11 @@ impl ShardObserver {
             self.latency
                 .add_sample(event, unix_micros() / 1_000_000, millis);
         }
+    }
+
+    /// Ends a command without recording it (another place records it).
+    pub fn quiet_end(&mut self, _running: Running) {
+        self.published.running_command.store(0, Relaxed);
     }
 
     /// Copies the command counters that changed into the published stats.

@@ -233,31 +233,56 @@ impl Connection {
                     self.run_on(first, spec, args, now_ms);
                 } else {
                     self.drain().await;
-                    let reply = coordinator::run(&self.rt, &self.client, self.db, spec, args).await;
+                    let running = self.rt.shard.borrow_mut().observe.begin(spec);
+                    let reply =
+                        coordinator::run(&self.rt, &self.client, self.db, spec, args.clone()).await;
+                    self.record(running, &args, &reply);
                     self.push_reply(reply);
                 }
             }
             Routing::AllShards => {
                 self.drain().await;
-                let reply =
-                    coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
+                // On one shard these run as a plain command there (recorded by Shard::execute),
+                // except SCAN, which never goes through it.
+                let coordinated = self.rt.nshards > 1 || spec.name == "scan";
+                let running = self.rt.shard.borrow_mut().observe.begin(spec);
+                let reply = coordinator::run_everywhere(
+                    &self.rt,
+                    &self.client,
+                    self.db,
+                    spec,
+                    args.clone(),
+                )
+                .await;
+                if coordinated {
+                    self.record(running, &args, &reply);
+                } else {
+                    self.rt.shard.borrow_mut().observe.quiet_end(running);
+                }
                 self.push_reply(reply);
             }
             Routing::Connection => {
                 // Timed here, as Shard::execute times the commands that run inside a shard.
                 let running = self.rt.shard.borrow_mut().observe.begin(spec);
-                let logged = args.clone();
+                // Kept for the slow log; inline (no allocation) for the short commands here.
+                let logged: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
                 let reply = commands::run(self, spec, args).await;
-                let failed = reply.as_ref().is_some_and(Reply::is_error);
-                let mut shard = self.rt.shard.borrow_mut();
-                shard.observe.caller = self.client.id;
-                shard.observe.end(running, &logged, failed);
-                drop(shard);
+                match &reply {
+                    Some(reply) => self.record(running, &logged, reply),
+                    None => self.record(running, &logged, &Reply::ok()),
+                }
                 if let Some(reply) = reply {
                     self.push_reply(reply);
                 }
             }
         }
+    }
+
+    /// Records a command this connection coordinated (its parts on the shards record nothing).
+    fn record(&self, running: crate::admin::stats::Running, args: &[Bytes], reply: &Reply) {
+        let mut shard = self.rt.shard.borrow_mut();
+        shard.observe.caller = self.client.id;
+        shard.observe.end(running, args, reply.is_error());
     }
 
     /// Runs a command on the shard that owns its keys: in place here, or through the outbox.

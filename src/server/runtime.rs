@@ -266,7 +266,7 @@ impl Runtime {
             } => {
                 let mut shard = self.shard.borrow_mut();
                 shard.observe.caller = reply_to.conn;
-                let reply = shard.execute(spec, db, &args, now_ms());
+                let reply = shard.execute_part(spec, db, &args, now_ms());
                 drop(shard);
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {

@@ -91,6 +91,22 @@ impl Shard {
         reply
     }
 
+    /// Runs one shard's part of a command coordinated across shards (`server::coordinator`):
+    /// `execute`, except that the command's counters, slow log and latency are recorded once, by
+    /// the coordinating connection, rather than once per part.
+    pub fn execute_part(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        now_ms: u64,
+    ) -> Reply {
+        self.observe.quiet = true;
+        let reply = self.execute(spec, db, args, now_ms);
+        self.observe.quiet = false;
+        reply
+    }
+
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
     /// earlier command on the same key is still waiting). `None` means it was parked and its reply
     /// will come out of [`Shard::unlock`].
