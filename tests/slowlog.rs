@@ -294,3 +294,22 @@ fn a_command_split_over_shards_counts_once() {
         );
     });
 }
+
+#[test]
+fn client_list_names_subcommands_as_redis_7() {
+    let server = TestServer::start(2);
+    let mut con = server.connection();
+    let list: String = query(&mut con, &["CLIENT", "LIST"]);
+    assert!(list.contains(" cmd=client|list "), "{list}");
+    let _: Value = query(&mut con, &["CONFIG", "GET", "maxclients"]);
+    let info: String = query(&mut con, &["CLIENT", "INFO"]);
+    assert!(info.contains(" cmd=client|info "), "{info}");
+    let list: String = query(&mut con, &["CLIENT", "LIST"]);
+    let mut other = server.connection();
+    let _: Value = query(&mut other, &["SLOWLOG", "LEN"]);
+    let list_after: String = query(&mut con, &["CLIENT", "LIST"]);
+    assert!(
+        list_after.contains(" cmd=slowlog|len "),
+        "{list} / {list_after}"
+    );
+}

@@ -117,6 +117,72 @@ fn serialized_length(bytes: &[u8]) -> usize {
     prefix + bytes.len()
 }
 
+/// The name CLIENT LIST shows in `cmd=`: Redis 7 names a container's subcommand as
+/// `container|sub` ("client|list", "config|get"); an unknown subcommand shows the container.
+pub fn full_name(spec: &'static CommandSpec, args: &[Bytes]) -> &'static str {
+    if !matches!(
+        spec.name,
+        "client" | "config" | "object" | "command" | "slowlog" | "latency"
+    ) {
+        return spec.name;
+    }
+    static NAMES: std::sync::OnceLock<ahash::AHashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        const SUBCOMMANDS: &[&str] = &[
+            "client|id",
+            "client|getname",
+            "client|setname",
+            "client|setinfo",
+            "client|info",
+            "client|list",
+            "client|kill",
+            "client|no-evict",
+            "client|no-touch",
+            "client|help",
+            "config|get",
+            "config|set",
+            "config|resetstat",
+            "config|rewrite",
+            "config|help",
+            "object|encoding",
+            "object|refcount",
+            "object|idletime",
+            "object|freq",
+            "object|help",
+            "command|count",
+            "command|info",
+            "command|docs",
+            "command|list",
+            "command|getkeys",
+            "command|help",
+            "slowlog|get",
+            "slowlog|len",
+            "slowlog|reset",
+            "slowlog|help",
+            "latency|latest",
+            "latency|history",
+            "latency|reset",
+            "latency|histogram",
+            "latency|doctor",
+            "latency|help",
+        ];
+        SUBCOMMANDS
+            .iter()
+            .map(|name| (name.to_string(), *name))
+            .collect()
+    });
+    let Some(sub) = args.get(1) else {
+        return spec.name;
+    };
+    let key = format!(
+        "{}|{}",
+        spec.name,
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    names.get(&key).copied().unwrap_or(spec.name)
+}
+
 pub const DEBUG_HELP: &[&str] = &[
     "OBJECT <key>",
     "    Show low level info about the `key` and associated value.",
@@ -144,6 +210,31 @@ mod tests {
             limits: &h.limits,
         };
         debug_object(&mut ctx, &args)
+    }
+
+    #[test]
+    fn full_names_of_subcommands() {
+        let args = |words: &[&str]| -> Vec<Bytes> {
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let spec = |name: &str| crate::command::lookup(name.as_bytes()).unwrap();
+        assert_eq!(
+            full_name(spec("client"), &args(&["CLIENT", "LIST"])),
+            "client|list"
+        );
+        assert_eq!(
+            full_name(spec("config"), &args(&["config", "Get", "x"])),
+            "config|get"
+        );
+        assert_eq!(
+            full_name(spec("client"), &args(&["CLIENT", "NOPE"])),
+            "client"
+        );
+        assert_eq!(full_name(spec("get"), &args(&["GET", "k"])), "get");
+        assert_eq!(full_name(spec("ping"), &args(&["PING"])), "ping");
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl Connection {
             self.push_reply(command::arity_error(&args[0]));
             return;
         }
-        self.client.meta.borrow_mut().last_command = spec.name;
+        self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
         observe::feed_monitors(&self.rt, &self.client, self.db, &args);
         match spec.routing {
             Routing::SingleKey => {
