@@ -160,6 +160,8 @@ pub fn describe(
 
 /// The watchdog thread: logs each stall once when it starts and once when it ends, and counts it.
 pub fn watchdog(obs: Arc<Observability>) {
+    // When each shard's current stall was first seen.
+    let mut since: Vec<Option<std::time::Instant>> = vec![None; obs.shards.len()];
     while !obs.stopping.load(Relaxed) {
         obs.clock.calibrate();
         let threshold = obs.settings.shard_stall_threshold_ms.load(Relaxed).max(1);
@@ -179,6 +181,7 @@ pub fn watchdog(obs: Arc<Observability>) {
                     }),
                 ) => {
                     stats.stalled.store(1, Relaxed);
+                    since[shard] = std::time::Instant::now().checked_sub(*stalled_for);
                     stats
                         .stalls_total
                         .store(stats.stalls_total.load(Relaxed) + 1, Relaxed);
@@ -191,7 +194,12 @@ pub fn watchdog(obs: Arc<Observability>) {
                 }
                 (true, None) => {
                     stats.stalled.store(0, Relaxed);
-                    info!(shard, "shard making progress again");
+                    let lasted = since[shard].take().map(|s| s.elapsed().as_millis());
+                    info!(
+                        shard,
+                        "shard making progress again after a stall of about {} ms",
+                        lasted.unwrap_or(0)
+                    );
                 }
                 _ => {}
             }

@@ -14,8 +14,11 @@
 //! the shard copies them into its own [`stats::ShardStats`], an `Arc` of atomics, with relaxed
 //! stores. Every atomic has exactly one writer (the shard, or for the stall fields the watchdog);
 //! readers (the admin threads) only load, so they never wait for a shard and a shard never waits
-//! for them. The only per-command stores are the "running" marker (command and start time), two
-//! relaxed stores the watchdog needs to say what a stuck shard is doing.
+//! for them. The only per-command stores are the "running" marker (command and start time, then
+//! cleared): three relaxed stores the watchdog needs to say what a stuck shard is doing. Timing a
+//! command costs two reads of the TSC (`clock`); the rest is plain adds to the shard's own
+//! counters (measured: about 75 ns per command in all on the 2-core development VM, of which
+//! about 45 ns are the two TSC reads, which this VM makes slow).
 //!
 //! **Progress.** The shard stores a heartbeat (ns since [`Observability::epoch`]) on every tick. A
 //! tick runs between loop turns, so a heartbeat older than `shard-stall-threshold` means one turn
