@@ -313,3 +313,23 @@ fn client_list_names_subcommands_as_redis_7() {
         "{list} / {list_after}"
     );
 }
+
+#[test]
+fn slowlog_keeps_the_address_of_a_client_that_left() {
+    let server = TestServer::start(2);
+    let mut gone = server.connection();
+    let _: () = query(&mut gone, &["CLIENT", "SETNAME", "gone"]);
+    let info: String = query(&mut gone, &["CLIENT", "INFO"]);
+    let addr = info
+        .split(' ')
+        .find_map(|field| field.strip_prefix("addr="))
+        .expect("addr field")
+        .to_string();
+    let _: () = query(&mut gone, &["DEBUG", "SLEEP", "0.02"]);
+    drop(gone);
+    let mut con = server.connection();
+    let log: Value = query(&mut con, &["SLOWLOG", "GET", "1"]);
+    let entry = items(&items(&log)[0]);
+    assert_eq!(text(&entry[4]), addr);
+    assert_eq!(text(&entry[5]), "gone");
+}

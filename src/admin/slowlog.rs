@@ -3,9 +3,10 @@
 //! Each shard keeps the entries of the commands it ran (Redis's `slowlogPushEntryIfNeeded`, with
 //! Redis's argument trimming); SLOWLOG GET merges the shards' newest entries by start time. Entry
 //! ids are unique over the server (`seq * shards + shard`), so they grow with time on each shard
-//! but are not dense across shards. The client's address and name are looked up when the log is
-//! read (a shard may run a command for a connection another core owns); a client gone by then
-//! shows empty strings.
+//! but are not dense across shards. A command the client's own connection recorded (DEBUG, INFO,
+//! CONFIG, a command coordinated over shards, ...) keeps the client's address and name as Redis
+//! does; for one a shard ran (it may run commands for connections another core owns) they are
+//! looked up when the log is read, and a client gone by then shows empty strings.
 
 use std::collections::VecDeque;
 
@@ -27,6 +28,8 @@ pub struct SlowEntry {
     /// The arguments, trimmed as Redis trims them.
     pub args: Vec<Bytes>,
     pub client_id: u64,
+    /// The client's address and name when known at the time.
+    pub client: Option<(String, String)>,
 }
 
 /// One shard's slow log, newest entry first.
@@ -55,6 +58,7 @@ impl SlowLog {
         duration_us: u64,
         unix_us: u64,
         client_id: u64,
+        client: Option<(String, String)>,
         max_len: usize,
     ) {
         let id = self.next_seq * self.nshards as u64 + self.shard as u64;
@@ -65,6 +69,7 @@ impl SlowLog {
             duration_us,
             args: trim_args(args),
             client_id,
+            client,
         });
         self.entries.truncate(max_len);
     }
@@ -142,7 +147,10 @@ pub fn render(entries: &[SlowEntry], client: impl Fn(u64) -> (String, String)) -
         entries
             .iter()
             .map(|entry| {
-                let (addr, name) = client(entry.client_id);
+                let (addr, name) = entry
+                    .client
+                    .clone()
+                    .unwrap_or_else(|| client(entry.client_id));
                 Reply::Array(vec![
                     Reply::Integer(entry.id as i64),
                     Reply::Integer((entry.unix_us / 1_000_000) as i64),
@@ -183,7 +191,7 @@ mod tests {
     fn keeps_the_newest_max_len_entries() {
         let mut log = SlowLog::new(1, 4);
         for i in 0..5 {
-            log.push(&args(&["SET", "k", "v"]), 10 + i, 1000 + i, 7, 3);
+            log.push(&args(&["SET", "k", "v"]), 10 + i, 1000 + i, 7, None, 3);
         }
         assert_eq!(log.len(), 3);
         let newest = log.newest(Some(2));
@@ -216,6 +224,7 @@ mod tests {
             duration_us: 1,
             args: Vec::new(),
             client_id: 0,
+            client: None,
         };
         let merged = merge(vec![entry(0, 5), entry(1, 9), entry(2, 7)], Some(2));
         assert_eq!(merged.iter().map(|e| e.id).collect::<Vec<_>>(), vec![1, 2]);

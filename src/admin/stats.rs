@@ -278,6 +278,18 @@ impl ShardObserver {
 
     /// Records a finished command: counters, histogram, slow log, latency monitor.
     pub fn end(&mut self, running: Running, args: &[Bytes], failed: bool) {
+        self.end_with_client(running, args, failed, || None)
+    }
+
+    /// [`ShardObserver::end`] for a caller that knows the client: `client` gives its address
+    /// and name, asked only if the command goes into the slow log.
+    pub fn end_with_client(
+        &mut self,
+        running: Running,
+        args: &[Bytes],
+        failed: bool,
+        client: impl FnOnce() -> Option<(String, String)>,
+    ) {
         self.published.running_command.store(0, Relaxed);
         if self.quiet {
             return;
@@ -306,6 +318,7 @@ impl ShardObserver {
                 micros,
                 unix_micros(),
                 self.caller,
+                client(),
                 self.slowlog_max_len,
             );
         }

@@ -282,7 +282,12 @@ impl Connection {
     fn record(&self, running: crate::admin::stats::Running, args: &[Bytes], reply: &Reply) {
         let mut shard = self.rt.shard.borrow_mut();
         shard.observe.caller = self.client.id;
-        shard.observe.end(running, args, reply.is_error());
+        shard
+            .observe
+            .end_with_client(running, args, reply.is_error(), || {
+                let (addr, _) = self.client.addresses();
+                Some((addr, self.client.meta.borrow().name.clone()))
+            });
     }
 
     /// Runs a command on the shard that owns its keys: in place here, or through the outbox.
