@@ -10,9 +10,12 @@
 //! Each [`Db`] counts the dead keys it reclaims; [`Keyspace::active_expire`] (every tick) and
 //! [`Keyspace::sync_stats`] fold those counts into `stats.expired_keys`.
 
+pub mod cut;
 pub mod db;
 pub mod glob;
 pub mod value;
+
+use bytes::Bytes;
 
 pub use db::{Db, Entry};
 pub use value::Value;
@@ -78,6 +81,40 @@ impl Keyspace {
         }
     }
 
+    /// Changes made so far over every database (Redis's `server.dirty`; compare two readings).
+    pub fn mutations(&self) -> u64 {
+        self.dbs.iter().map(|db| db.mutations()).sum()
+    }
+
+    /// Starts a snapshot cut of every database (see `cut`).
+    pub fn start_cut(&mut self) {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            db.start_cut(index);
+        }
+    }
+
+    pub fn cut_in_progress(&self) -> bool {
+        self.dbs.iter().any(|db| db.cut_in_progress())
+    }
+
+    pub fn drop_cut(&mut self) {
+        self.dbs.iter_mut().for_each(Db::drop_cut);
+    }
+
+    /// Emits up to about `budget` entries of the cut; true once the whole cut was emitted.
+    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
+        let mut all_done = true;
+        for db in &mut self.dbs {
+            if db.cut_in_progress() {
+                if !db.cut_step(budget, emit) {
+                    all_done = false;
+                    break;
+                }
+            }
+        }
+        all_done && !self.cut_in_progress()
+    }
+
     /// Total keys over all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|db| db.len()).sum()
@@ -123,8 +160,6 @@ impl Keyspace {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
 
     fn volatile(value: &str, expire_at: u64) -> Entry {
