@@ -718,7 +718,11 @@ impl Config {
             .split_whitespace()
             .filter_map(|w| w.parse().ok())
             .collect();
-        words.chunks(2).filter(|p| p.len() == 2).map(|p| (p[0], p[1])).collect()
+        words
+            .chunks(2)
+            .filter(|p| p.len() == 2)
+            .map(|p| (p[0], p[1]))
+            .collect()
     }
 
     /// The `save-schedule` times as minutes after midnight UTC.

@@ -34,7 +34,12 @@ pub fn deterministic(
 }
 
 /// `SET key value [PXAT t]`, or `DEL key` when the command left no key.
-fn string_state(key: &Bytes, keyspace: &mut Keyspace, db: usize, now_ms: u64) -> Option<Vec<Bytes>> {
+fn string_state(
+    key: &Bytes,
+    keyspace: &mut Keyspace,
+    db: usize,
+    now_ms: u64,
+) -> Option<Vec<Bytes>> {
     let Some(entry) = keyspace.db(db).get(key, now_ms) else {
         return Some(vec![Bytes::from_static(b"DEL"), key.clone()]);
     };

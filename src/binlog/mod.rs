@@ -27,6 +27,7 @@ pub mod check;
 pub mod effect;
 pub mod record;
 pub mod recovery;
+pub mod restore;
 pub mod segment;
 pub mod snapshot;
 pub mod writer;

@@ -323,7 +323,10 @@ mod tests {
 
     #[test]
     fn torn_tail_at_every_cut_is_truncated_to_the_whole_records() {
-        let records = vec![command(1, &["SET", "a", "1"]), command(2, &["SET", "b", "2"])];
+        let records = vec![
+            command(1, &["SET", "a", "1"]),
+            command(2, &["SET", "b", "2"]),
+        ];
         let bytes = encoded(&records);
         let first_len = encoded(&records[..1]).len();
         for cut in first_len + 1..bytes.len() {
@@ -339,7 +342,10 @@ mod tests {
 
     #[test]
     fn bad_crc_in_the_last_record_is_a_torn_tail() {
-        let mut bytes = encoded(&[command(1, &["SET", "a", "1"]), command(2, &["SET", "b", "2"])]);
+        let mut bytes = encoded(&[
+            command(1, &["SET", "a", "1"]),
+            command(2, &["SET", "b", "2"]),
+        ]);
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         let end = scan(&bytes, |_| {});
@@ -370,7 +376,10 @@ mod tests {
         let end = scan(&bytes, |_| count += 1);
         assert_eq!(count, 0);
         let (offset, damage, reaches_end) = end.damage.expect("damage");
-        assert_eq!((offset, damage, reaches_end), (0, Damage::BadChecksum, false));
+        assert_eq!(
+            (offset, damage, reaches_end),
+            (0, Damage::BadChecksum, false)
+        );
     }
 
     #[test]

@@ -250,7 +250,10 @@ fn replay_shard(
             if state.stopped || state.error.is_some() || record.position <= from {
                 return;
             }
-            if options.up_to_ms.is_some_and(|limit| record.timestamp_ms > limit) {
+            if options
+                .up_to_ms
+                .is_some_and(|limit| record.timestamp_ms > limit)
+            {
                 state.stopped = true;
                 return;
             }

@@ -62,7 +62,6 @@ pub fn decode_value(bytes: &[u8]) -> Option<Value> {
     }
 }
 
-
 const MAGIC: &[u8; 8] = b"SHARDSNP";
 const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 2 + 8 + 8;
@@ -168,7 +167,10 @@ fn load_into(bytes: &[u8], keyspace: &mut Keyspace) -> Result<(), String> {
         if crc32c::crc32c(payload) != crc {
             return Err(format!("CRC mismatch at offset {at}"));
         }
-        let mut reader = Reader { bytes: payload, at: 0 };
+        let mut reader = Reader {
+            bytes: payload,
+            at: 0,
+        };
         let malformed = || format!("malformed frame at offset {at}");
         match reader.take(1).ok_or_else(malformed)?[0] {
             0 => {
@@ -186,7 +188,9 @@ fn load_into(bytes: &[u8], keyspace: &mut Keyspace) -> Result<(), String> {
             1 => {
                 let count = reader.u64().ok_or_else(malformed)?;
                 if count != loaded {
-                    return Err(format!("holds {loaded} entries, its end marker says {count}"));
+                    return Err(format!(
+                        "holds {loaded} entries, its end marker says {count}"
+                    ));
                 }
                 return Ok(());
             }
@@ -346,8 +350,11 @@ impl Snapshots {
                 return Some(self.fail(super::strerror(&error)));
             }
             if walked {
-                let (file, tmp, target) =
-                    (job.file.take(), job.tmp_path.clone(), job.final_path.clone());
+                let (file, tmp, target) = (
+                    job.file.take(),
+                    job.tmp_path.clone(),
+                    job.final_path.clone(),
+                );
                 let (done_tx, done_rx) = crossbeam_channel::bounded(1);
                 let spawned = std::thread::Builder::new()
                     .name("snapshot-sync".into())
@@ -407,6 +414,11 @@ impl Snapshots {
         })
     }
 
+    /// Records a snapshot that could not even start.
+    pub fn record_failure(&mut self, cause: String) {
+        self.fail(cause);
+    }
+
     fn fail(&mut self, cause: String) -> Outcome {
         if let Some(job) = self.job.take() {
             let _ = std::fs::remove_file(&job.tmp_path);
@@ -444,7 +456,12 @@ pub fn apply_retention(
         }
         let meta = std::fs::metadata(path).ok();
         let size = meta.as_ref().map_or(0, |m| m.len());
-        old.push((*first, path.clone(), size, meta.and_then(|m| m.modified().ok())));
+        old.push((
+            *first,
+            path.clone(),
+            size,
+            meta.and_then(|m| m.modified().ok()),
+        ));
     }
     let mut total: u64 = old.iter().map(|s| s.2).sum();
     let (mut deleted, mut deleted_bytes) = (0, 0);
@@ -488,7 +505,9 @@ mod tests {
                 value: Value::String(Bytes::from(format!("v{n}"))),
                 expire_at: 0,
             };
-            keyspace.db(n % 2).insert(Bytes::from(format!("k{n}")), entry);
+            keyspace
+                .db(n % 2)
+                .insert(Bytes::from(format!("k{n}")), entry);
         }
         let expected: Vec<Vec<(Bytes, Entry)>> = (0..2)
             .map(|db| {

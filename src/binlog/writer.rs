@@ -212,7 +212,10 @@ impl Writer {
             return;
         }
         if self.failure.take().is_some() {
-            info!(shard = self.shard, "binlog writes succeed again; accepting writes");
+            info!(
+                shard = self.shard,
+                "binlog writes succeed again; accepting writes"
+            );
         }
         if self.options.fsync == Fsync::Always {
             self.request_fsync();

@@ -11,6 +11,7 @@
 //! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
 
 pub mod keys;
+pub mod persistence;
 pub mod server;
 pub mod string;
 pub mod util;
@@ -141,6 +142,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(keys::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
+        .chain(persistence::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

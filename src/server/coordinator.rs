@@ -122,6 +122,7 @@ async fn fan_out(
     args: &[Bytes],
 ) -> Reply {
     let parts = split(rt, db, spec, args);
+    let parts_count = parts.len() as u16;
     let tx = rt.new_tx_id();
     let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
     lock_in_order(rt, client, tx, locks).await;
@@ -129,6 +130,7 @@ async fn fan_out(
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
         let op = Op::TxCommand {
+            participants: parts_count,
             tx,
             spec,
             db,
@@ -185,6 +187,7 @@ async fn lock_all_and_run(
             shard,
             client,
             Op::TxCommand {
+                participants: 0,
                 tx,
                 spec,
                 db,
@@ -220,6 +223,7 @@ async fn msetnx(
     args: &[Bytes],
 ) -> Reply {
     let parts = split(rt, db, spec, args);
+    let parts_count = parts.len() as u16;
     let tx = rt.new_tx_id();
     let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
     let checks = parts
@@ -245,6 +249,7 @@ async fn msetnx(
             shard,
             client,
             Op::TxCommand {
+                participants: parts_count,
                 tx,
                 spec: mset,
                 db,
@@ -271,6 +276,7 @@ async fn transfer(
         src_shard,
         client,
         Op::TxGetEntry {
+            participants: 0,
             tx,
             db: src_db,
             key: src.clone(),
@@ -286,6 +292,7 @@ async fn transfer(
         dst_shard,
         client,
         Op::TxPutEntry {
+            participants: if remove_source { 2 } else { 1 },
             tx,
             db: dst_db,
             key: Bytes::copy_from_slice(&dst),
@@ -298,6 +305,7 @@ async fn transfer(
             src_shard,
             client,
             Op::TxGetEntry {
+                participants: 2,
                 tx,
                 db: src_db,
                 key: src,
@@ -427,6 +435,7 @@ pub async fn run_everywhere(
             .map(|shard| {
                 let op = if rt.nshards > 1 {
                     Op::TxCommand {
+                        participants: rt.nshards as u16,
                         tx,
                         spec,
                         db,

@@ -47,6 +47,8 @@ pub enum Op {
     /// Run a command inside transaction `tx`, which holds its keys; release afterwards if `unlock`.
     TxCommand {
         tx: TxId,
+        /// Shards that run a write part of `tx` (recorded in the binlog; see `binlog`).
+        participants: u16,
         spec: &'static CommandSpec,
         db: usize,
         args: Vec<Bytes>,
@@ -55,6 +57,7 @@ pub enum Op {
     /// Read (and with `remove`, take) a whole entry inside `tx`.
     TxGetEntry {
         tx: TxId,
+        participants: u16,
         db: usize,
         key: Bytes,
         remove: bool,
@@ -63,6 +66,7 @@ pub enum Op {
     /// Store a whole entry inside `tx`.
     TxPutEntry {
         tx: TxId,
+        participants: u16,
         db: usize,
         key: Bytes,
         entry: Entry,
@@ -86,6 +90,8 @@ pub enum Op {
     ClientKill { filter: KillFilter, caller: u64 },
     /// Zero the counters INFO reports (CONFIG RESETSTAT).
     ResetStats,
+    /// BGSAVE, SAVE, BGREWRITEAOF, LASTSAVE on this shard.
+    Persist(super::runtime::PersistOp),
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
 }

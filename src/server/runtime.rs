@@ -8,11 +8,13 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
 
-use crate::command::server::{ClientInfo, ShardSnapshot};
+use crate::binlog::{snapshot, TxTag, WriterOptions};
+use crate::command::server::{ClientInfo, PersistenceFacts, ShardSnapshot};
 use crate::command::CommandLimits;
 use crate::config::Config;
 use crate::protocol::reply::Reply;
@@ -109,6 +111,23 @@ pub struct Runtime {
     pub shutting_down: Cell<bool>,
     next_client: Cell<u64>,
     next_tx: Cell<u64>,
+    /// Tasks waiting for the binlog to reach a position (replies held for durability).
+    binlog_waiters: RefCell<Vec<Waker>>,
+    /// Minute of the day (UTC, with the day) of the last `save-schedule` snapshot started.
+    pub last_scheduled_save: Cell<u64>,
+}
+
+/// What a persistence command asks of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistOp {
+    /// BGSAVE: start a snapshot in the background.
+    BackgroundSave,
+    /// SAVE: take a snapshot now, replying when it is on disk.
+    Save,
+    /// BGREWRITEAOF: rotate the binlog, then snapshot in the background.
+    Rewrite,
+    /// LASTSAVE: unix seconds of the last successful snapshot.
+    LastSave,
 }
 
 impl Runtime {
@@ -138,6 +157,81 @@ impl Runtime {
             shutting_down: Cell::new(false),
             next_client: Cell::new(0),
             next_tx: Cell::new(0),
+            binlog_waiters: RefCell::new(Vec::new()),
+            last_scheduled_save: Cell::new(0),
+        }
+    }
+
+    /// Binlog writer settings from a configuration.
+    pub fn writer_options(config: &Config) -> WriterOptions {
+        WriterOptions {
+            fsync: config.appendfsync,
+            segment_size: config.binlog_segment_size,
+            segment_seconds: config.binlog_segment_seconds,
+            failpoint: config.binlog_failpoint,
+        }
+    }
+
+    /// Wakes every task waiting on the binlog (after a flush or an fsync).
+    pub fn wake_binlog_waiters(&self) {
+        for waker in self.binlog_waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Waits until a reply for a write at `position` may leave: the record is written (or, with
+    /// `appendfsync always`, durable). Returns at once without a binlog.
+    pub async fn wait_acknowledged(&self, position: u64) {
+        std::future::poll_fn(|cx| {
+            let shard = self.shard.borrow();
+            match &shard.binlog {
+                Some(writer) if !writer.acknowledged(position) => {
+                    self.binlog_waiters.borrow_mut().push(cx.waker().clone());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(()),
+            }
+        })
+        .await
+    }
+
+    /// Runs a persistence command on this shard.
+    pub fn persist(&self, op: PersistOp) -> Reply {
+        let mut shard = self.shard.borrow_mut();
+        if op == PersistOp::LastSave {
+            return Reply::Integer(shard.snapshots.last_save_unix as i64);
+        }
+        if shard.snapshots.in_progress() {
+            if op == PersistOp::Save {
+                // Redis refuses SAVE during BGSAVE; here SAVE finishes the one in progress.
+                return match shard.finish_snapshot() {
+                    Ok(()) => Reply::ok(),
+                    Err(_) => Reply::error_static("ERR"),
+                };
+            }
+            return match op {
+                PersistOp::Rewrite => {
+                    Reply::status("Background append only file rewriting scheduled")
+                }
+                _ => Reply::error_static("ERR Background save already in progress"),
+            };
+        }
+        if op == PersistOp::Rewrite {
+            if let Some(writer) = shard.binlog.as_mut() {
+                writer.rotate_now();
+            }
+        }
+        let dir = self.config().dir.clone();
+        if let Err(error) = shard.start_snapshot(&dir, now_ms()) {
+            return Reply::error(format!("ERR {error}"));
+        }
+        match op {
+            PersistOp::Save => match shard.finish_snapshot() {
+                Ok(()) => Reply::ok(),
+                Err(_) => Reply::error_static("ERR"),
+            },
+            PersistOp::Rewrite => Reply::status("Background append only file rewriting started"),
+            _ => Reply::status("Background saving started"),
         }
     }
 
@@ -249,12 +343,20 @@ impl Runtime {
             }
             Op::TxCommand {
                 tx,
+                participants,
                 spec,
                 db,
                 args,
                 unlock,
             } => {
-                let reply = self.shard.borrow_mut().execute(spec, db, &args, now_ms());
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let reply =
+                    self.shard
+                        .borrow_mut()
+                        .execute_in(spec, db, &args, now_ms(), Some(tag));
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {
                     self.unlock(tx);
@@ -262,20 +364,20 @@ impl Runtime {
             }
             Op::TxGetEntry {
                 tx,
+                participants,
                 db,
                 key,
                 remove,
                 unlock,
             } => {
-                let entry = {
-                    let mut shard = self.shard.borrow_mut();
-                    let db = shard.keyspace.db(db);
-                    if remove {
-                        db.remove(&key, now_ms())
-                    } else {
-                        db.get(&key, now_ms()).cloned()
-                    }
+                let tag = TxTag {
+                    id: tx,
+                    participants,
                 };
+                let entry = self
+                    .shard
+                    .borrow_mut()
+                    .take_entry(db, &key, remove, now_ms(), tag);
                 self.respond(reply_to, Response::Entry(entry));
                 if unlock {
                     self.unlock(tx);
@@ -283,13 +385,22 @@ impl Runtime {
             }
             Op::TxPutEntry {
                 tx,
+                participants,
                 db,
                 key,
                 entry,
                 unlock,
             } => {
-                self.shard.borrow_mut().keyspace.db(db).insert(key, entry);
-                self.respond(reply_to, Response::Reply(Reply::ok()));
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let stored = self
+                    .shard
+                    .borrow_mut()
+                    .put_entry(db, key, entry, now_ms(), tag);
+                let reply = stored.err().unwrap_or_else(Reply::ok);
+                self.respond(reply_to, Response::Reply(reply));
                 if unlock {
                     self.unlock(tx);
                 }
@@ -341,9 +452,17 @@ impl Runtime {
                 drop(shard);
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
+            Op::Persist(op) => {
+                let reply = self.persist(op);
+                self.respond(reply_to, Response::Reply(reply));
+            }
             Op::Configure(config) => {
-                self.shard.borrow_mut().limits.proto_max_bulk_len =
-                    config.proto_max_bulk_len as usize;
+                let mut shard = self.shard.borrow_mut();
+                shard.limits.proto_max_bulk_len = config.proto_max_bulk_len as usize;
+                if let Some(writer) = shard.binlog.as_mut() {
+                    writer.set_options(Self::writer_options(&config));
+                }
+                drop(shard);
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
@@ -425,7 +544,34 @@ impl Runtime {
             memory_estimate,
             remote_commands: shard.remote_commands,
             keyspace,
+            persistence: self.persistence_facts(&shard),
         }
+    }
+
+    fn persistence_facts(&self, shard: &Shard) -> PersistenceFacts {
+        let snapshots: &snapshot::Snapshots = &shard.snapshots;
+        let mut facts = PersistenceFacts {
+            snapshot_in_progress: snapshots.in_progress(),
+            last_save_unix: snapshots.last_save_unix,
+            last_snapshot_position: snapshots.last_position,
+            last_snapshot_duration_ms: (snapshots.completed > 0)
+                .then_some(snapshots.last_duration_ms),
+            snapshot_failure: snapshots.failure.clone(),
+            snapshots_completed: snapshots.completed,
+            ..Default::default()
+        };
+        if let Some(writer) = &shard.binlog {
+            let (segments, bytes) = writer.segment_stats();
+            facts.aof_enabled = true;
+            facts.appendfsync = writer.options().fsync.name();
+            facts.binlog_position = writer.last_position();
+            facts.binlog_written_position = writer.written_position();
+            facts.binlog_durable_position = writer.durable_position();
+            facts.binlog_segments = segments;
+            facts.binlog_bytes = bytes;
+            facts.write_failure = writer.failure().map(str::to_string);
+        }
+        facts
     }
 
     /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.

@@ -8,6 +8,7 @@
 //! on. Only the owning core ever touches a `Shard`.
 
 pub mod locks;
+mod persistence;
 
 use std::task::Waker;
 
@@ -64,7 +65,7 @@ pub struct Shard {
     /// Added to coordinator transaction ids in records, so ids of different runs never meet.
     pub tx_epoch: u64,
     /// Timestamps in records never go backwards (point-in-time restore cuts on them).
-    last_timestamp_ms: u64,
+    pub(crate) last_timestamp_ms: u64,
     /// The snapshot being written, if any, and what the last one did (INFO, LASTSAVE).
     pub snapshots: snapshot::Snapshots,
 }
@@ -235,7 +236,6 @@ impl Shard {
     pub fn refuses_writes(&self) -> Option<Reply> {
         self.misconf()
     }
-
 
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
     /// earlier command on the same key is still waiting). `None` means it was parked and its reply
