@@ -198,7 +198,10 @@ impl Writer {
     pub fn flush(&mut self) {
         if !self.buffer.is_empty() {
             if let Err(error) = self.write_buffer() {
-                self.fail(format!("Errors writing to the AOF file: {error}"));
+                self.fail(format!(
+                    "Errors writing to the AOF file: {}",
+                    super::strerror(&error)
+                ));
                 return;
             }
             self.written_position = self.buffered_position;
@@ -225,7 +228,10 @@ impl Writer {
             && self.file_opened.elapsed() >= Duration::from_secs(self.options.segment_seconds);
         if (full || old) && self.file_len > 0 {
             if let Err(error) = self.rotate() {
-                self.fail(format!("Errors rotating the AOF file: {error}"));
+                self.fail(format!(
+                    "Errors rotating the AOF file: {}",
+                    super::strerror(&error)
+                ));
             }
         }
     }
@@ -323,7 +329,10 @@ impl Writer {
         self.flush();
         if self.file_len > 0 {
             if let Err(error) = self.rotate() {
-                self.fail(format!("Errors rotating the AOF file: {error}"));
+                self.fail(format!(
+                    "Errors rotating the AOF file: {}",
+                    super::strerror(&error)
+                ));
             }
         }
     }

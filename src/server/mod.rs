@@ -556,13 +556,10 @@ async fn run_shard(
         })
         .detach();
         let (outbox, address) = (rt.replies_out[peer].clone(), addresses[peer].clone());
-        let replier = rt.clone();
+        // Replies to writes reach this outbox only once the binlog acknowledged them (runtime).
         glommio::spawn_local(async move {
             loop {
                 let batch = outbox.next_batch().await;
-                // Replies to writes leave only once the binlog acknowledges them (see runtime).
-                let position = replier.shard.borrow().binlog_position();
-                replier.wait_acknowledged(position).await;
                 address.post(Mail::Replies(batch));
             }
         })

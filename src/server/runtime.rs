@@ -113,6 +113,12 @@ pub struct Runtime {
     next_tx: Cell<u64>,
     /// Tasks waiting for the binlog to reach a position (replies held for durability).
     binlog_waiters: RefCell<Vec<Waker>>,
+    /// Replies to other cores' writes waiting for their binlog position to be acknowledged:
+    /// (position, destination core, reply). Replies to reads never wait here, so reads are
+    /// served while a failing disk holds the writes.
+    held_replies: RefCell<Vec<(u64, usize, ReplyMessage)>>,
+    /// The binlog position when the request being handled started, while one is.
+    handling_from: Cell<Option<u64>>,
     /// Minute of the day (UTC, with the day) of the last `save-schedule` snapshot started.
     pub last_scheduled_save: Cell<u64>,
 }
@@ -158,6 +164,8 @@ impl Runtime {
             next_client: Cell::new(0),
             next_tx: Cell::new(0),
             binlog_waiters: RefCell::new(Vec::new()),
+            held_replies: RefCell::new(Vec::new()),
+            handling_from: Cell::new(None),
             last_scheduled_save: Cell::new(0),
         }
     }
@@ -177,6 +185,25 @@ impl Runtime {
         for waker in self.binlog_waiters.borrow_mut().drain(..) {
             waker.wake();
         }
+        if self.held_replies.borrow().is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut *self.held_replies.borrow_mut());
+        let shard = self.shard.borrow();
+        let mut still = Vec::new();
+        for (position, peer, message) in held {
+            if shard
+                .binlog
+                .as_ref()
+                .is_none_or(|w| w.acknowledged(position))
+            {
+                self.replies_out[peer].push(message);
+            } else {
+                still.push((position, peer, message));
+            }
+        }
+        drop(shard);
+        self.held_replies.borrow_mut().extend(still);
     }
 
     /// Waits until a reply for a write at `position` may leave: the record is written (or, with
@@ -288,11 +315,28 @@ impl Runtime {
                 client.inbox.deliver(reply_to.seq, response);
             }
         } else {
-            self.replies_out[reply_to.shard].push(ReplyMessage {
+            let message = ReplyMessage {
                 conn: reply_to.conn,
                 seq: reply_to.seq,
                 response,
-            });
+            };
+            // A reply to a request that logged something leaves once the binlog acknowledges it.
+            let shard = self.shard.borrow();
+            let position = shard.binlog_position();
+            let wrote = self.handling_from.get().is_some_and(|from| position > from);
+            let waits = wrote
+                && shard
+                    .binlog
+                    .as_ref()
+                    .is_some_and(|w| !w.acknowledged(position));
+            drop(shard);
+            if waits {
+                self.held_replies
+                    .borrow_mut()
+                    .push((position, reply_to.shard, message));
+            } else {
+                self.replies_out[reply_to.shard].push(message);
+            }
         }
     }
 
@@ -317,6 +361,13 @@ impl Runtime {
 
     /// Handles one request addressed to this shard.
     pub fn handle(&self, request: Request) {
+        let from = self.shard.borrow().binlog_position();
+        self.handling_from.set(Some(from));
+        self.handle_op(request);
+        self.handling_from.set(None);
+    }
+
+    fn handle_op(&self, request: Request) {
         let Request { reply_to, op } = request;
         if reply_to.shard != self.id {
             self.shard.borrow_mut().remote_commands += 1;
