@@ -25,12 +25,20 @@ pub fn deterministic(
     now_ms: u64,
 ) -> Vec<Vec<Bytes>> {
     match name {
+        // Without a relative expiry SET and GETEX are deterministic as sent: skip the lookup.
+        "set" | "getex" if !has_relative_expiry(&args[2.min(args.len())..]) => vec![args.to_vec()],
         "set" | "setex" | "psetex" | "getex" | "incrbyfloat" => {
             vec![string_state(&args[1], keyspace, db, now_ms).unwrap_or_else(|| args.to_vec())]
         }
         "expire" | "pexpire" | "expireat" => vec![deadline_state(&args[1], keyspace, db, now_ms)],
         _ => vec![args.to_vec()],
     }
+}
+
+fn has_relative_expiry(options: &[Bytes]) -> bool {
+    options
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(b"EX") || o.eq_ignore_ascii_case(b"PX"))
 }
 
 /// `SET key value [PXAT t]`, or `DEL key` when the command left no key.

@@ -143,7 +143,12 @@ fn census(dir: &Path, shard: usize, options: &RecoverOptions) -> Result<Census, 
         source,
     })?;
     let mut census = Census::default();
-    let last = segments.len().saturating_sub(1);
+    // A torn tail can only be in the newest segment that holds anything (a start-up or a
+    // rotation may have created empty segments after it).
+    let last = segments
+        .iter()
+        .rposition(|(_, path)| std::fs::metadata(path).is_ok_and(|m| m.len() > 0))
+        .unwrap_or(0);
     for (index, (_, path)) in segments.iter().enumerate() {
         let bytes = read(path)?;
         let end = record::scan(&bytes, |record| {
