@@ -547,3 +547,36 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
 fn kill9_with_appendfsync_everysec_loses_no_acknowledged_write() {
     kill9_loses_no_acknowledged_write("everysec", 50_000);
 }
+
+#[test]
+fn segments_rotate_and_retention_deletes_them_after_a_snapshot() {
+    let dir = temp_data_dir();
+    let directives = [("binlog-segment-size", "4096"), ("binlog-retention", "0 0")];
+    let server = TestServer::start_in(&dir, 1, &directives);
+    let mut con = server.connection();
+    let value = "x".repeat(100);
+    for n in 0..500 {
+        query::<()>(&mut con, &["SET", &format!("k{n}"), &value]);
+    }
+    let shard_dir = segment::shard_dir(&dir, 0);
+    let rotated = segment::list_segments(&shard_dir).unwrap().len();
+    assert!(rotated >= 5, "{rotated} segments for ~60 KB at 4 KB each");
+    assert_eq!(info_field(&mut con, "binlog_segments"), rotated.to_string());
+    query::<String>(&mut con, &["BGSAVE"]);
+    assert!(TestServer::eventually(Duration::from_secs(30), || {
+        info_field(&mut con, "rdb_bgsave_in_progress") == "0"
+    }));
+    let kept = segment::list_segments(&shard_dir).unwrap().len();
+    assert!(kept <= 2, "{kept} segments kept after the snapshot");
+    assert_eq!(info_field(&mut con, "binlog_segments"), kept.to_string());
+    query::<()>(&mut con, &["SET", "after-snapshot", "1"]);
+    drop(con);
+    server.stop();
+    let server = TestServer::start_in(&dir, 1, &directives);
+    let mut con = server.connection();
+    assert_eq!(query::<i64>(&mut con, &["DBSIZE"]), 501);
+    assert_eq!(get(&mut con, "k499").as_deref(), Some(value.as_str()));
+    drop(con);
+    server.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
