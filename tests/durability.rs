@@ -580,3 +580,32 @@ fn segments_rotate_and_retention_deletes_them_after_a_snapshot() {
     server.stop();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn expired_keys_are_logged_as_del() {
+    let server = fresh(1);
+    let dir = server.dir.clone();
+    let mut con = server.connection();
+    query::<()>(&mut con, &["SET", "lazy", "1", "PX", "30"]);
+    query::<()>(&mut con, &["SET", "active", "1", "PX", "30"]);
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(get(&mut con, "lazy"), None);
+    // Active expiry reclaims the other one within a few ticks.
+    assert!(TestServer::eventually(Duration::from_secs(5), || {
+        query::<i64>(&mut con, &["DBSIZE"]) == 0
+    }));
+    drop(con);
+    server.stop();
+    let bytes = std::fs::read(newest_segment(&dir, 0)).expect("segment");
+    let mut dels = Vec::new();
+    record::scan(&bytes, |r| {
+        if let record::Body::Command(args) = r.body {
+            if args[0].as_ref() == b"DEL" {
+                dels.push(String::from_utf8_lossy(&args[1]).to_string());
+            }
+        }
+    });
+    dels.sort();
+    assert_eq!(dels, ["active", "lazy"]);
+    let _ = std::fs::remove_dir_all(dir);
+}

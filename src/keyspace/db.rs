@@ -88,6 +88,8 @@ pub struct Db {
     mutations: u64,
     /// A snapshot in progress (see `cut`); `None` almost always.
     cut: Option<Box<Cut>>,
+    /// Keys reclaimed by expiry, kept when the binlog wants them.
+    expired_keys: Option<Vec<Bytes>>,
 }
 
 impl Default for Db {
@@ -104,6 +106,7 @@ impl Db {
             expired: 0,
             mutations: 0,
             cut: None,
+            expired_keys: None,
         }
     }
 
@@ -479,8 +482,25 @@ impl Db {
     }
 
     fn remove_expired_index(&mut self, index: usize) {
-        self.remove_index(index);
+        let (key, _) = self.remove_index(index);
         self.expired += 1;
+        if let Some(keys) = self.expired_keys.as_mut() {
+            keys.push(key);
+        }
+    }
+
+    /// Keeps the keys reclaimed by expiry for [`Db::take_expired_keys`] (the binlog logs each as
+    /// a DEL, as Redis propagates expired deletions).
+    pub fn keep_expired_keys(&mut self) {
+        self.expired_keys.get_or_insert_with(Vec::new);
+    }
+
+    /// Keys reclaimed by expiry since the last call (only with [`Db::keep_expired_keys`]).
+    pub fn take_expired_keys(&mut self) -> Vec<Bytes> {
+        match self.expired_keys.as_mut() {
+            Some(keys) if !keys.is_empty() => std::mem::take(keys),
+            _ => Vec::new(),
+        }
     }
 
     /// Reclaims every dead key, walking downward so each swap_remove moves an already-checked

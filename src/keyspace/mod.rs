@@ -86,6 +86,16 @@ impl Keyspace {
         self.dbs.iter().map(|db| db.mutations()).sum()
     }
 
+    /// Keep the keys expiry reclaims in every database, for [`Keyspace::take_expired_keys`].
+    pub fn keep_expired_keys(&mut self) {
+        self.dbs.iter_mut().for_each(Db::keep_expired_keys);
+    }
+
+    /// Keys reclaimed by expiry in database `db` since the last call.
+    pub fn take_expired_keys(&mut self, db: usize) -> Vec<Bytes> {
+        self.dbs[db].take_expired_keys()
+    }
+
     /// Starts a snapshot cut of every database (see `cut`).
     pub fn start_cut(&mut self) {
         for (index, db) in self.dbs.iter_mut().enumerate() {

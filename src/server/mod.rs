@@ -379,6 +379,7 @@ fn install_state(
     if !config.appendonly {
         return Ok(());
     }
+    shard.keyspace.keep_expired_keys();
     let writer = Writer::open(
         &config.dir,
         rt.id,

@@ -165,6 +165,10 @@ impl Shard {
         };
         let reply = handler(&mut ctx, args);
         let propagate = ctx.propagate.take();
+        if self.binlog.is_some() {
+            // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
+            self.log_expired(db, now_ms);
+        }
         if logged {
             let changed = self.keyspace.mutations() != before;
             let tx = tx.filter(|tx| tx.participants > 1);
@@ -310,6 +314,21 @@ impl Shard {
 
     /// Runs bounded active expiry (called from the shard's tick).
     pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
-        self.keyspace.active_expire(now_ms, budget)
+        let removed = self.keyspace.active_expire(now_ms, budget);
+        if removed > 0 && self.binlog.is_some() {
+            for db in 0..self.keyspace.databases() {
+                self.log_expired(db, now_ms);
+            }
+        }
+        removed
+    }
+
+    /// Logs a DEL for each key expiry reclaimed in `db` (Redis's propagation of expired keys), so
+    /// that the binlog alone says when a key went, for replicas as for replay.
+    fn log_expired(&mut self, db: usize, now_ms: u64) {
+        for key in self.keyspace.take_expired_keys(db) {
+            let body = Body::Command(vec![Bytes::from_static(b"DEL"), key]);
+            self.log(now_ms, db, TxTag::default(), body);
+        }
     }
 }
