@@ -12,10 +12,24 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Subcommands, like redis-check-aof but in the one binary.
+    match args.first().map(String::as_str) {
+        Some("restore") => return exit_code(shardis::binlog::restore::run(&args[1..])),
+        Some("check-binlog") => return exit_code(shardis::binlog::check::run(&args[1..])),
+        _ => {}
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("Usage: shardis [/path/to/shardis.conf] [--directive value ...]");
+        println!(
+            "       shardis restore --from <data dir> --to <datetime | unix ms> --out <new dir>"
+        );
+        println!("       shardis check-binlog [--fix] <binlog segment>");
         println!("       shardis --version");
         println!("Directives are those of tuning/shardis.conf, e.g. --port 6380 --threads 2");
         return ExitCode::SUCCESS;

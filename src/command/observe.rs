@@ -211,6 +211,7 @@ mod tests {
             db_index: 0,
             now_ms: h.now_ms,
             limits: &h.limits,
+            propagate: None,
         };
         debug_object(&mut ctx, &args)
     }

@@ -150,7 +150,14 @@ impl Connection {
             if !batch.is_empty() {
                 let now = now_ms();
                 self.touch(&input, now);
+                let before = self.rt.shard.borrow().binlog_position();
                 self.execute_batch(&mut batch, now).await;
+                // Replies to writes this shard logged leave once the binlog acknowledges them
+                // (written; durable with `appendfsync always`): one wait for the whole batch.
+                let after = self.rt.shard.borrow().binlog_position();
+                if after > before {
+                    self.rt.wait_acknowledged(after).await;
+                }
             }
             if let Some(error) = &protocol_error {
                 debug!(client = self.client.id, %error, "protocol error");

@@ -123,6 +123,7 @@ async fn fan_out(
     args: &[Bytes],
 ) -> Reply {
     let parts = split(rt, db, spec, args);
+    let parts_count = parts.len() as u16;
     let tx = rt.new_tx_id();
     let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
     lock_in_order(rt, client, tx, locks).await;
@@ -130,6 +131,7 @@ async fn fan_out(
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
         let op = Op::TxCommand {
+            participants: parts_count,
             tx,
             spec,
             db,
@@ -186,6 +188,7 @@ async fn lock_all_and_run(
             shard,
             client,
             Op::TxCommand {
+                participants: 0,
                 tx,
                 spec,
                 db,
@@ -271,6 +274,7 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         client,
         Op::TxPutEntries {
             tx,
+            participants: 1,
             db: dst_db,
             entries,
         },
@@ -306,6 +310,7 @@ pub async fn run_everywhere(
             .map(|shard| {
                 let op = if rt.nshards > 1 {
                     Op::TxCommand {
+                        participants: rt.nshards as u16,
                         tx,
                         spec,
                         db,

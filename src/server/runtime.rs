@@ -8,13 +8,15 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
 
 use crate::admin::stats::ShardObserver;
 use crate::admin::Observability;
-use crate::command::server::{ClientInfo, ShardSnapshot};
+use crate::binlog::{snapshot, TxTag, WriterOptions};
+use crate::command::server::{ClientInfo, PersistenceFacts, ShardSnapshot};
 use crate::command::CommandLimits;
 use crate::config::Config;
 use crate::protocol::reply::Reply;
@@ -113,6 +115,29 @@ pub struct Runtime {
     pub obs: Arc<Observability>,
     next_client: Cell<u64>,
     next_tx: Cell<u64>,
+    /// Tasks waiting for the binlog to reach a position (replies held for durability).
+    binlog_waiters: RefCell<Vec<Waker>>,
+    /// Replies to other cores' writes waiting for their binlog position to be acknowledged:
+    /// (position, destination core, reply). Replies to reads never wait here, so reads are
+    /// served while a failing disk holds the writes.
+    held_replies: RefCell<Vec<(u64, usize, ReplyMessage)>>,
+    /// The binlog position when the request being handled started, while one is.
+    handling_from: Cell<Option<u64>>,
+    /// Minute of the day (UTC, with the day) of the last `save-schedule` snapshot started.
+    pub last_scheduled_save: Cell<u64>,
+}
+
+/// What a persistence command asks of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistOp {
+    /// BGSAVE: start a snapshot in the background.
+    BackgroundSave,
+    /// SAVE: take a snapshot now, replying when it is on disk.
+    Save,
+    /// BGREWRITEAOF: rotate the binlog, then snapshot in the background.
+    Rewrite,
+    /// LASTSAVE: unix seconds of the last successful snapshot.
+    LastSave,
 }
 
 impl Runtime {
@@ -146,6 +171,102 @@ impl Runtime {
             obs,
             next_client: Cell::new(0),
             next_tx: Cell::new(0),
+            binlog_waiters: RefCell::new(Vec::new()),
+            held_replies: RefCell::new(Vec::new()),
+            handling_from: Cell::new(None),
+            last_scheduled_save: Cell::new(0),
+        }
+    }
+
+    /// Binlog writer settings from a configuration.
+    pub fn writer_options(config: &Config) -> WriterOptions {
+        WriterOptions {
+            fsync: config.appendfsync,
+            segment_size: config.binlog_segment_size,
+            segment_seconds: config.binlog_segment_seconds,
+            failpoint: config.binlog_failpoint,
+        }
+    }
+
+    /// Wakes every task waiting on the binlog (after a flush or an fsync).
+    pub fn wake_binlog_waiters(&self) {
+        for waker in self.binlog_waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+        if self.held_replies.borrow().is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut *self.held_replies.borrow_mut());
+        let shard = self.shard.borrow();
+        let mut still = Vec::new();
+        for (position, peer, message) in held {
+            if shard
+                .binlog
+                .as_ref()
+                .is_none_or(|w| w.acknowledged(position))
+            {
+                self.replies_out[peer].push(message);
+            } else {
+                still.push((position, peer, message));
+            }
+        }
+        drop(shard);
+        self.held_replies.borrow_mut().extend(still);
+    }
+
+    /// Waits until a reply for a write at `position` may leave: the record is written (or, with
+    /// `appendfsync always`, durable). Returns at once without a binlog.
+    pub async fn wait_acknowledged(&self, position: u64) {
+        std::future::poll_fn(|cx| {
+            let shard = self.shard.borrow();
+            match &shard.binlog {
+                Some(writer) if !writer.acknowledged(position) => {
+                    self.binlog_waiters.borrow_mut().push(cx.waker().clone());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(()),
+            }
+        })
+        .await
+    }
+
+    /// Runs a persistence command on this shard.
+    pub fn persist(&self, op: PersistOp) -> Reply {
+        let mut shard = self.shard.borrow_mut();
+        if op == PersistOp::LastSave {
+            return Reply::Integer(shard.snapshots.last_save_unix as i64);
+        }
+        if shard.snapshots.in_progress() {
+            if op == PersistOp::Save {
+                // Redis refuses SAVE during BGSAVE; here SAVE finishes the one in progress.
+                return match shard.finish_snapshot() {
+                    Ok(()) => Reply::ok(),
+                    Err(_) => Reply::error_static("ERR"),
+                };
+            }
+            return match op {
+                PersistOp::Rewrite => {
+                    Reply::status("Background append only file rewriting scheduled")
+                }
+                _ => Reply::error_static("ERR Background save already in progress"),
+            };
+        }
+        if op == PersistOp::Rewrite {
+            if let Some(writer) = shard.binlog.as_mut() {
+                writer.rotate_now();
+            }
+        }
+        let dir = self.config().dir.clone();
+        if let Err(error) = shard.start_snapshot(&dir, now_ms()) {
+            return Reply::error(format!("ERR {error}"));
+        }
+        match op {
+            PersistOp::Save => match shard.finish_snapshot() {
+                Ok(()) => Reply::ok(),
+                Err(_) => Reply::error_static("ERR"),
+            },
+            PersistOp::Rewrite => Reply::status("Background append only file rewriting started"),
+            _ => Reply::status("Background saving started"),
         }
     }
 
@@ -202,11 +323,28 @@ impl Runtime {
                 client.inbox.deliver(reply_to.seq, response);
             }
         } else {
-            self.replies_out[reply_to.shard].push(ReplyMessage {
+            let message = ReplyMessage {
                 conn: reply_to.conn,
                 seq: reply_to.seq,
                 response,
-            });
+            };
+            // A reply to a request that logged something leaves once the binlog acknowledges it.
+            let shard = self.shard.borrow();
+            let position = shard.binlog_position();
+            let wrote = self.handling_from.get().is_some_and(|from| position > from);
+            let waits = wrote
+                && shard
+                    .binlog
+                    .as_ref()
+                    .is_some_and(|w| !w.acknowledged(position));
+            drop(shard);
+            if waits {
+                self.held_replies
+                    .borrow_mut()
+                    .push((position, reply_to.shard, message));
+            } else {
+                self.replies_out[reply_to.shard].push(message);
+            }
         }
     }
 
@@ -231,6 +369,13 @@ impl Runtime {
 
     /// Handles one request addressed to this shard.
     pub fn handle(&self, request: Request) {
+        let from = self.shard.borrow().binlog_position();
+        self.handling_from.set(Some(from));
+        self.handle_op(request);
+        self.handling_from.set(None);
+    }
+
+    fn handle_op(&self, request: Request) {
         let Request { reply_to, op } = request;
         if reply_to.shard != self.id {
             self.shard.borrow_mut().remote_commands += 1;
@@ -257,14 +402,19 @@ impl Runtime {
             }
             Op::TxCommand {
                 tx,
+                participants,
                 spec,
                 db,
                 args,
                 unlock,
             } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
                 let mut shard = self.shard.borrow_mut();
                 shard.observe.caller = reply_to.conn;
-                let reply = shard.execute_part(spec, db, &args, now_ms());
+                let reply = shard.execute_part(spec, db, &args, now_ms(), Some(tag));
                 drop(shard);
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {
@@ -275,9 +425,22 @@ impl Runtime {
                 let entries = self.shard.borrow_mut().get_entries(db, &keys, now_ms());
                 self.respond(reply_to, Response::Entries(entries));
             }
-            Op::TxPutEntries { tx, db, entries } => {
-                self.shard.borrow_mut().put_entries(db, entries, now_ms());
-                self.respond(reply_to, Response::Reply(Reply::ok()));
+            Op::TxPutEntries {
+                tx,
+                participants,
+                db,
+                entries,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let stored = self
+                    .shard
+                    .borrow_mut()
+                    .put_entries(db, entries, now_ms(), tag);
+                let reply = stored.err().unwrap_or_else(Reply::ok);
+                self.respond(reply_to, Response::Reply(reply));
                 self.unlock(tx);
             }
             Op::Unlock { tx } => {
@@ -332,10 +495,17 @@ impl Runtime {
                 drop(shard);
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
+            Op::Persist(op) => {
+                let reply = self.persist(op);
+                self.respond(reply_to, Response::Reply(reply));
+            }
             Op::Configure(config) => {
                 let mut shard = self.shard.borrow_mut();
                 shard.limits = CommandLimits::from_config(&config);
                 shard.observe.configure(&config);
+                if let Some(writer) = shard.binlog.as_mut() {
+                    writer.set_options(Self::writer_options(&config));
+                }
                 drop(shard);
                 self.obs.configure(&config);
                 *self.config.borrow_mut() = config;
@@ -426,7 +596,34 @@ impl Runtime {
             memory_estimate,
             remote_commands: shard.remote_commands,
             keyspace,
+            persistence: self.persistence_facts(&shard),
         }
+    }
+
+    fn persistence_facts(&self, shard: &Shard) -> PersistenceFacts {
+        let snapshots: &snapshot::Snapshots = &shard.snapshots;
+        let mut facts = PersistenceFacts {
+            snapshot_in_progress: snapshots.in_progress(),
+            last_save_unix: snapshots.last_save_unix,
+            last_snapshot_position: snapshots.last_position,
+            last_snapshot_duration_ms: (snapshots.completed > 0)
+                .then_some(snapshots.last_duration_ms),
+            snapshot_failure: snapshots.failure.clone(),
+            snapshots_completed: snapshots.completed,
+            ..Default::default()
+        };
+        if let Some(writer) = &shard.binlog {
+            let (segments, bytes) = writer.segment_stats();
+            facts.aof_enabled = true;
+            facts.appendfsync = writer.options().fsync.name();
+            facts.binlog_position = writer.last_position();
+            facts.binlog_written_position = writer.written_position();
+            facts.binlog_durable_position = writer.durable_position();
+            facts.binlog_segments = segments;
+            facts.binlog_bytes = bytes;
+            facts.write_failure = writer.failure().map(str::to_string);
+        }
+        facts
     }
 
     /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.

@@ -62,6 +62,7 @@ fn shards() -> Vec<ShardSnapshot> {
             memory_estimate: 524_288,
             remote_commands: 3,
             keyspace: vec![(0, 20, 1, 6000)],
+            persistence: Default::default(),
         },
         ShardSnapshot {
             shard: 0,
@@ -78,6 +79,7 @@ fn shards() -> Vec<ShardSnapshot> {
             memory_estimate: 1_048_576,
             remote_commands: 7,
             keyspace: vec![(0, 10, 4, 1000), (3, 5, 0, 0)],
+            persistence: Default::default(),
         },
     ]
 }
