@@ -280,6 +280,29 @@ fn failing_and_slow_fsync_mark_the_disk_unhealthy_then_it_recovers() {
 }
 
 #[test]
+fn config_set_reaches_the_watchdog() {
+    let server = TestServer::start_with_admin(1, &[]);
+    wait_ready(&server);
+    let mut con = server.connection();
+    let _: () = query(
+        &mut con,
+        &["CONFIG", "SET", "shard-stall-threshold", "5000"],
+    );
+    let sleeping = sleep_on(server.connection(), 0.4);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(300) {
+        let (code, body) = server.admin_get("/health/ready");
+        assert_eq!(code, 200, "{body}: a 0.4 s sleep is no stall at 5000 ms");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sleeping.join().expect("sleeper"), "OK");
+    assert_eq!(
+        error_of(&mut con, &["CONFIG", "SET", "admin-port", "1"]),
+        "ERR CONFIG SET failed (possibly related to argument 'admin-port') - can't set immutable config"
+    );
+}
+
+#[test]
 fn admin_port_zero_disables_the_listener() {
     let server = TestServer::start(1);
     assert_eq!(server.admin_port, None);

@@ -79,7 +79,7 @@ fn slowlog_merges_every_shard_newest_first_and_honours_its_settings() {
         let log: Value = query(&mut con, &["SLOWLOG", "GET", "-1"]);
         let sets: Vec<String> = items(&log)
             .iter()
-            .map(|e| items(e))
+            .map(items)
             .filter(|e| text(&items(&e[3])[0]) == "SET")
             .map(|e| text(&items(&e[3])[1]))
             .collect();
@@ -101,7 +101,7 @@ fn slowlog_merges_every_shard_newest_first_and_honours_its_settings() {
         }
         // At most two per shard are kept; CONFIG SET itself may be one of them.
         let len: i64 = query(&mut con, &["SLOWLOG", "LEN"]);
-        assert!(len >= 2 && len <= 2 * 4, "len {len}");
+        assert!((2..=2 * 4).contains(&len), "len {len}");
         let _: () = query(
             &mut con,
             &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
