@@ -386,6 +386,36 @@ fn health_lines(obs: &Observability) -> Vec<String> {
 
 // ---- MONITOR -----------------------------------------------------------------------------------
 
+/// MONITOR mode: streams the commands every shard feeds to this client until it goes away (a
+/// failed write) or the server closes it. Input is no longer read, as in Redis, where a
+/// monitoring client can only disconnect.
+pub async fn stream_monitor(
+    conn: &mut Connection,
+    stream: &super::net::Connection,
+) -> std::io::Result<()> {
+    let Some(lines) = conn.monitor.clone() else {
+        return Ok(());
+    };
+    let mut out = Vec::new();
+    loop {
+        out.clear();
+        while let Ok(line) = lines.try_recv() {
+            out.extend_from_slice(&line);
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            conn.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
+        }
+        if conn.client.meta.borrow().closing || conn.rt.shutting_down.get() {
+            return Ok(());
+        }
+        glommio::timer::sleep(MONITOR_POLL).await;
+    }
+}
+
+/// How often a MONITOR connection looks for new lines.
+const MONITOR_POLL: Duration = Duration::from_millis(2);
+
 /// Registers the connection as a monitor; the connection streams what it receives from then on.
 fn monitor(conn: &mut Connection) -> Reply {
     let (sender, receiver) = crossbeam_channel::unbounded();
@@ -397,10 +427,17 @@ fn monitor(conn: &mut Connection) -> Reply {
 /// Sends a command about to run to every MONITOR client, in Redis's format:
 /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. Free while nobody monitors.
 #[inline]
-pub fn feed_monitors(rt: &Runtime, client: &super::runtime::Client, db: usize, args: &[Bytes]) {
+pub fn feed_monitors(
+    rt: &Runtime,
+    client: &super::runtime::Client,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) {
     if !rt.obs.monitors.active() {
         return;
     }
+    let args = crate::command::observe::loggable(spec, args);
     let micros = stats::unix_micros();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
@@ -409,7 +446,7 @@ pub fn feed_monitors(rt: &Runtime, client: &super::runtime::Client, db: usize, a
         db,
         client.addresses().0
     );
-    for arg in args {
+    for arg in &args {
         line.push_str(" \"");
         line.push_str(&crate::admin::monitor::quote(arg));
         line.push('"');
