@@ -255,9 +255,13 @@ fn info_has_commandstats_latencystats_and_health() {
     let info: String = query(&mut con, &["INFO"]);
     assert!(!info.contains("# Commandstats"), "not a default section");
     assert!(
-        info.contains("\r\n\r\n# Health\r\ndisk_healthy:1\r\n"),
+        info.contains(
+            "\r\n\r\n# Errorstats\r\nerrorstat_ERR:count=1\r\n\r\n# Health\r\ndisk_healthy:1\r\n"
+        ),
         "{info}"
     );
+    let errors: String = query(&mut con, &["INFO", "errorstats"]);
+    assert_eq!(errors, "# Errorstats\r\nerrorstat_ERR:count=1\r\n");
     assert!(info.contains("shards_stalled:0\r\n"), "{info}");
     let everything: String = query(&mut con, &["INFO", "everything"]);
     assert!(everything.contains("# Commandstats\r\n"));
@@ -266,6 +270,8 @@ fn info_has_commandstats_latencystats_and_health() {
         let info: String = query(&mut con, &["INFO", "commandstats"]);
         !info.contains("cmdstat_set:")
     }));
+    let errors: String = query(&mut con, &["INFO", "errorstats"]);
+    assert_eq!(errors, "# Errorstats\r\n");
 }
 
 #[test]

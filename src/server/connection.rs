@@ -337,8 +337,9 @@ impl Connection {
     }
 
     fn encode(&mut self, reply: &Reply) {
-        if reply.is_error() {
+        if let Reply::Error(text) = reply {
             self.errors += 1;
+            self.rt.shard.borrow_mut().observe.count_error(text);
         }
         reply.encode(&mut self.out, self.protocol);
     }

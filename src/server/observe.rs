@@ -32,6 +32,7 @@ pub enum ObserveOp {
     SlowlogReset,
     LatencySeries,
     LatencyReset(Vec<String>),
+    ErrorStats,
 }
 
 /// One shard's answer.
@@ -41,6 +42,7 @@ pub enum Observed {
     Count(u64),
     Latency(Vec<(String, Series)>),
     Reset(Vec<String>),
+    Errors(Vec<(String, u64)>),
 }
 
 /// Answers an [`ObserveOp`] on the shard that owns the data.
@@ -56,6 +58,13 @@ pub fn handle(rt: &Runtime, op: ObserveOp) -> Observed {
         }
         ObserveOp::LatencySeries => Observed::Latency(observe.latency.series()),
         ObserveOp::LatencyReset(names) => Observed::Reset(observe.latency.reset(&names)),
+        ObserveOp::ErrorStats => Observed::Errors(
+            observe
+                .error_codes
+                .iter()
+                .map(|(code, count)| (code.clone(), *count))
+                .collect(),
+        ),
     }
 }
 
@@ -283,10 +292,10 @@ async fn latency(conn: &mut Connection, args: &[Bytes]) -> Reply {
     }
 }
 
-/// INFO sections shardis adds from the published state: `commandstats` and `latencystats`
-/// (Redis's formats, on request or with "all"/"everything") and `health` (with the defaults).
-/// `before` is the INFO text they follow.
-pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> String {
+/// INFO sections shardis adds: `errorstats` (a default section in Redis), `commandstats` and
+/// `latencystats` (Redis's formats, on request or with "all"/"everything") and `health` (with
+/// the defaults). `before` is the INFO text they follow.
+pub async fn info_sections(conn: &mut Connection, requested: &[Bytes], before: &str) -> String {
     let wants = |name: &str, default: bool| {
         if requested.is_empty() {
             return default;
@@ -297,6 +306,19 @@ pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> St
                 || eq_ignore_case(r, "everything")
                 || (default && eq_ignore_case(r, "default"))
         })
+    };
+    let errors = if wants("errorstats", true) {
+        let mut merged: std::collections::BTreeMap<String, u64> = Default::default();
+        for observed in gather_observed(conn, ObserveOp::ErrorStats).await {
+            if let Observed::Errors(list) = observed {
+                for (code, count) in list {
+                    *merged.entry(code).or_default() += count;
+                }
+            }
+        }
+        Some(merged)
+    } else {
+        None
     };
     let mut text = String::new();
     let mut section = |header: &str, lines: Vec<String>| {
@@ -311,6 +333,15 @@ pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> St
             text.push_str("\r\n");
         }
     };
+    if let Some(errors) = errors {
+        section(
+            "Errorstats",
+            errors
+                .iter()
+                .map(|(code, count)| format!("errorstat_{code}:count={count}"))
+                .collect(),
+        );
+    }
     if wants("commandstats", false) || wants("latencystats", false) {
         let totals = command_totals(conn);
         if wants("commandstats", false) {
