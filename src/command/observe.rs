@@ -61,7 +61,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// DEBUG OBJECT <key>, as the key's shard runs it (not in the command table: DEBUG itself is
+/// `DEBUG OBJECT <key>`, as the key's shard runs it (not in the command table: DEBUG itself is
 /// served by the connection, which forwards this one subcommand).
 pub const DEBUG_OBJECT: CommandSpec = CommandSpec {
     name: "debug",
