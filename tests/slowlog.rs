@@ -230,6 +230,12 @@ fn monitor_streams_commands_from_every_shard() {
         assert_eq!(micros.len(), 6, "{first}");
         assert!((seconds.parse::<i64>().unwrap() - now_ms() / 1000).abs() <= 2);
         assert!(first.contains("\"SELECT\" \"3\""), "{first}");
+        let list: String = query(&mut con, &["CLIENT", "LIST"]);
+        assert!(
+            list.lines()
+                .any(|l| l.contains(" flags=O ") && l.contains(" cmd=monitor ")),
+            "{list}"
+        );
     });
 }
 

@@ -451,6 +451,7 @@ const MONITOR_POLL: Duration = Duration::from_millis(2);
 fn monitor(conn: &mut Connection) -> Reply {
     let (sender, receiver) = crossbeam_channel::unbounded();
     conn.rt.obs.monitors.add(conn.client.id, sender);
+    conn.client.meta.borrow_mut().monitor = true;
     conn.monitor = Some(receiver);
     Reply::ok()
 }
