@@ -230,7 +230,7 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
         .collect();
     let facts = process_facts(conn, &conn.rt.config());
     let mut text = render::render_info(&args[1..], &facts, &snapshots);
-    let extra = super::observe::info_sections(conn, &args[1..], &text);
+    let extra = super::observe::info_sections(conn, &args[1..], &text).await;
     text.push_str(&extra);
     if conn.protocol >= 3 {
         Reply::Verbatim("txt", Bytes::from(text))

@@ -183,7 +183,7 @@ impl Connection {
                 return Ok(());
             }
             if self.monitor.is_some() {
-                return self.stream_monitor(stream).await;
+                return observe::stream_monitor(self, stream).await;
             }
             if input.is_empty() && input.capacity() > KEEP_BUFFER {
                 input = BytesMut::with_capacity(READ_CHUNK);
@@ -222,7 +222,7 @@ impl Connection {
             return;
         }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
-        observe::feed_monitors(&self.rt, &self.client, self.db, &args);
+        observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         match spec.routing {
             Routing::SingleKey => {
                 // The arity check does not guarantee the key is there: OBJECT's key is argument
@@ -273,8 +273,9 @@ impl Connection {
             Routing::Connection => {
                 // Timed here, as Shard::execute times the commands that run inside a shard.
                 let running = self.rt.shard.borrow_mut().observe.begin(spec);
-                // Kept for the slow log; inline (no allocation) for the short commands here.
-                let logged: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
+                // Kept for the slow log (AUTH's password redacted, as Redis does); inline, with
+                // no allocation, for the short commands here.
+                let logged = command::observe::loggable(spec, &args);
                 let reply = commands::run(self, spec, args).await;
                 match &reply {
                     Some(reply) => self.record(running, &logged, reply),
@@ -345,8 +346,9 @@ impl Connection {
     }
 
     fn encode(&mut self, reply: &Reply) {
-        if reply.is_error() {
+        if let Reply::Error(text) = reply {
             self.errors += 1;
+            self.rt.shard.borrow_mut().observe.count_error(text);
         }
         reply.encode(&mut self.out, self.protocol);
     }
@@ -368,35 +370,6 @@ impl Connection {
         self.client.inbox.reset();
     }
 }
-
-impl Connection {
-    /// MONITOR mode: streams the commands every shard feeds to this client until it goes away
-    /// (a failed write) or the server closes it. Input is no longer read, as in Redis, where a
-    /// monitoring client can only disconnect.
-    async fn stream_monitor(&mut self, stream: &net::Connection) -> std::io::Result<()> {
-        let Some(lines) = self.monitor.clone() else {
-            return Ok(());
-        };
-        let mut out = Vec::new();
-        loop {
-            out.clear();
-            while let Ok(line) = lines.try_recv() {
-                out.extend_from_slice(&line);
-            }
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-                self.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
-            }
-            if self.client.meta.borrow().closing || self.rt.shutting_down.get() {
-                return Ok(());
-            }
-            glommio::timer::sleep(MONITOR_POLL).await;
-        }
-    }
-}
-
-/// How often a MONITOR connection looks for new lines.
-const MONITOR_POLL: Duration = Duration::from_millis(2);
 
 /// The free space at the end of `input`, at least `want` bytes, as a slice a socket read can fill.
 /// Not zeroed: zeroing 16 KiB before every small read cost measurable CPU per request.

@@ -85,6 +85,8 @@ pub struct ClientMeta {
     pub output_memory: usize,
     /// Set when CLIENT KILL, idle timeout or shutdown asks the connection to end.
     pub closing: bool,
+    /// Set by MONITOR (CLIENT LIST shows `flags=O`).
+    pub monitor: bool,
 }
 
 /// Connection counters of one core.
@@ -548,6 +550,7 @@ impl Runtime {
             query_buffer_free: meta.query_buffer_free,
             output_memory: meta.output_memory,
             reply_buffer_size: 16 * 1024,
+            monitor: meta.monitor,
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
@@ -655,6 +658,7 @@ impl Runtime {
                 query_buffer_free: 0,
                 output_memory: 0,
                 closing: false,
+                monitor: false,
             }),
         });
         self.clients.borrow_mut().insert(client.id, client.clone());

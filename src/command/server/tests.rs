@@ -253,6 +253,7 @@ fn client_list_line_in_redis_field_order() {
         lib_version: "5.0.1".to_string(),
         shard: 1,
         reply_buffer_size: 1024,
+        monitor: false,
     };
     assert_eq!(
         client_list_line(&client),
