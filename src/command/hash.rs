@@ -197,10 +197,12 @@ fn hset(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     }
     let limits = ctx.limits.encoding.clone();
     let hash = or_reply!(write_or_create(ctx, &args[1], Hash::default));
-    let added = args[2..]
-        .chunks_exact(2)
+    let pairs = args[2..].chunks_exact(2);
+    hash.reserve(pairs.clone().map(|pair| (&pair[0][..], &pair[1][..])));
+    let added = pairs
         .filter(|pair| hash.set(&pair[0], &pair[1], &limits))
         .count();
+    hash.shrink_to_fit();
     if util::eq_ignore_case(&args[0], "hmset") {
         Reply::ok()
     } else {

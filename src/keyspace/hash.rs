@@ -11,7 +11,7 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 
 use super::limits::EncodingLimits;
-use super::listpack::Listpack;
+use super::listpack::{entry_size, Listpack};
 
 pub type HashTable = IndexMap<Bytes, Bytes, RandomState>;
 
@@ -119,6 +119,24 @@ impl Hash {
             self.convert_to_table();
         }
         added
+    }
+
+    /// Before a batch of [`Hash::set`]s: room for these pairs in a listpack, so the batch costs
+    /// one allocation. Call [`Hash::shrink_to_fit`] after it (some fields may have existed).
+    pub fn reserve<'a>(&mut self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+        if let Hash::Listpack(listpack) = self {
+            let bytes = pairs
+                .map(|(field, value)| entry_size(field.len()) + entry_size(value.len()))
+                .sum();
+            listpack.reserve_exact(bytes);
+        }
+    }
+
+    /// Drops spare capacity left by [`Hash::reserve`].
+    pub fn shrink_to_fit(&mut self) {
+        if let Hash::Listpack(listpack) = self {
+            listpack.shrink_to_fit();
+        }
     }
 
     /// Removes `field`; true if it was there.

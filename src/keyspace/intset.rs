@@ -45,6 +45,17 @@ impl Intset {
         self.buf.capacity()
     }
 
+    /// Makes room for `count` more values at the current width, before a batch of inserts.
+    pub fn reserve(&mut self, count: usize) {
+        let header = if self.buf.is_empty() { 1 } else { 0 };
+        self.buf.reserve_exact(header + count * self.width());
+    }
+
+    /// Drops spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
     /// Value number `index` in ascending order.
     pub fn get(&self, index: usize) -> i64 {
         let width = self.width();
@@ -87,7 +98,9 @@ impl Intset {
             // Upgrade (or first value): rewrite everything at the new width, exact size.
             let width = needed.max(self.width());
             let len = self.len();
-            let mut buf = Vec::with_capacity(1 + (len + 1) * width);
+            // Keep room reserved ahead (by `reserve`) for as many values at the new width.
+            let spare = self.buf.capacity().saturating_sub(self.buf.len().max(1)) / self.width();
+            let mut buf = Vec::with_capacity(1 + (len + spare.max(1)) * width);
             buf.push(width as u8);
             buf.resize(1 + (len + 1) * width, 0);
             let mut placed = false;
@@ -159,6 +172,14 @@ mod tests {
         assert_eq!(set.capacity(), 1 + 2 * 2, "two 16-bit values, exact size");
         assert!(set.insert(100_000));
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![-3, 5, 100_000]);
+        let mut reserved = Intset::new();
+        reserved.reserve(3);
+        for value in [70_000, 1, 2] {
+            reserved.insert(value);
+        }
+        reserved.shrink_to_fit();
+        assert_eq!(reserved.capacity(), 1 + 3 * 4);
+        assert_eq!(reserved.iter().collect::<Vec<_>>(), vec![1, 2, 70_000]);
         assert!(set.insert(i64::MIN));
         assert_eq!(
             set.iter().collect::<Vec<_>>(),

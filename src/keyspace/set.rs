@@ -16,7 +16,7 @@ use indexmap::IndexSet;
 use super::hash::scan_positions;
 use super::intset::Intset;
 use super::limits::EncodingLimits;
-use super::listpack::Listpack;
+use super::listpack::{entry_size, Listpack};
 use crate::command::util::parse_i64;
 
 pub type SetTable = IndexSet<Bytes, RandomState>;
@@ -154,6 +154,27 @@ impl Set {
                 }
                 table.insert(Bytes::copy_from_slice(member))
             }
+        }
+    }
+
+    /// Before a batch of [`Set::insert`]s (SADD with many members): room for them in an intset
+    /// or listpack, so the batch costs one allocation. Call [`Set::shrink_to_fit`] after it.
+    pub fn reserve<'a>(&mut self, members: impl ExactSizeIterator<Item = &'a [u8]>) {
+        match self {
+            Set::Intset(intset) => intset.reserve(members.len()),
+            Set::Listpack(listpack) => {
+                listpack.reserve_exact(members.map(|member| entry_size(member.len())).sum())
+            }
+            Set::Table(table) => table.reserve(members.len()),
+        }
+    }
+
+    /// Drops spare capacity left by [`Set::reserve`] in a compact encoding.
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            Set::Intset(intset) => intset.shrink_to_fit(),
+            Set::Listpack(listpack) => listpack.shrink_to_fit(),
+            Set::Table(_) => {}
         }
     }
 
