@@ -250,7 +250,7 @@ fn key_commands_on_collections() {
                     break;
                 }
             }
-            assert_eq!(found, [key.clone()], "SCAN TYPE {kind}");
+            assert_eq!(found, std::slice::from_ref(key), "SCAN TYPE {kind}");
         }
         assert_eq!(query::<i64>(&mut con, &["COPY", &keys[0], &keys[3]]), 1);
         assert_eq!(

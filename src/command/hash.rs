@@ -192,7 +192,7 @@ fn bulk(data: &[u8]) -> Reply {
 
 /// HSET / HMSET key field value [field value ...]: the number of new fields (HMSET: OK).
 fn hset(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return arity_error(&args[0]);
     }
     let limits = ctx.limits.encoding.clone();

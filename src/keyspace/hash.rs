@@ -15,6 +15,9 @@ use super::listpack::{entry_size, Listpack};
 
 pub type HashTable = IndexMap<Bytes, Bytes, RandomState>;
 
+/// A field and its value, borrowed from the hash.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hash {
     Listpack(Listpack),
@@ -198,7 +201,7 @@ impl Hash {
     /// everything at once with cursor 0, as Redis does; the table walks positions downward from
     /// `cursor` (0 = the top), which keeps SCAN's guarantee because only `swap_remove` reorders
     /// it (see `db.rs`).
-    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(&[u8], &[u8])>) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Pair<'_>>) {
         match self {
             Hash::Listpack(_) => (0, self.iter().collect()),
             Hash::Table(table) => {

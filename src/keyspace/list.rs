@@ -409,7 +409,7 @@ mod tests {
         assert_eq!(items(&list), vec!["5", "4", "five", "6", "7", "8"]);
         assert_eq!(list.remove_matching(b"5", 0, &limits), 1);
         assert_eq!(list.len(), 5);
-        assert_eq!(list.iter().rev().next(), Some(&b"8"[..]));
+        assert_eq!(list.iter().next_back(), Some(&b"8"[..]));
     }
 
     #[test]
