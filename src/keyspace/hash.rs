@@ -68,11 +68,10 @@ impl Hash {
         match self {
             Hash::Listpack(listpack) => listpack.capacity(),
             Hash::Table(table) => {
-                table
-                    .iter()
-                    .map(|(field, value)| field.len() + value.len())
-                    .sum::<usize>()
-                    + table.capacity() * (2 * size_of::<Bytes>() + 3 * size_of::<usize>())
+                estimate_payload(
+                    table.len(),
+                    table.iter().map(|(field, value)| field.len() + value.len()),
+                ) + table.capacity() * (2 * size_of::<Bytes>() + 3 * size_of::<usize>())
             }
         }
     }
@@ -214,6 +213,20 @@ impl Hash {
             }
         }
     }
+}
+
+/// Payload bytes of `len` items extrapolated from the sizes of the first few, so that memory
+/// estimates (INFO, sampled over many keys) stay cheap however big a collection is.
+pub fn estimate_payload(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
+    const SAMPLE: usize = 32;
+    let (total, counted) = sizes
+        .take(SAMPLE)
+        .fold((0usize, 0usize), |(total, counted), size| {
+            (total + size, counted + 1)
+        });
+    (total.saturating_mul(len))
+        .checked_div(counted)
+        .unwrap_or(0)
 }
 
 /// The positions one downward scan step visits in a table of `len` slots from `cursor`, and the

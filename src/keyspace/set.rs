@@ -13,7 +13,7 @@ use ahash::RandomState;
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::hash::scan_positions;
+use super::hash::{estimate_payload, scan_positions};
 use super::intset::Intset;
 use super::limits::EncodingLimits;
 use super::listpack::{entry_size, Listpack};
@@ -92,7 +92,7 @@ impl Set {
             Set::Intset(intset) => intset.capacity(),
             Set::Listpack(listpack) => listpack.capacity(),
             Set::Table(table) => {
-                table.iter().map(|member| member.len()).sum::<usize>()
+                estimate_payload(table.len(), table.iter().map(|member| member.len()))
                     + table.capacity() * (size_of::<Bytes>() + 3 * size_of::<usize>())
             }
         }
