@@ -318,7 +318,19 @@ static DIRECTIVES: &[Directive] = &[
         get: |c| c.list_compress_depth.to_string() },
 ];
 
+/// Redis 7 still accepts the names these directives had before listpacks replaced ziplists, so
+/// an older redis.conf keeps working (CONFIG GET reports them under the new names).
+const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
 fn lookup(name: &str) -> Option<&'static Directive> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, current)| current);
     DIRECTIVES
         .iter()
         .find(|directive| directive.name.eq_ignore_ascii_case(name))
