@@ -113,9 +113,17 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(table) => table
-                .insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))
-                .is_none(),
+            Hash::Table(table) => match table.get_mut(field) {
+                // An existing field keeps its stored name: only the value is copied.
+                Some(stored) => {
+                    *stored = Bytes::copy_from_slice(value);
+                    false
+                }
+                None => {
+                    table.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value));
+                    true
+                }
+            },
         };
         if matches!(self, Hash::Listpack(_)) && self.len() > limits.hash_max_listpack_entries {
             self.convert_to_table();
