@@ -10,8 +10,8 @@
 use bytes::Bytes;
 
 use super::collection::{
-    or_reply, random_indices, range_arg, read, remove_if_empty, scan_args, scan_matches, write,
-    write_or_create,
+    or_reply, random_indices, range_arg, read, remove_if_empty, scan_args, scan_matches,
+    shared_bulks, write, write_or_create,
 };
 use super::string::format_float_human;
 use super::util::{self, integer_arg};
@@ -268,23 +268,23 @@ fn hexists(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 fn hkeys(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Array(hash.map_or_else(Vec::new, |hash| {
-        hash.iter().map(|(field, _)| bulk(field)).collect()
+        shared_bulks(hash.iter().map(|(field, _)| field))
     }))
 }
 
 fn hvals(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Array(hash.map_or_else(Vec::new, |hash| {
-        hash.iter().map(|(_, value)| bulk(value)).collect()
+        shared_bulks(hash.iter().map(|(_, value)| value))
     }))
 }
 
 fn hgetall(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Map(hash.map_or_else(Vec::new, |hash| {
-        hash.iter()
-            .map(|(field, value)| (bulk(field), bulk(value)))
-            .collect()
+        let flat = hash.iter().flat_map(|(field, value)| [field, value]);
+        let mut items = shared_bulks(flat).into_iter();
+        std::iter::from_fn(|| Some((items.next()?, items.next()?))).collect()
     }))
 }
 
