@@ -5,6 +5,40 @@
 //! value that needs a wider type rewrites the whole array at the new width (Redis's "upgrade");
 //! the width never shrinks. Lookups are binary searches. An empty intset holds no allocation.
 
+/// Parses a signed 64-bit integer with Redis's strictness (`string2ll`): optional `-`, digits, no
+/// leading `+`, no spaces, no leading zeros except "0" itself.
+pub fn parse_integer(arg: &[u8]) -> Option<i64> {
+    if arg.is_empty() || arg.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0")
+    {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add((byte - b'0') as u64)?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((value as i64).wrapping_neg())
+        }
+    } else if value > i64::MAX as u64 {
+        None
+    } else {
+        Some(value as i64)
+    }
+}
+
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct Intset {
     buf: Vec<u8>,

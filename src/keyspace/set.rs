@@ -14,10 +14,9 @@ use bytes::Bytes;
 use indexmap::IndexSet;
 
 use super::hash::{estimate_payload, scan_positions};
-use super::intset::Intset;
+use super::intset::{parse_integer, Intset};
 use super::limits::EncodingLimits;
 use super::listpack::{entry_size, Listpack};
-use crate::command::util::parse_i64;
 
 pub type SetTable = IndexSet<Bytes, RandomState>;
 
@@ -36,7 +35,7 @@ impl Set {
     /// An empty set in the encoding Redis's `setTypeCreate` picks for a first member `first`
     /// when about `size_hint` members are coming.
     pub fn for_members(first: &[u8], size_hint: usize, limits: &EncodingLimits) -> Set {
-        if parse_i64(first).is_some() && size_hint <= limits.set_max_intset_entries {
+        if parse_integer(first).is_some() && size_hint <= limits.set_max_intset_entries {
             Set::Intset(Intset::new())
         } else if size_hint <= limits.set_max_listpack_entries {
             Set::Listpack(Listpack::new())
@@ -100,7 +99,9 @@ impl Set {
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(intset) => parse_i64(member).is_some_and(|value| intset.contains(value)),
+            Set::Intset(intset) => {
+                parse_integer(member).is_some_and(|value| intset.contains(value))
+            }
             Set::Listpack(listpack) => listpack.find(member, 1).is_some(),
             Set::Table(table) => table.contains(member),
         }
@@ -110,7 +111,7 @@ impl Set {
     /// encoding's limits (Redis's `setTypeAddAux`).
     pub fn insert(&mut self, member: &[u8], limits: &EncodingLimits) -> bool {
         match self {
-            Set::Intset(intset) => match parse_i64(member) {
+            Set::Intset(intset) => match parse_integer(member) {
                 Some(value) => {
                     if !intset.insert(value) {
                         return false;
@@ -181,7 +182,7 @@ impl Set {
     /// Removes `member`; true if it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(intset) => parse_i64(member).is_some_and(|value| intset.remove(value)),
+            Set::Intset(intset) => parse_integer(member).is_some_and(|value| intset.remove(value)),
             Set::Listpack(listpack) => match listpack.find(member, 1) {
                 Some(at) => {
                     listpack.remove_at(at, 1);
