@@ -71,6 +71,26 @@ pub struct Config {
     pub encoding: EncodingLimits,
     /// `list-compress-depth`: accepted and reported; list nodes are not compressed.
     pub list_compress_depth: u64,
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`): the most members a sorted
+    /// set keeps in its compact encoding.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`): the longest member, in bytes,
+    /// a sorted set keeps in its compact encoding.
+    pub zset_max_listpack_value: u64,
+    /// `memcached-port` (shardis): TCP port of the memcached protocol listener; 0 = none.
+    pub memcached_port: u16,
+    /// `item-size-max` (shardis, memcached's `-I`): the largest memcached item, in bytes.
+    pub item_size_max: u64,
+    /// `admin-port` (shardis): the admin HTTP port (/metrics, /health); 0 = no admin listener.
+    pub admin_port: u16,
+    /// `admin-bind` (shardis): the admin listener's address; "" = the first `bind` address.
+    pub admin_bind: String,
+    /// `shard-stall-threshold` (shardis): ms without progress after which a shard is stalled.
+    pub shard_stall_threshold: u64,
+    /// `disk-probe-interval` (shardis): ms between disk probes; 0 = no probe.
+    pub disk_probe_interval: u64,
+    /// `disk-latency-threshold` (shardis): ms a probe's write + fsync may take.
+    pub disk_latency_threshold: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -316,11 +336,42 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "list-compress-depth", default: "0", mutable: true,
         set: One(|c, v| { c.list_compress_depth = integer(v, 0, INT_MAX)?; Ok(()) }),
         get: |c| c.list_compress_depth.to_string() },
+    Directive { name: "zset-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.zset_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.zset_max_listpack_entries.to_string() },
+    Directive { name: "zset-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.zset_max_listpack_value = memory(v, 0)?; Ok(()) }),
+        get: |c| c.zset_max_listpack_value.to_string() },
+    Directive { name: "memcached-port", default: "11211", mutable: false,
+        set: One(|c, v| { c.memcached_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.memcached_port.to_string() },
+    // Memcached's -I: at least 1k, at most 1g (memcached refuses larger).
+    Directive { name: "item-size-max", default: "1mb", mutable: true,
+        set: One(|c, v| { c.item_size_max = memory_range(v, 1024, 1024 * MB)?; Ok(()) }),
+        get: |c| c.item_size_max.to_string() },
+    Directive { name: "admin-port", default: "9379", mutable: false,
+        set: One(|c, v| { c.admin_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.admin_port.to_string() },
+    Directive { name: "admin-bind", default: "", mutable: false,
+        set: One(|c, v| { c.admin_bind = v.trim_start_matches('-').to_string(); Ok(()) }),
+        get: |c| c.admin_bind.clone() },
+    Directive { name: "shard-stall-threshold", default: "100", mutable: true,
+        set: One(|c, v| { c.shard_stall_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.shard_stall_threshold.to_string() },
+    Directive { name: "disk-probe-interval", default: "1000", mutable: true,
+        set: One(|c, v| { c.disk_probe_interval = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_probe_interval.to_string() },
+    Directive { name: "disk-latency-threshold", default: "500", mutable: true,
+        set: One(|c, v| { c.disk_latency_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_latency_threshold.to_string() },
 ];
 
-/// Redis 7 still accepts the names these directives had before listpacks replaced ziplists, so
-/// an older redis.conf keeps working (CONFIG GET reports them under the new names).
+/// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
+/// is, and reported under the old name by CONFIG GET when a pattern matches it. An older
+/// redis.conf with the ziplist names keeps working.
 const ALIASES: &[(&str, &str)] = &[
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
@@ -330,7 +381,7 @@ fn lookup(name: &str) -> Option<&'static Directive> {
     let name = ALIASES
         .iter()
         .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
-        .map_or(name, |(_, current)| current);
+        .map_or(name, |(_, target)| target);
     DIRECTIVES
         .iter()
         .find(|directive| directive.name.eq_ignore_ascii_case(name))
@@ -388,6 +439,15 @@ impl Config {
             pidfile: String::new(),
             encoding: EncodingLimits::default(),
             list_compress_depth: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
+            memcached_port: 0,
+            item_size_max: 0,
+            admin_port: 0,
+            admin_bind: String::new(),
+            shard_stall_threshold: 0,
+            disk_probe_interval: 0,
+            disk_latency_threshold: 0,
         }
     }
 
@@ -531,10 +591,16 @@ impl Config {
     /// CONFIG GET: every (name, value) whose name matches the Redis glob `pattern`
     /// (case-insensitive), in table order, values rendered as Redis renders them.
     pub fn get(&self, pattern: &str) -> Vec<(String, String)> {
+        let aliases = ALIASES.iter().filter_map(|(alias, target)| {
+            let directive = lookup(target)?;
+            Some((*alias, directive))
+        });
         DIRECTIVES
             .iter()
-            .filter(|directive| glob_match(pattern.as_bytes(), directive.name.as_bytes()))
-            .map(|directive| (directive.name.to_string(), (directive.get)(self)))
+            .map(|directive| (directive.name, directive))
+            .chain(aliases)
+            .filter(|(name, _)| glob_match(pattern.as_bytes(), name.as_bytes()))
+            .map(|(name, directive)| (name.to_string(), (directive.get)(self)))
             .collect()
     }
 
@@ -565,6 +631,14 @@ fn integer<T: TryFrom<i64>>(value: &str, min: i64, max: i64) -> Result<T, String
 
 /// A byte count like Redis's `memtoll`: a plain number is bytes; k/m/g are powers of 1000 and
 /// kb/mb/gb powers of 1024, any case. The upper bound is Redis's LONG_MAX.
+/// A memory size between `min` and `max` bytes.
+fn memory_range(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    match memory(value, min)? {
+        bytes if bytes > max => Err(format!("argument must be at most {max} bytes")),
+        bytes => Ok(bytes),
+    }
+}
+
 fn memory(value: &str, min: u64) -> Result<u64, String> {
     let lower = value.to_ascii_lowercase();
     let (digits, unit) = lower.split_at(

@@ -14,10 +14,13 @@ pub mod collection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memcache;
+pub mod observe;
 pub mod server;
 pub mod set;
 pub mod string;
 pub mod util;
+pub mod zset;
 
 use ahash::AHashMap;
 use std::sync::OnceLock;
@@ -25,6 +28,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use crate::config::Config;
+use crate::keyspace::zset::ZSetLimits;
 use crate::keyspace::{Db, EncodingLimits, Keyspace};
 use crate::protocol::reply::Reply;
 
@@ -150,6 +154,9 @@ pub struct CommandLimits {
     pub proto_max_bulk_len: usize,
     /// When hashes, sets and lists leave their compact encodings.
     pub encoding: EncodingLimits,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`: when a sorted set leaves its
+    /// compact encoding.
+    pub zset: ZSetLimits,
 }
 
 impl Default for CommandLimits {
@@ -157,6 +164,7 @@ impl Default for CommandLimits {
         CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
             encoding: EncodingLimits::default(),
+            zset: ZSetLimits::default(),
         }
     }
 }
@@ -167,6 +175,10 @@ impl CommandLimits {
         CommandLimits {
             proto_max_bulk_len: config.proto_max_bulk_len as usize,
             encoding: config.encoding.clone(),
+            zset: ZSetLimits {
+                max_listpack_entries: config.zset_max_listpack_entries as usize,
+                max_listpack_value: config.zset_max_listpack_value as usize,
+            },
         }
     }
 }
@@ -180,6 +192,8 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(hash::COMMANDS.iter())
         .chain(list::COMMANDS.iter())
         .chain(set::COMMANDS.iter())
+        .chain(zset::COMMANDS.iter())
+        .chain(observe::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

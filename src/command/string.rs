@@ -261,14 +261,13 @@ const ERR_FLOAT_OVERFLOW: &str = "ERR increment would produce NaN or Infinity";
 
 /// The string inside an entry, or WRONGTYPE for any other kind of value.
 fn string_value(entry: &Entry) -> Result<&Bytes, Reply> {
-    match &entry.value {
-        Value::String(data) => Ok(data),
-        #[allow(unreachable_patterns)]
-        _ => Err(util::wrongtype_error()),
-    }
+    entry.value.as_string().ok_or_else(util::wrongtype_error)
 }
 
+/// The string inside an entry, for changing in place. A memcached item loses its flags and CAS
+/// first, so memcached clients see the change as a new CAS.
 fn string_value_mut(entry: &mut Entry) -> Result<&mut Bytes, Reply> {
+    entry.value.forget_item();
     match &mut entry.value {
         Value::String(data) => Ok(data),
         #[allow(unreachable_patterns)]

@@ -333,7 +333,15 @@ fn config_get_patterns() {
             "set-max-intset-entries",
             "set-max-listpack-entries",
             "set-max-listpack-value",
-            "list-max-listpack-size"
+            "list-max-listpack-size",
+            "zset-max-listpack-entries",
+            "zset-max-listpack-value",
+            "item-size-max",
+            "zset-max-ziplist-entries",
+            "zset-max-ziplist-value",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "list-max-ziplist-size"
         ]
     );
     assert_eq!(
@@ -348,7 +356,7 @@ fn config_get_patterns() {
     assert_eq!(config.get("save"), [("save".to_string(), String::new())]);
     assert_eq!(config.get("appendonly")[0].1, "no");
     assert_eq!(config.get("proto-max-bulk-len")[0].1, "536870912");
-    assert_eq!(names("*").len(), DIRECTIVES.len());
+    assert_eq!(names("*").len(), DIRECTIVES.len() + ALIASES.len());
     assert_eq!(names("[pb]???"), ["port", "bind"]);
     assert_eq!(
         names("slowlog-*"),
@@ -394,6 +402,12 @@ fn mutability_and_config_set_messages() {
         "set-max-listpack-value",
         "list-max-listpack-size",
         "list-compress-depth",
+        "zset-max-listpack-entries",
+        "zset-max-listpack-value",
+        "item-size-max",
+        "shard-stall-threshold",
+        "disk-probe-interval",
+        "disk-latency-threshold",
     ];
     for directive in DIRECTIVES {
         assert_eq!(
@@ -490,4 +504,30 @@ fn collection_encoding_directives() {
         .unwrap();
     assert_eq!(config.encoding.hash_max_listpack_entries, 512);
     assert_eq!(config.encoding.list_max_listpack_size, 7);
+}
+
+#[test]
+fn old_ziplist_names_are_aliases() {
+    let mut config = Config::default();
+    config
+        .apply("ZSET-MAX-ZIPLIST-ENTRIES", &args(&["16"]), false)
+        .unwrap();
+    config
+        .apply("zset-max-ziplist-value", &args(&["1kb"]), false)
+        .unwrap();
+    assert_eq!(
+        (
+            config.zset_max_listpack_entries,
+            config.zset_max_listpack_value
+        ),
+        (16, 1024)
+    );
+    assert_eq!(
+        config.get("zset-max-ziplist-entries"),
+        [("zset-max-ziplist-entries".to_string(), "16".to_string())]
+    );
+    assert_eq!(Config::is_mutable("zset-max-ziplist-value"), Some(true));
+    assert!(config
+        .apply("zset-max-listpack-entries", &args(&["-1"]), false)
+        .is_err());
 }

@@ -354,6 +354,14 @@ impl Db {
             .filter(move |(_, entry)| !entry.is_expired(now_ms))
     }
 
+    /// The live entry under `key` without reclaiming a dead one: for commands that hold several
+    /// values at once (ZUNION's inputs), after [`Db::get`] has reclaimed each.
+    pub fn peek(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.entries
+            .get(key)
+            .filter(|entry| !entry.is_expired(now_ms))
+    }
+
     /// Index of the live entry under `key`, reclaiming it first if it is dead.
     fn live_index(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
         let (index, _, entry) = self.entries.get_full(key)?;

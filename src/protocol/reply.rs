@@ -7,6 +7,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::scored::ScoredList;
+
 /// A reply to one command, independent of the protocol version.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -33,6 +35,8 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// RESP3 push message (pub/sub); an array in RESP2.
     Push(Vec<Reply>),
+    /// Sorted-set members and scores, shaped per protocol as Redis does (see `scored.rs`).
+    Scored(Box<ScoredList>),
 }
 
 impl Reply {
@@ -138,6 +142,7 @@ impl Reply {
                     out.put_slice(if *value { b":1\r\n" } else { b":0\r\n" });
                 }
             }
+            Reply::Scored(list) => list.encode(out, protocol),
             Reply::Verbatim(format, data) => {
                 if resp3 {
                     out.put_u8(b'=');

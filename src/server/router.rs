@@ -84,6 +84,11 @@ pub enum Op {
     ResetStats,
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
+    /// This core's memcached counters and item count (memcached `stats`); zeroes the counters
+    /// afterwards with `reset` (`stats reset`).
+    MemcacheStats { reset: bool },
+    /// Read or reset this shard's slow log or latency monitor (SLOWLOG, LATENCY).
+    Observe(super::observe::ObserveOp),
 }
 
 /// A request travelling between shards.
@@ -102,6 +107,8 @@ pub enum Response {
     Snapshot(Box<ShardSnapshot>),
     Clients(Vec<ClientInfo>),
     Count(u64),
+    MemcacheStats(Box<super::memcache::stats::Report>),
+    Observed(Box<super::observe::Observed>),
 }
 
 impl Response {
