@@ -440,10 +440,14 @@ static DIRECTIVES: &[Directive] = &[
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
-/// is, and reported under the old name by CONFIG GET when a pattern matches it.
+/// is, and reported under the old name by CONFIG GET when a pattern matches it. An older
+/// redis.conf with the ziplist names keeps working.
 const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {

@@ -220,10 +220,12 @@ fn sadd(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let set = or_reply!(write_or_create(ctx, &args[1], || {
         Set::for_members(&members[0], members.len(), &limits)
     }));
+    set.reserve(members.iter().map(|member| &member[..]));
     let added = members
         .iter()
         .filter(|member| set.insert(member, &limits))
         .count();
+    set.shrink_to_fit();
     Reply::Integer(added as i64)
 }
 

@@ -352,7 +352,10 @@ fn config_get_patterns() {
             "zset-max-listpack-value",
             "item-size-max",
             "zset-max-ziplist-entries",
-            "zset-max-ziplist-value"
+            "zset-max-ziplist-value",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "list-max-ziplist-size"
         ]
     );
     assert_eq!(
@@ -517,6 +520,15 @@ fn collection_encoding_directives() {
     assert!(config
         .apply("list-compress-depth", &args(&["x"]), false)
         .is_err());
+    // Redis 6's names, still accepted by Redis 7.
+    config
+        .apply("hash-max-ziplist-entries", &args(&["512"]), false)
+        .unwrap();
+    config
+        .apply_text("list-max-ziplist-size 7\n", "old redis.conf")
+        .unwrap();
+    assert_eq!(config.encoding.hash_max_listpack_entries, 512);
+    assert_eq!(config.encoding.list_max_listpack_size, 7);
 }
 
 #[test]
