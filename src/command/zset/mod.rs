@@ -474,14 +474,20 @@ fn zadd_generic(ctx: &mut ExecContext<'_>, args: &[Bytes], incr: bool) -> Outcom
     };
     let mut first = 2;
     while let Some(arg) = args.get(first) {
-        let flag = match arg.to_ascii_lowercase().as_slice() {
-            b"nx" => &mut flags.nx,
-            b"xx" => &mut flags.xx,
-            b"gt" => &mut flags.gt,
-            b"lt" => &mut flags.lt,
-            b"ch" => &mut flags.ch,
-            b"incr" => &mut flags.incr,
-            _ => break,
+        let flag = if eq_ignore_case(arg, "nx") {
+            &mut flags.nx
+        } else if eq_ignore_case(arg, "xx") {
+            &mut flags.xx
+        } else if eq_ignore_case(arg, "gt") {
+            &mut flags.gt
+        } else if eq_ignore_case(arg, "lt") {
+            &mut flags.lt
+        } else if eq_ignore_case(arg, "ch") {
+            &mut flags.ch
+        } else if eq_ignore_case(arg, "incr") {
+            &mut flags.incr
+        } else {
+            break;
         };
         *flag = true;
         first += 1;

@@ -30,6 +30,8 @@ pub struct Large {
     index: HashTable<u32>,
     hasher: RandomState,
     order: Order,
+    /// Bytes of all members, kept for memory estimates.
+    member_bytes: usize,
 }
 
 impl std::fmt::Debug for Large {
@@ -52,6 +54,7 @@ impl Large {
             index: HashTable::new(),
             hasher: RandomState::new(),
             order: Order::default(),
+            member_bytes: 0,
         }
     }
 
@@ -66,11 +69,7 @@ impl Large {
     /// Rough bytes held (for memory estimates).
     pub fn heap_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self
-                .slots
-                .iter()
-                .map(|slot| slot.member.len())
-                .sum::<usize>()
+            + self.member_bytes
             + self.index.capacity() * 5
             + self.order.heap_size()
     }
@@ -126,6 +125,7 @@ impl Large {
             member: member.into(),
             score,
         };
+        self.member_bytes += member.len();
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -158,6 +158,7 @@ impl Large {
     /// Drops slot `id` from the hash index and frees it.
     fn free_slot(&mut self, id: u32) {
         let hash = self.hash(&self.slots[id as usize].member);
+        self.member_bytes -= self.slots[id as usize].member.len();
         if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
@@ -234,6 +235,8 @@ impl Large {
         self.order.check_invariants();
         assert_eq!(self.index.len(), self.order.len());
         assert_eq!(self.slots.len() - self.free.len(), self.order.len());
+        let bytes: usize = self.slots.iter().map(|slot| slot.member.len()).sum();
+        assert_eq!(bytes, self.member_bytes);
         let mut previous: Option<(f64, &[u8])> = None;
         for (member, score) in self.iter_from(0) {
             if let Some(previous) = previous {
