@@ -1,11 +1,13 @@
 //! Sockets of one shard, driven by the shard's own edge-triggered epoll set.
 //!
-//! Each socket is registered once (EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered). The [`Poller`]
-//! task harvests events with a non-blocking `epoll_wait` after every loop turn that had some, and
-//! only when there were none does it park on the epoll descriptor itself through glommio's io_uring
-//! reactor (`glommio::net::wait_readable`). A busy shard thus pays one `recv` and one `send` per
-//! request and an amortised `epoll_wait`, as redis-server does, instead of glommio's one io_uring
-//! poll per request (see vendor/glommio/SHARDIS-PATCH.md for the measurement).
+//! Each socket is registered once (EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered). When the
+//! executor has nothing to run, it calls the [`Poller`]'s idle hook, which blocks in `epoll_wait`
+//! (glommio's io_uring rings signal an eventfd in the same set, so glommio's own I/O and timers
+//! still wake it) and wakes the tasks whose sockets are ready. While the shard stays busy, the
+//! poller task harvests events with a non-blocking `epoll_wait` between turns. A shard thus pays
+//! one `recv` and one `send` per request and at most one `epoll_wait` per loop turn, as
+//! redis-server does, and no io_uring system call at all on this path (see
+//! vendor/glommio/SHARDIS-PATCH.md for the measurements).
 //!
 //! Edge-triggered rule: a socket's `readable` flag is cleared before each `recv`; a read that fills
 //! less than the buffer, or fails with EAGAIN, leaves it cleared, and any data arriving afterwards
@@ -67,7 +69,16 @@ pub struct Poller {
     epoll: OwnedFd,
     next_token: Cell<u64>,
     sockets: RefCell<AHashMap<u64, Rc<Readiness>>>,
+    /// Signalled by glommio for every io_uring completion while the idle hook waits (token 0).
+    completions: OwnedFd,
+    events: RefCell<Vec<libc::epoll_event>>,
+    /// The poller task, parked until the idle hook finds events.
+    task: Cell<Option<Waker>>,
+    kicked: Cell<bool>,
 }
+
+/// The epoll token of the completions eventfd (sockets count from 1).
+const COMPLETIONS_TOKEN: u64 = 0;
 
 impl Poller {
     pub fn new() -> io::Result<Rc<Poller>> {
@@ -78,10 +89,40 @@ impl Poller {
         }
         // SAFETY: `fd` is a freshly created descriptor owned by nobody else.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: eventfd returns a new descriptor that we own, or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        let completions = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: COMPLETIONS_TOKEN,
+        };
+        // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+        if unsafe {
+            libc::epoll_ctl(
+                epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                completions.as_raw_fd(),
+                &mut event,
+            )
+        } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
         Ok(Rc::new(Poller {
             epoll,
             next_token: Cell::new(1),
             sockets: RefCell::new(AHashMap::new()),
+            completions,
+            events: RefCell::new(vec![
+                libc::epoll_event { events: 0, u64: 0 };
+                EVENTS_PER_WAIT
+            ]),
+            task: Cell::new(None),
+            kicked: Cell::new(false),
         }))
     }
 
@@ -130,40 +171,99 @@ impl Poller {
         }
     }
 
-    /// The shard's event loop for sockets; runs as long as the executor.
-    pub async fn run(self: Rc<Self>) {
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
-        loop {
-            // SAFETY: `events` has room for EVENTS_PER_WAIT entries; timeout 0 never blocks.
-            let ready = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    EVENTS_PER_WAIT as i32,
-                    0,
-                )
-            };
-            if ready < 0 {
-                let error = io::Error::last_os_error();
-                if error.kind() != io::ErrorKind::Interrupted {
-                    warn!(%error, "epoll_wait failed");
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
-                }
-                continue;
+    /// Waits up to `timeout_ms` (-1 = no limit, 0 = just look) for events and wakes the sockets'
+    /// tasks. Returns the number of events.
+    fn harvest(&self, timeout_ms: i32) -> usize {
+        let mut events = self.events.borrow_mut();
+        // SAFETY: `events` has room for EVENTS_PER_WAIT entries.
+        let ready = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                EVENTS_PER_WAIT as i32,
+                timeout_ms,
+            )
+        };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                warn!(%error, "epoll_wait failed");
             }
-            if ready == 0 {
-                if let Err(error) = glommio::net::wait_readable(self.epoll.as_raw_fd()).await {
-                    warn!(%error, "waiting on the epoll descriptor failed");
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
+            return 0;
+        }
+        for event in &events[..ready as usize] {
+            let (token, flags) = (event.u64, event.events);
+            if token == COMPLETIONS_TOKEN {
+                let mut count = [0u8; 8];
+                // SAFETY: reading 8 bytes into an 8-byte buffer from our own eventfd.
+                unsafe {
+                    libc::read(self.completions.as_raw_fd(), count.as_mut_ptr().cast(), 8);
                 }
-                continue;
-            }
-            for event in &events[..ready as usize] {
-                let (token, flags) = (event.u64, event.events);
+            } else {
                 self.dispatch(token, flags);
             }
-            // Let the woken connections run before looking for more events.
-            futures_lite::future::yield_now().await;
+        }
+        ready as usize
+    }
+
+    /// What the executor does when it has nothing to run (see `glommio::net::set_idle_hook`):
+    /// block in `epoll_wait` until a socket, a doorbell, the tick, an io_uring completion or
+    /// glommio's next timer, then wake whoever is ready, including the poller task.
+    fn idle(&self, timeout: Option<Duration>) {
+        let timeout_ms = match timeout {
+            None => -1,
+            Some(t) if t.is_zero() => 0,
+            Some(t) => t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+        };
+        if self.harvest(timeout_ms) > 0 {
+            self.kicked.set(true);
+            if let Some(task) = self.task.take() {
+                task.wake();
+            }
+        }
+    }
+
+    /// The shard's event loop for sockets; runs as long as the executor.
+    ///
+    /// It installs [`Poller::idle`] as the executor's idle hook, so an idle shard sleeps in
+    /// `epoll_wait` rather than in io_uring (no io_uring submissions per loop turn). While the
+    /// shard is busy (other tasks still ready), this task harvests events without blocking after
+    /// every turn that had some, so sockets are never starved by a long burst of work.
+    pub async fn run(self: Rc<Self>) {
+        let hooked = {
+            let poller = self.clone();
+            glommio::net::set_idle_hook(self.completions.as_raw_fd(), move |timeout| {
+                poller.idle(timeout)
+            })
+        };
+        if let Err(error) = &hooked {
+            warn!(%error, "idle hook unavailable; parking through io_uring");
+        }
+        loop {
+            // When nothing else is ready the executor idles as soon as this task waits, and the
+            // idle hook looks for events then: looking now as well would cost a second
+            // `epoll_wait` per loop turn.
+            let busy = hooked.is_err() || glommio::net::other_tasks_ready();
+            if busy && self.harvest(0) > 0 {
+                // Let the woken connections run before looking for more events.
+                futures_lite::future::yield_now().await;
+                continue;
+            }
+            if hooked.is_ok() {
+                self.kicked.set(false);
+                poll_fn(|cx| {
+                    if self.kicked.replace(false) {
+                        Poll::Ready(())
+                    } else {
+                        self.task.set(Some(cx.waker().clone()));
+                        Poll::Pending
+                    }
+                })
+                .await;
+            } else if let Err(error) = glommio::net::wait_readable(self.epoll.as_raw_fd()).await {
+                warn!(%error, "waiting on the epoll descriptor failed");
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
         }
     }
 }

@@ -1262,6 +1262,16 @@ impl LocalExecutor {
             .cloned()
     }
 
+    /// shardis patch: whether a task other than the running one is ready to run.
+    pub(crate) fn has_ready_tasks(&self) -> bool {
+        let queues = self.queues.borrow();
+        !queues.active_executors.is_empty()
+            || queues
+                .active_executing
+                .as_ref()
+                .is_some_and(|queue| queue.borrow().ex.is_active())
+    }
+
     fn current_task_queue(&self) -> TaskQueueHandle {
         self.queues
             .borrow()
@@ -2202,6 +2212,15 @@ impl ExecutorProxy {
             }
             futures_lite::future::yield_now().await;
         }
+    }
+
+    /// shardis patch: see `LocalExecutor::has_ready_tasks`.
+    pub(crate) fn has_ready_tasks(&self) -> bool {
+        #[cfg(not(feature = "native-tls"))]
+        return LOCAL_EX.with(|local_ex| local_ex.has_ready_tasks());
+
+        #[cfg(feature = "native-tls")]
+        return unsafe { LOCAL_EX.as_ref() }.is_some_and(|local_ex| local_ex.has_ready_tasks());
     }
 
     #[inline(always)]

@@ -127,3 +127,28 @@ pub async fn wait_readable(fd: std::os::unix::io::RawFd) -> io::Result<()> {
     let source = reactor.poll_read_ready(fd);
     source.collect_rw().await.map(|_| ())
 }
+
+/// Added for shardis (see vendor/glommio/SHARDIS-PATCH.md): when this thread's executor has
+/// nothing to run, it calls `hook(timeout)` instead of sleeping in `io_uring_enter`. The hook
+/// must block until `timeout` (the next timer; `None` = none) has passed or `completion_eventfd`
+/// (an eventfd, which glommio registers with its rings so that every completion signals it)
+/// becomes readable, and may return earlier (e.g. when its own descriptors are ready). Installing
+/// a hook also drops the time-based preemption timer that glommio otherwise re-arms on every
+/// loop turn; the throughput-based one remains. Call it from inside the executor.
+pub fn set_idle_hook(
+    completion_eventfd: std::os::unix::io::RawFd,
+    hook: impl FnMut(Option<std::time::Duration>) + 'static,
+) -> io::Result<()> {
+    crate::executor()
+        .reactor()
+        .sys
+        .register_completion_eventfd(completion_eventfd)?;
+    crate::sys::IDLE_HOOK.with(|slot| *slot.borrow_mut() = Some(Box::new(hook)));
+    Ok(())
+}
+
+/// Added for shardis: whether this executor has a task other than the running one ready to run
+/// (if not, it goes idle, and calls the idle hook, as soon as the running task yields).
+pub fn other_tasks_ready() -> bool {
+    crate::executor().has_ready_tasks()
+}

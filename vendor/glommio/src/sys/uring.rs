@@ -855,6 +855,10 @@ impl UringCommon for PollRing {
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
         let source_map = &mut *self.source_map.borrow_mut();
+        // shardis patch: no clock read when nothing is queued.
+        if queue.is_empty() {
+            return Some(false);
+        }
         let now = Instant::now();
 
         while let Some(chain) = peek_one_chain(queue, self.size) {
@@ -1187,6 +1191,10 @@ impl UringCommon for SleepableRing {
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
         let source_map = &mut *self.source_map.borrow_mut();
+        // shardis patch: no clock read when nothing is queued.
+        if queue.is_empty() {
+            return Some(false);
+        }
         let now = Instant::now();
 
         while let Some(chain) = peek_one_chain(queue, self.size) {
@@ -1281,6 +1289,13 @@ macro_rules! flush_rings {
 
 fn align_up(v: usize, align: usize) -> usize {
     (v + align - 1) & !(align - 1)
+}
+
+thread_local! {
+    /// shardis patch: called instead of sleeping in io_uring when the executor is idle (see
+    /// `crate::net::set_idle_hook`).
+    pub(crate) static IDLE_HOOK: RefCell<Option<Box<dyn FnMut(Option<Duration>)>>> =
+        RefCell::new(None);
 }
 
 impl Reactor {
@@ -1806,6 +1821,7 @@ impl Reactor {
         F: Fn() -> usize,
     {
         woke += self.flush_syscall_thread();
+        let hooked = IDLE_HOOK.with(|hook| hook.borrow().is_some());
 
         let mut poll_ring = self.poll_ring.borrow_mut();
         let mut main_ring = self.main_ring.borrow_mut();
@@ -1859,7 +1875,7 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
+            if let Some(dur) = user_timer.filter(|_| !hooked) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 assert!(flush_rings!(lat_ring)? > 0);
@@ -1872,10 +1888,27 @@ impl Reactor {
             // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
             // details. This translates to `sys_membarrier()` /
             // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
+            // shardis patch: with an idle hook, no sys_membarrier per sleep (one syscall per
+            // loop turn on request/response load). A foreign wake that races with going idle is
+            // then seen at the hook's next wake-up, which the shard's own 10 ms tick bounds;
+            // shardis sends nothing through glommio's foreign wakes.
+            if hooked {
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            } else {
+                membarrier::heavy();
+            }
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
-                if self.eventfd_src.is_installed().unwrap() {
+                if hooked {
+                    // shardis patch: the idle hook waits instead of io_uring_enter; every
+                    // completion on these rings signals the eventfd it watches.
+                    IDLE_HOOK.with(|hook| {
+                        if let Some(hook) = hook.borrow_mut().as_mut() {
+                            hook(user_timer);
+                        }
+                    });
+                    consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
+                } else if self.eventfd_src.is_installed().unwrap() {
                     self.link_rings_and_sleep(&mut main_ring)
                         .expect("some error");
                     // May have new cancellations related to the link ring fd.
@@ -1888,7 +1921,9 @@ impl Reactor {
             }
         }
 
-        if let Some(preempt) = preempt_timer() {
+        // shardis patch: with an idle hook there is no time-based preemption timer (two SQEs and
+        // an io_uring_enter per executor loop turn); the throughput timer still preempts.
+        if let Some(preempt) = preempt_timer().filter(|_| !hooked) {
             self.latency_preemption_timeout_src
                 .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
             flush_rings!(lat_ring, main_ring)?;
@@ -1902,6 +1937,12 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// shardis patch: makes every completion on the sleepable rings signal `eventfd`.
+    pub(crate) fn register_completion_eventfd(&self, eventfd: RawFd) -> io::Result<()> {
+        self.main_ring.borrow().registrar().register_eventfd(eventfd)?;
+        self.latency_ring.borrow().registrar().register_eventfd(eventfd)
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
