@@ -18,8 +18,9 @@
 //!   `Reply::Scored`, which shapes them per protocol as Redis does and costs no allocation per
 //!   element.
 //!
-//! Binlog note: ZADD INCR and ZINCRBY must be logged as their effect (the resulting score), and
-//! ZRANDMEMBER-based or ZPOP writes as the members they removed, when the binlog lands.
+//! Logging: ZADD INCR and ZINCRBY are to be logged as their effect, the resulting score, so that
+//! a replay never re-does float arithmetic; [`logged_effect`] gives that form for the binlog.
+//! Every other sorted-set write is deterministic given the keyspace and can be logged as sent.
 
 mod range;
 mod store;
@@ -378,6 +379,36 @@ pub const COMMANDS: &[CommandSpec] = &[
         ..NUMKEYS
     },
 ];
+
+/// How a sorted-set write that ran and answered `reply` is to be logged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoggedEffect {
+    /// Log the command as the client sent it (if it wrote anything).
+    AsSent,
+    /// Log this command instead: `ZADD key score member` for ZINCRBY and ZADD ... INCR.
+    Rewritten(Vec<Bytes>),
+    /// Nothing changed (an INCR that NX, XX, GT or LT skipped, or an error): log nothing.
+    Nothing,
+}
+
+/// The binlog form of a sorted-set command (see [`LoggedEffect`]).
+pub fn logged_effect(args: &[Bytes], reply: &Reply) -> LoggedEffect {
+    let incr = eq_ignore_case(&args[0], "zincrby")
+        || (eq_ignore_case(&args[0], "zadd")
+            && args[2..].iter().any(|arg| eq_ignore_case(arg, "incr")));
+    if !incr {
+        return LoggedEffect::AsSent;
+    }
+    match (reply, args.last()) {
+        (Reply::Double(score), Some(member)) => LoggedEffect::Rewritten(vec![
+            Bytes::from_static(b"ZADD"),
+            args[1].clone(),
+            Bytes::from(crate::protocol::reply::format_double(*score)),
+            member.clone(),
+        ]),
+        _ => LoggedEffect::Nothing,
+    }
+}
 
 /// A handler body's result: the reply, or an error reply to send instead.
 type Outcome = Result<Reply, Reply>;

@@ -887,3 +887,42 @@ fn random_commands_match_the_model() {
         }
     }
 }
+
+#[test]
+fn incr_writes_are_logged_as_their_effect() {
+    use super::{logged_effect, LoggedEffect};
+    let mut h = Harness::new();
+    let args = |words: &[&str]| -> Vec<bytes::Bytes> {
+        words
+            .iter()
+            .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    };
+    let zincrby = args(&["ZINCRBY", "k", "0.1", "m"]);
+    h.run(&["ZADD", "k", "0.2", "m"]);
+    let reply = h.run(&["ZINCRBY", "k", "0.1", "m"]);
+    let LoggedEffect::Rewritten(logged) = logged_effect(&zincrby, &reply) else {
+        panic!("not rewritten");
+    };
+    // Replaying the logged form gives the very same score.
+    let logged: Vec<String> = logged
+        .iter()
+        .map(|arg| String::from_utf8(arg.to_vec()).unwrap())
+        .collect();
+    assert_eq!(logged[..2], ["ZADD", "k"]);
+    let mut replay = Harness::new();
+    let words: Vec<&str> = logged.iter().map(String::as_str).collect();
+    replay.run(&words);
+    assert_eq!(
+        encoded(&replay.run(&["ZSCORE", "k", "m"]), 3),
+        encoded(&h.run(&["ZSCORE", "k", "m"]), 3)
+    );
+    let skipped = args(&["ZADD", "k", "NX", "INCR", "1", "m"]);
+    let reply = h.run(&["ZADD", "k", "NX", "INCR", "1", "m"]);
+    assert_eq!(logged_effect(&skipped, &reply), LoggedEffect::Nothing);
+    let plain = args(&["ZADD", "k", "1", "x"]);
+    assert_eq!(
+        logged_effect(&plain, &Reply::Integer(1)),
+        LoggedEffect::AsSent
+    );
+}

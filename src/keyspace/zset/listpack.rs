@@ -108,6 +108,15 @@ impl Listpack {
             self.buf = Vec::new();
         } else {
             self.set_len(len - 1);
+            self.give_back_spare();
+        }
+    }
+
+    /// Shrinks the buffer after removals left much of it unused (Redis's listpack reallocates
+    /// on every delete; this does so only when it frees a useful amount).
+    fn give_back_spare(&mut self) {
+        if self.buf.capacity() > self.buf.len() + self.buf.len() / 4 + 16 {
+            self.buf.shrink_to_fit();
         }
     }
 
@@ -135,6 +144,7 @@ impl Listpack {
             self.buf = Vec::new();
         } else {
             self.set_len(len - (end - start));
+            self.give_back_spare();
         }
         end - start
     }
