@@ -12,6 +12,8 @@
 
 use std::path::PathBuf;
 
+use crate::keyspace::EncodingLimits;
+
 /// The server's settings. Build it with [`Config::from_args`] (start-up) and change it with
 /// [`Config::apply`] (CONFIG SET); defaults and ranges are in [`DIRECTIVES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +66,21 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     /// `pidfile`: "" = write no pid file.
     pub pidfile: String,
+    /// `hash-max-listpack-*`, `set-max-intset-entries`, `set-max-listpack-*`,
+    /// `list-max-listpack-size`: when a collection leaves its compact encoding.
+    pub encoding: EncodingLimits,
+    /// `list-compress-depth`: accepted and reported; list nodes are not compressed.
+    pub list_compress_depth: u64,
     /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`): the most members a sorted
     /// set keeps in its compact encoding.
     pub zset_max_listpack_entries: u64,
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`): the longest member, in bytes,
     /// a sorted set keeps in its compact encoding.
     pub zset_max_listpack_value: u64,
+    /// `memcached-port` (shardis): TCP port of the memcached protocol listener; 0 = none.
+    pub memcached_port: u16,
+    /// `item-size-max` (shardis, memcached's `-I`): the largest memcached item, in bytes.
+    pub item_size_max: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -293,12 +304,41 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "pidfile", default: "", mutable: false,
         set: One(|c, v| { c.pidfile = v.to_string(); Ok(()) }),
         get: |c| c.pidfile.clone() },
+    // Collection encodings (Redis 7.2's names; sizes of values are memory values, as in Redis).
+    Directive { name: "hash-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.encoding.hash_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.hash_max_listpack_entries.to_string() },
+    Directive { name: "hash-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.encoding.hash_max_listpack_value = memory(v, 0)? as usize; Ok(()) }),
+        get: |c| c.encoding.hash_max_listpack_value.to_string() },
+    Directive { name: "set-max-intset-entries", default: "512", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_intset_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.set_max_intset_entries.to_string() },
+    Directive { name: "set-max-listpack-entries", default: "128", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.encoding.set_max_listpack_entries.to_string() },
+    Directive { name: "set-max-listpack-value", default: "64", mutable: true,
+        set: One(|c, v| { c.encoding.set_max_listpack_value = memory(v, 0)? as usize; Ok(()) }),
+        get: |c| c.encoding.set_max_listpack_value.to_string() },
+    Directive { name: "list-max-listpack-size", default: "-2", mutable: true,
+        set: One(|c, v| { c.encoding.list_max_listpack_size = integer(v, i32::MIN.into(), INT_MAX)?; Ok(()) }),
+        get: |c| c.encoding.list_max_listpack_size.to_string() },
+    Directive { name: "list-compress-depth", default: "0", mutable: true,
+        set: One(|c, v| { c.list_compress_depth = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.list_compress_depth.to_string() },
     Directive { name: "zset-max-listpack-entries", default: "128", mutable: true,
         set: One(|c, v| { c.zset_max_listpack_entries = integer(v, 0, LONG_MAX)?; Ok(()) }),
         get: |c| c.zset_max_listpack_entries.to_string() },
     Directive { name: "zset-max-listpack-value", default: "64", mutable: true,
         set: One(|c, v| { c.zset_max_listpack_value = memory(v, 0)?; Ok(()) }),
         get: |c| c.zset_max_listpack_value.to_string() },
+    Directive { name: "memcached-port", default: "11211", mutable: false,
+        set: One(|c, v| { c.memcached_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.memcached_port.to_string() },
+    // Memcached's -I: at least 1k, at most 1g (memcached refuses larger).
+    Directive { name: "item-size-max", default: "1mb", mutable: true,
+        set: One(|c, v| { c.item_size_max = memory_range(v, 1024, 1024 * MB)?; Ok(()) }),
+        get: |c| c.item_size_max.to_string() },
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
@@ -368,8 +408,12 @@ impl Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             pidfile: String::new(),
+            encoding: EncodingLimits::default(),
+            list_compress_depth: 0,
             zset_max_listpack_entries: 0,
             zset_max_listpack_value: 0,
+            memcached_port: 0,
+            item_size_max: 0,
         }
     }
 
@@ -553,6 +597,14 @@ fn integer<T: TryFrom<i64>>(value: &str, min: i64, max: i64) -> Result<T, String
 
 /// A byte count like Redis's `memtoll`: a plain number is bytes; k/m/g are powers of 1000 and
 /// kb/mb/gb powers of 1024, any case. The upper bound is Redis's LONG_MAX.
+/// A memory size between `min` and `max` bytes.
+fn memory_range(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    match memory(value, min)? {
+        bytes if bytes > max => Err(format!("argument must be at most {max} bytes")),
+        bytes => Ok(bytes),
+    }
+}
+
 fn memory(value: &str, min: u64) -> Result<u64, String> {
     let lower = value.to_ascii_lowercase();
     let (digits, unit) = lower.split_at(

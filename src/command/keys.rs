@@ -676,10 +676,15 @@ fn object(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 /// ones (<= 44 bytes, Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`) "embstr", the rest "raw".
 fn object_encoding(value: &Value) -> &'static str {
     match value {
-        Value::String(bytes) if parse_i64(bytes).is_some() => "int",
-        Value::String(bytes) if bytes.len() <= 44 => "embstr",
-        Value::String(_) => "raw",
+        Value::Hash(hash) => hash.encoding_name(),
+        Value::Set(set) => set.encoding_name(),
+        Value::List(list) => list.encoding_name(),
         Value::ZSet(zset) => zset.encoding(),
+        Value::String(_) | Value::Item(_) => match value.as_string() {
+            Some(bytes) if parse_i64(bytes).is_some() => "int",
+            Some(bytes) if bytes.len() <= 44 => "embstr",
+            _ => "raw",
+        },
     }
 }
 

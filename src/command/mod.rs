@@ -10,8 +10,13 @@
 //! A multi-key command whose keys all live on one shard runs its handler there directly; when the
 //! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
 
+pub mod collection;
+pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod memcache;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod util;
 pub mod zset;
@@ -23,7 +28,7 @@ use bytes::Bytes;
 
 use crate::config::Config;
 use crate::keyspace::zset::ZSetLimits;
-use crate::keyspace::{Db, Keyspace};
+use crate::keyspace::{Db, EncodingLimits, Keyspace};
 use crate::protocol::reply::Reply;
 
 /// Runs one command inside the shard that owns its keys.
@@ -146,6 +151,8 @@ impl ExecContext<'_> {
 pub struct CommandLimits {
     /// `proto-max-bulk-len`: the largest string a command may create (APPEND, SETRANGE).
     pub proto_max_bulk_len: usize,
+    /// When hashes, sets and lists leave their compact encodings.
+    pub encoding: EncodingLimits,
     /// `zset-max-listpack-entries` / `zset-max-listpack-value`: when a sorted set leaves its
     /// compact encoding.
     pub zset: ZSetLimits,
@@ -155,6 +162,7 @@ impl Default for CommandLimits {
     fn default() -> Self {
         CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            encoding: EncodingLimits::default(),
             zset: ZSetLimits::default(),
         }
     }
@@ -165,6 +173,7 @@ impl CommandLimits {
     pub fn from_config(config: &Config) -> Self {
         CommandLimits {
             proto_max_bulk_len: config.proto_max_bulk_len as usize,
+            encoding: config.encoding.clone(),
             zset: ZSetLimits {
                 max_listpack_entries: config.zset_max_listpack_entries as usize,
                 max_listpack_value: config.zset_max_listpack_value as usize,
@@ -179,6 +188,9 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(keys::COMMANDS.iter())
         .chain(server::COMMANDS.iter())
+        .chain(hash::COMMANDS.iter())
+        .chain(list::COMMANDS.iter())
+        .chain(set::COMMANDS.iter())
         .chain(zset::COMMANDS.iter())
 }
 

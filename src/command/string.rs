@@ -261,14 +261,13 @@ const ERR_FLOAT_OVERFLOW: &str = "ERR increment would produce NaN or Infinity";
 
 /// The string inside an entry, or WRONGTYPE for any other kind of value.
 fn string_value(entry: &Entry) -> Result<&Bytes, Reply> {
-    match &entry.value {
-        Value::String(data) => Ok(data),
-        #[allow(unreachable_patterns)]
-        _ => Err(util::wrongtype_error()),
-    }
+    entry.value.as_string().ok_or_else(util::wrongtype_error)
 }
 
+/// The string inside an entry, for changing in place. A memcached item loses its flags and CAS
+/// first, so memcached clients see the change as a new CAS.
 fn string_value_mut(entry: &mut Entry) -> Result<&mut Bytes, Reply> {
+    entry.value.forget_item();
     match &mut entry.value {
         Value::String(data) => Ok(data),
         #[allow(unreachable_patterns)]
@@ -846,7 +845,7 @@ fn incrbyfloat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 /// number needing more than 17 decimals is rounded to 17, as `%.17Lf` does. Known differences:
 /// results beyond f64's range are refused (long double would hold them), and integers above
 /// 2^53 show f64's shortest digits rather than the long double's exact ones.
-fn format_float_human(value: f64) -> String {
+pub(crate) fn format_float_human(value: f64) -> String {
     let shortest = format!("{value}");
     let text = match shortest.split_once('.') {
         Some((_, decimals)) if decimals.len() > 17 => {

@@ -328,8 +328,15 @@ fn config_get_patterns() {
             "proto-max-bulk-len",
             "maxclients",
             "slowlog-max-len",
+            "hash-max-listpack-entries",
+            "hash-max-listpack-value",
+            "set-max-intset-entries",
+            "set-max-listpack-entries",
+            "set-max-listpack-value",
+            "list-max-listpack-size",
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
+            "item-size-max",
             "zset-max-ziplist-entries",
             "zset-max-ziplist-value"
         ]
@@ -385,8 +392,16 @@ fn mutability_and_config_set_messages() {
         "requirepass",
         "save",
         "appendonly",
+        "hash-max-listpack-entries",
+        "hash-max-listpack-value",
+        "set-max-intset-entries",
+        "set-max-listpack-entries",
+        "set-max-listpack-value",
+        "list-max-listpack-size",
+        "list-compress-depth",
         "zset-max-listpack-entries",
         "zset-max-listpack-value",
+        "item-size-max",
     ];
     for directive in DIRECTIVES {
         assert_eq!(
@@ -447,6 +462,33 @@ fn reference_file_is_the_defaults() {
         );
     }
     assert_eq!(loaded, defaults);
+}
+
+#[test]
+fn collection_encoding_directives() {
+    let mut config = Config::default();
+    assert_eq!(config.encoding, EncodingLimits::default());
+    assert_eq!(config.encoding.hash_max_listpack_entries, 128);
+    assert_eq!(config.encoding.list_max_listpack_size, -2);
+    config
+        .apply("hash-max-listpack-value", &args(&["1kb"]), false)
+        .unwrap();
+    config
+        .apply("list-max-listpack-size", &args(&["-5"]), false)
+        .unwrap();
+    config
+        .apply("set-max-intset-entries", &args(&["0"]), false)
+        .unwrap();
+    assert_eq!(config.encoding.hash_max_listpack_value, 1024);
+    assert_eq!(config.encoding.list_max_listpack_size, -5);
+    assert_eq!(config.encoding.set_max_intset_entries, 0);
+    assert_eq!(config.get("list-max-listpack-size")[0].1, "-5");
+    assert!(config
+        .apply("set-max-listpack-entries", &args(&["-1"]), false)
+        .is_err());
+    assert!(config
+        .apply("list-compress-depth", &args(&["x"]), false)
+        .is_err());
 }
 
 #[test]

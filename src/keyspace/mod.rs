@@ -12,10 +12,19 @@
 
 pub mod db;
 pub mod glob;
+pub mod hash;
+pub mod intset;
+pub mod item;
+pub mod limits;
+pub mod list;
+pub mod listpack;
+pub mod set;
 pub mod value;
 pub mod zset;
 
 pub use db::{Db, Entry};
+pub use item::{CasSource, Item};
+pub use limits::EncodingLimits;
 pub use value::Value;
 
 /// Counters kept by the keyspace, reported by `INFO stats`.
@@ -34,6 +43,8 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Where the next active expiry call starts, so one big database cannot starve the others.
     next_expire_db: usize,
+    /// Memcached CAS values drawn on this shard (see [`item`]).
+    pub cas: CasSource,
 }
 
 impl Keyspace {
@@ -42,6 +53,15 @@ impl Keyspace {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             stats: KeyspaceStats::default(),
             next_expire_db: 0,
+            cas: CasSource::new(0),
+        }
+    }
+
+    /// A keyspace for shard `shard`, whose CAS values carry its number.
+    pub fn for_shard(databases: usize, shard: usize) -> Self {
+        Keyspace {
+            cas: CasSource::new(shard),
+            ..Keyspace::new(databases)
         }
     }
 

@@ -87,7 +87,7 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// rest of a pipeline) always leaves input unread. So: send FIN behind the replies, then wait,
 /// briefly, until the client has acknowledged all of it. Whatever reset the close then causes
 /// reaches a client that already holds every reply and the end of file.
-async fn close_gracefully(fd: RawFd) {
+pub(super) async fn close_gracefully(fd: RawFd) {
     // SAFETY: shutdown(2) and ioctl(TIOCOUTQ) on the connection's own open descriptor, with a
     // valid pointer to an int for the ioctl's answer.
     unsafe {
@@ -314,7 +314,7 @@ impl Connection {
 
 /// The free space at the end of `input`, at least `want` bytes, as a slice a socket read can fill.
 /// Not zeroed: zeroing 16 KiB before every small read cost measurable CPU per request.
-fn spare_capacity(input: &mut BytesMut, want: usize) -> &mut [u8] {
+pub(super) fn spare_capacity(input: &mut BytesMut, want: usize) -> &mut [u8] {
     input.reserve(want);
     let spare: &mut [MaybeUninit<u8>] = input.spare_capacity_mut();
     // SAFETY: u8 has no invalid values, the slice is only written by the recv(2) into it, and the

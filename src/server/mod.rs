@@ -11,6 +11,7 @@
 pub mod commands;
 pub mod connection;
 pub mod coordinator;
+pub mod memcache;
 pub mod net;
 pub mod router;
 pub mod runtime;
@@ -146,8 +147,12 @@ fn listen_socket(addr: SocketAddr, backlog: u32, reuse_port: bool) -> std::io::R
 /// Binds `shards` SO_REUSEPORT sockets on every bind address. Port 0 picks a free port (the same
 /// for every address). Fails like Redis when the port is taken by anyone, including another
 /// shardis, which SO_REUSEPORT alone would let in silently.
-fn bind_listeners(config: &Config, shards: usize) -> Result<(u16, Vec<Vec<RawFd>>), ServerError> {
-    let mut port = config.port;
+fn bind_listeners(
+    config: &Config,
+    port: u16,
+    shards: usize,
+) -> Result<(u16, Vec<Vec<RawFd>>), ServerError> {
+    let mut port = port;
     let mut per_shard: Vec<Vec<RawFd>> = vec![Vec::new(); shards];
     for address in &config.bind {
         let ip = parse_bind(address)?;
@@ -207,7 +212,12 @@ pub fn start_with_file(
             );
         }
     }
-    let (port, listeners) = bind_listeners(&config, shards)?;
+    let (port, listeners) = bind_listeners(&config, config.port, shards)?;
+    // The memcached port: the same bind addresses and shards, its own connections.
+    let memcached_listeners = match config.memcached_port {
+        0 => vec![Vec::new(); shards],
+        memcached_port => bind_listeners(&config, memcached_port, shards)?.1,
+    };
     // `port 0` asks for any free port; from here on the configuration names the one chosen, so
     // CONFIG GET port tells clients where the server listens, as it does in Redis.
     config.port = port;
@@ -240,7 +250,8 @@ pub fn start_with_file(
 
     let mut shard_controls = Vec::with_capacity(shards);
     let mut executors = Vec::with_capacity(shards);
-    for (shard, fds) in listeners.into_iter().enumerate() {
+    for (shard, (fds, memcached_fds)) in listeners.into_iter().zip(memcached_listeners).enumerate()
+    {
         let placement = if config.cpu_affinity && !cores.is_empty() {
             Placement::Fixed(cores[shard % cores.len()])
         } else {
@@ -264,6 +275,9 @@ pub fn start_with_file(
             let rt = Rc::new(Runtime::new(
                 shard, shards, config, slots, facts, control_tx,
             ));
+            let fds = fds.into_iter().map(|fd| (fd, Speaks::Resp));
+            let memcached_fds = memcached_fds.into_iter().map(|fd| (fd, Speaks::Memcache));
+            let fds = fds.chain(memcached_fds).collect();
             run_shard(rt, fds, addresses, mailbox, shard_rx, ready_tx).await;
         });
         match spawned {
@@ -347,9 +361,16 @@ fn control_loop(
     info!("shardis is now ready to exit, bye bye...");
 }
 
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Speaks {
+    Resp,
+    Memcache,
+}
+
 async fn run_shard(
     rt: Rc<Runtime>,
-    fds: Vec<RawFd>,
+    fds: Vec<(RawFd, Speaks)>,
     addresses: Arc<Vec<router::Address>>,
     mailbox: router::Mailbox,
     control: Receiver<ShardControl>,
@@ -423,7 +444,9 @@ async fn run_shard(
     }
 
     let mut listeners: Vec<(RawFd, Rc<net::Listener>)> = Vec::new();
-    for fd in fds {
+    let mut protocols = Vec::new();
+    for (fd, protocol) in fds {
+        protocols.push(protocol);
         // SAFETY: `fd` is a listening socket bound in `bind_listeners`, handed to this shard only.
         let std_listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
         match net::Listener::new(&poller, std_listener) {
@@ -434,15 +457,21 @@ async fn run_shard(
             }
         }
     }
-    for (_, listener) in &listeners {
-        glommio::spawn_local(accept_loop(rt.clone(), poller.clone(), listener.clone())).detach();
+    for ((_, listener), protocol) in listeners.iter().zip(protocols) {
+        let accept = accept_loop(rt.clone(), poller.clone(), listener.clone(), protocol);
+        glommio::spawn_local(accept).detach();
     }
     let _ = ready.send(Ok(()));
 
     tick_loop(&rt, &control, &listeners, &ticker).await;
 }
 
-async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net::Listener>) {
+async fn accept_loop(
+    rt: Rc<Runtime>,
+    poller: Rc<net::Poller>,
+    listener: Rc<net::Listener>,
+    protocol: Speaks,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok(stream) => stream,
@@ -470,14 +499,21 @@ async fn accept_loop(rt: Rc<Runtime>, poller: Rc<net::Poller>, listener: Rc<net:
             }
         };
         match rt.register_client(fd) {
-            Some(client) => {
-                glommio::spawn_local(connection::serve(rt.clone(), socket, client)).detach();
-            }
+            Some(client) => match protocol {
+                Speaks::Resp => {
+                    glommio::spawn_local(connection::serve(rt.clone(), socket, client)).detach();
+                }
+                Speaks::Memcache => {
+                    glommio::spawn_local(memcache::serve(rt.clone(), socket, client)).detach();
+                }
+            },
             None => {
+                let refusal: &'static [u8] = match protocol {
+                    Speaks::Resp => b"-ERR max number of clients reached\r\n",
+                    Speaks::Memcache => b"SERVER_ERROR Too many open connections\r\n",
+                };
                 glommio::spawn_local(async move {
-                    let _ = socket
-                        .write_all(b"-ERR max number of clients reached\r\n")
-                        .await;
+                    let _ = socket.write_all(refusal).await;
                 })
                 .detach();
             }

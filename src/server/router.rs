@@ -84,6 +84,9 @@ pub enum Op {
     ResetStats,
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
+    /// This core's memcached counters and item count (memcached `stats`); zeroes the counters
+    /// afterwards with `reset` (`stats reset`).
+    MemcacheStats { reset: bool },
 }
 
 /// A request travelling between shards.
@@ -102,6 +105,7 @@ pub enum Response {
     Snapshot(Box<ShardSnapshot>),
     Clients(Vec<ClientInfo>),
     Count(u64),
+    MemcacheStats(Box<super::memcache::stats::Report>),
 }
 
 impl Response {

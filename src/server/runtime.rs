@@ -319,6 +319,13 @@ impl Runtime {
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
+            Op::MemcacheStats { reset } => {
+                let report = super::memcache::stats::report(self);
+                if reset {
+                    super::memcache::stats::reset();
+                }
+                self.respond(reply_to, Response::MemcacheStats(Box::new(report)));
+            }
         }
     }
 

@@ -56,7 +56,7 @@ impl Shard {
     pub fn new(id: usize, databases: usize, limits: CommandLimits) -> Self {
         Shard {
             id,
-            keyspace: Keyspace::new(databases),
+            keyspace: Keyspace::for_shard(databases, id),
             limits,
             locks: LockTable::default(),
             remote_commands: 0,

@@ -16,6 +16,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct TestServer {
     pub port: u16,
+    /// The memcached port, 0 unless started with [`TestServer::start_memcached`].
+    pub memcached_port: u16,
     pub dir: PathBuf,
     handle: Option<ServerHandle>,
 }
@@ -41,6 +43,8 @@ impl TestServer {
                 .unwrap_or_else(|e| panic!("{} {}: {}", name, value, e))
         };
         apply("port", "0");
+        // Off unless asked for: parallel tests cannot all listen on 11211.
+        apply("memcached-port", "0");
         apply("threads", &threads.to_string());
         apply("cpu-affinity", "no");
         apply("dir", dir.to_str().expect("utf-8 temp dir"));
@@ -61,8 +65,49 @@ impl TestServer {
             .expect("server starts");
         TestServer {
             port: handle.port,
+            memcached_port: 0,
             dir,
             handle: Some(handle),
+        }
+    }
+
+    /// A server that also speaks memcached, on a port found free just before; tried again on
+    /// another port if a parallel test took that one first.
+    pub fn start_memcached(threads: usize) -> TestServer {
+        Self::start_memcached_with(threads, &[])
+    }
+
+    pub fn start_memcached_with(threads: usize, directives: &[(&str, &str)]) -> TestServer {
+        let mut attempts = 0;
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("free port")
+                .port()
+                .to_string();
+            let mut all = vec![("memcached-port", port.as_str())];
+            all.extend_from_slice(directives);
+            let started = std::panic::catch_unwind(|| TestServer::start_with(threads, &all));
+            match started {
+                Ok(mut server) => {
+                    server.memcached_port = port.parse().expect("port");
+                    return server;
+                }
+                Err(panic) if attempts >= 5 => std::panic::resume_unwind(panic),
+                Err(_) => attempts += 1,
+            }
+        }
+    }
+
+    /// A raw socket to the memcached port.
+    pub fn memcached_raw(&self) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", self.memcached_port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        RawClient {
+            stream,
+            buffered: Vec::new(),
         }
     }
 

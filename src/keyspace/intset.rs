@@ -1,0 +1,178 @@
+//! Intset: a sorted array of distinct integers packed at the narrowest width that holds them all
+//! (2, 4 or 8 bytes), the compact encoding of small all-integer sets (Redis's `intset.c`).
+//!
+//! `buf[0]` is the width in bytes, the rest the values in ascending order, little-endian. Adding a
+//! value that needs a wider type rewrites the whole array at the new width (Redis's "upgrade");
+//! the width never shrinks. Lookups are binary searches. An empty intset holds no allocation.
+
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct Intset {
+    buf: Vec<u8>,
+}
+
+fn width_for(value: i64) -> usize {
+    if i16::try_from(value).is_ok() {
+        2
+    } else if i32::try_from(value).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+impl Intset {
+    pub fn new() -> Self {
+        Intset { buf: Vec::new() }
+    }
+
+    fn width(&self) -> usize {
+        self.buf.first().map_or(2, |&width| width as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        match self.buf.len() {
+            0 => 0,
+            bytes => (bytes - 1) / self.width(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Allocated bytes (for memory estimates).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Value number `index` in ascending order.
+    pub fn get(&self, index: usize) -> i64 {
+        let width = self.width();
+        let at = 1 + index * width;
+        let bytes = &self.buf[at..at + width];
+        match width {
+            2 => i16::from_le_bytes([bytes[0], bytes[1]]) as i64,
+            4 => i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64,
+            _ => i64::from_le_bytes(bytes.try_into().expect("8 bytes")),
+        }
+    }
+
+    /// `Ok(index)` of `value`, or `Err(index)` where it would go.
+    fn search(&self, value: i64) -> Result<usize, usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            match self.get(middle).cmp(&value) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Ok(middle),
+            }
+        }
+        Err(low)
+    }
+
+    pub fn contains(&self, value: i64) -> bool {
+        width_for(value) <= self.width() && self.search(value).is_ok()
+    }
+
+    fn put(buf: &mut [u8], width: usize, index: usize, value: i64) {
+        let at = 1 + index * width;
+        buf[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+    }
+
+    /// Adds `value`; false if it was already there.
+    pub fn insert(&mut self, value: i64) -> bool {
+        let needed = width_for(value);
+        if needed > self.width() || self.buf.is_empty() {
+            // Upgrade (or first value): rewrite everything at the new width, exact size.
+            let width = needed.max(self.width());
+            let len = self.len();
+            let mut buf = Vec::with_capacity(1 + (len + 1) * width);
+            buf.push(width as u8);
+            buf.resize(1 + (len + 1) * width, 0);
+            let mut placed = false;
+            let mut out = 0;
+            for index in 0..len {
+                let old = self.get(index);
+                if !placed && value < old {
+                    Self::put(&mut buf, width, out, value);
+                    out += 1;
+                    placed = true;
+                }
+                Self::put(&mut buf, width, out, old);
+                out += 1;
+            }
+            if !placed {
+                Self::put(&mut buf, width, out, value);
+            }
+            self.buf = buf;
+            return true;
+        }
+        let Err(index) = self.search(value) else {
+            return false;
+        };
+        let width = self.width();
+        let at = 1 + index * width;
+        let old_end = self.buf.len();
+        self.buf.reserve_exact(width);
+        self.buf.resize(old_end + width, 0);
+        self.buf.copy_within(at..old_end, at + width);
+        Self::put(&mut self.buf, width, index, value);
+        true
+    }
+
+    /// Removes `value`; false if it was not there.
+    pub fn remove(&mut self, value: i64) -> bool {
+        if width_for(value) > self.width() {
+            return false;
+        }
+        let Ok(index) = self.search(value) else {
+            return false;
+        };
+        let width = self.width();
+        let at = 1 + index * width;
+        self.buf.drain(at..at + width);
+        if self.buf.len() == 1 {
+            self.buf = Vec::new();
+        } else if self.buf.capacity() > self.buf.len() * 2 {
+            self.buf.shrink_to_fit();
+        }
+        true
+    }
+
+    /// Values in ascending order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = i64> + '_ {
+        (0..self.len()).map(move |index| self.get(index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_distinct_and_upgrades_width() {
+        let mut set = Intset::new();
+        assert!(set.insert(5));
+        assert!(set.insert(-3));
+        assert!(!set.insert(5));
+        assert_eq!(set.capacity(), 1 + 2 * 2, "two 16-bit values, exact size");
+        assert!(set.insert(100_000));
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![-3, 5, 100_000]);
+        assert!(set.insert(i64::MIN));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![i64::MIN, -3, 5, 100_000]
+        );
+        assert!(set.contains(100_000) && set.contains(i64::MIN) && !set.contains(4));
+        assert!(set.remove(-3));
+        assert!(!set.remove(-3));
+        assert!(!set.remove(i64::MAX));
+        assert_eq!(set.len(), 3);
+        for value in [i64::MIN, 5, 100_000] {
+            assert!(set.remove(value));
+        }
+        assert!(set.is_empty());
+        assert_eq!(set.capacity(), 0);
+    }
+}
