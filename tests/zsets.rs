@@ -397,6 +397,16 @@ fn set_operations_across_shards() {
             error_of(&mut con, &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "x"]),
             "ERR weight value is not a float"
         );
+        // Plain sets take part with every member scoring 1.
+        for n in 0..6 {
+            let (set, key) = (format!("plain{n}"), format!("{a}{n}"));
+            query::<i64>(&mut con, &["SADD", &set, "x", "v"]);
+            assert_eq!(
+                members(&mut con, &["ZUNION", "2", &set, &key, "WITHSCORES"]),
+                strings(&["v", "1", "x", "2", "y", "2", "z", "3"])
+            );
+            assert_eq!(query::<i64>(&mut con, &["ZINTERCARD", "2", &key, &set]), 1);
+        }
         query::<String>(&mut con, &["SET", "str", "v"]);
         assert_eq!(
             error_of(&mut con, &["ZUNION", "2", "zleft0", "str"]),

@@ -926,3 +926,37 @@ fn incr_writes_are_logged_as_their_effect() {
         LoggedEffect::AsSent
     );
 }
+
+#[test]
+fn plain_sets_are_inputs_scoring_one() {
+    let mut h = Harness::new();
+    run(&mut h, &["ZADD", "z", "5", "a", "7", "b"]);
+    run(&mut h, &["SADD", "s", "a", "c"]);
+    run(&mut h, &["SADD", "ints", "1", "2"]);
+    assert_eq!(
+        run(&mut h, &["ZUNION", "2", "z", "s", "WITHSCORES"]),
+        bulks(&["c", "1", "a", "6", "b", "7"])
+    );
+    assert_eq!(
+        run(
+            &mut h,
+            &["ZINTER", "2", "s", "z", "WEIGHTS", "3", "1", "WITHSCORES"]
+        ),
+        bulks(&["a", "8"])
+    );
+    assert_eq!(
+        run(&mut h, &["ZDIFF", "2", "s", "z", "WITHSCORES"]),
+        bulks(&["c", "1"])
+    );
+    assert_eq!(run(&mut h, &["ZINTERCARD", "2", "z", "s"]), int(1));
+    assert_eq!(run(&mut h, &["ZUNIONSTORE", "d", "2", "ints", "s"]), int(4));
+    assert_eq!(
+        run(&mut h, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        bulks(&["1", "1", "2", "1", "a", "1", "c", "1"])
+    );
+    run(&mut h, &["LPUSH", "l", "x"]);
+    assert_eq!(
+        run(&mut h, &["ZUNION", "2", "z", "l"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+}
