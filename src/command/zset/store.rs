@@ -8,7 +8,8 @@
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use super::{answer, pop, store_set, wrongtype_error, Outcome};
+use super::sample::pop;
+use super::{answer, store_set, wrongtype_error, Outcome};
 use crate::command::util::{eq_ignore_case, integer_arg, parse_f64, parse_i64, syntax_error};
 use crate::command::ExecContext;
 use crate::keyspace::set::Set;
