@@ -4,6 +4,9 @@
 //! - `slots` holds each member once (`Box<[u8]>`, 16 bytes plus the bytes) with its score; a slot
 //!   keeps its number for as long as its member stays in the set, and freed numbers are reused.
 //!   ZSCAN's cursor is a slot number, which is what makes it stable under concurrent writes.
+//!   For the same reason the slot table never shrinks or renumbers while the set lives (freed
+//!   slots are reused first): a set that shrank a lot keeps 24 bytes per freed slot until it is
+//!   deleted or rebuilt (the STORE commands build fresh sets).
 //! - `index` is a hash table of slot numbers (4 bytes an entry) hashed and compared through the
 //!   slots, so the member bytes are not stored a second time.
 //! - `order` (see `order.rs`) keeps the pairs sorted, for rank, range and search in O(log n).

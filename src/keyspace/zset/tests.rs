@@ -180,6 +180,15 @@ fn large_set_with_many_blocks() {
         assert_eq!(set.remove(&m), model.remove(&m));
     }
     assert_same(&set, &model);
+    // Short removals inside one block, as ZPOPMIN and ZPOPMAX make them.
+    for _ in 0..300 {
+        assert_eq!(set.remove_ranks(0, 2), 2);
+        model.pairs.drain(0..2);
+        let len = model.pairs.len();
+        assert_eq!(set.remove_ranks(len - 1, len), 1);
+        model.pairs.pop();
+    }
+    assert_same(&set, &model);
     let len = model.pairs.len();
     assert_eq!(set.remove_ranks(100, 3_000), 2_900);
     model.pairs.drain(100..3_000);
