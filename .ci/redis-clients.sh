@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-16399}
 DATA=$(mktemp -d)
 LOG="$DATA/shardis.log"
-target/release/shardis --port "$PORT" --dir "$DATA" >"$LOG" 2>&1 &
+target/release/shardis --port "$PORT" --admin-port 0 --dir "$DATA" >"$LOG" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT

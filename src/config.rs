@@ -81,6 +81,16 @@ pub struct Config {
     pub memcached_port: u16,
     /// `item-size-max` (shardis, memcached's `-I`): the largest memcached item, in bytes.
     pub item_size_max: u64,
+    /// `admin-port` (shardis): the admin HTTP port (/metrics, /health); 0 = no admin listener.
+    pub admin_port: u16,
+    /// `admin-bind` (shardis): the admin listener's address; "" = the first `bind` address.
+    pub admin_bind: String,
+    /// `shard-stall-threshold` (shardis): ms without progress after which a shard is stalled.
+    pub shard_stall_threshold: u64,
+    /// `disk-probe-interval` (shardis): ms between disk probes; 0 = no probe.
+    pub disk_probe_interval: u64,
+    /// `disk-latency-threshold` (shardis): ms a probe's write + fsync may take.
+    pub disk_latency_threshold: u64,
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -339,6 +349,21 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "item-size-max", default: "1mb", mutable: true,
         set: One(|c, v| { c.item_size_max = memory_range(v, 1024, 1024 * MB)?; Ok(()) }),
         get: |c| c.item_size_max.to_string() },
+    Directive { name: "admin-port", default: "9379", mutable: false,
+        set: One(|c, v| { c.admin_port = integer(v, 0, 65535)?; Ok(()) }),
+        get: |c| c.admin_port.to_string() },
+    Directive { name: "admin-bind", default: "", mutable: false,
+        set: One(|c, v| { c.admin_bind = v.trim_start_matches('-').to_string(); Ok(()) }),
+        get: |c| c.admin_bind.clone() },
+    Directive { name: "shard-stall-threshold", default: "100", mutable: true,
+        set: One(|c, v| { c.shard_stall_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.shard_stall_threshold.to_string() },
+    Directive { name: "disk-probe-interval", default: "1000", mutable: true,
+        set: One(|c, v| { c.disk_probe_interval = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_probe_interval.to_string() },
+    Directive { name: "disk-latency-threshold", default: "500", mutable: true,
+        set: One(|c, v| { c.disk_latency_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
+        get: |c| c.disk_latency_threshold.to_string() },
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
@@ -414,6 +439,11 @@ impl Config {
             zset_max_listpack_value: 0,
             memcached_port: 0,
             item_size_max: 0,
+            admin_port: 0,
+            admin_bind: String::new(),
+            shard_stall_threshold: 0,
+            disk_probe_interval: 0,
+            disk_latency_threshold: 0,
         }
     }
 

@@ -14,8 +14,10 @@
 //! Layers, bottom up: `protocol`, `keyspace`, `config`, `slot` (plain data and parsing);
 //! `command` (semantics, one file per family); `shard` (one core's state and the single place a
 //! command touches it); `server` (glommio executors, sockets, cross-core messages). Only `server`
-//! knows glommio.
+//! knows glommio. `admin` sits beside them: the counters a shard publishes (plain atomics) and
+//! the admin threads that read them (/metrics, /health, the stall watchdog, the disk probe).
 
+pub mod admin;
 pub mod command;
 pub mod config;
 pub mod keyspace;

@@ -674,7 +674,7 @@ fn object(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 
 /// The encoding Redis would report: strings that read back as a 64-bit integer are "int", short
 /// ones (<= 44 bytes, Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`) "embstr", the rest "raw".
-fn object_encoding(value: &Value) -> &'static str {
+pub fn object_encoding(value: &Value) -> &'static str {
     match value {
         Value::Hash(hash) => hash.encoding_name(),
         Value::Set(set) => set.encoding_name(),

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod memcache;
+pub mod observe;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -192,6 +193,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(list::COMMANDS.iter())
         .chain(set::COMMANDS.iter())
         .chain(zset::COMMANDS.iter())
+        .chain(observe::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

@@ -402,6 +402,9 @@ fn mutability_and_config_set_messages() {
         "zset-max-listpack-entries",
         "zset-max-listpack-value",
         "item-size-max",
+        "shard-stall-threshold",
+        "disk-probe-interval",
+        "disk-latency-threshold",
     ];
     for directive in DIRECTIVES {
         assert_eq!(

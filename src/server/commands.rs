@@ -51,6 +51,7 @@ pub async fn run(
             ])
         }
         "info" => info(conn, &args).await,
+        "debug" | "slowlog" | "latency" | "monitor" => super::observe::run(conn, spec, args).await,
         "command" => render::command_command(&args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
@@ -131,7 +132,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
 }
 
 /// Asks every shard for `op` (built per shard) and returns the responses in shard order.
-async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) -> Vec<Response> {
+pub(super) async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) -> Vec<Response> {
     conn.drain().await;
     let seqs: Vec<u32> = (0..conn.rt.nshards)
         .map(|shard| conn.rt.submit(shard, &conn.client, op()))
@@ -188,7 +189,9 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
         })
         .collect();
     let facts = process_facts(conn, &conn.rt.config());
-    let text = render::render_info(&args[1..], &facts, &snapshots);
+    let mut text = render::render_info(&args[1..], &facts, &snapshots);
+    let extra = super::observe::info_sections(conn, &args[1..], &text);
+    text.push_str(&extra);
     if conn.protocol >= 3 {
         Reply::Verbatim("txt", Bytes::from(text))
     } else {

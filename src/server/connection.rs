@@ -27,7 +27,7 @@ use crate::shard::ReplyTo;
 
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net};
+use super::{commands, coordinator, net, observe};
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
@@ -47,6 +47,8 @@ pub struct Connection {
     pub protocol: u8,
     /// Set by QUIT (reply, then close) or SHUTDOWN (close without reply).
     pub quit: bool,
+    /// Set by MONITOR: the commands of every shard arrive here and are streamed to the client.
+    pub monitor: Option<crossbeam_channel::Receiver<Bytes>>,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -60,11 +62,16 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         db: 0,
         protocol: 2,
         quit: false,
+        monitor: None,
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
     };
-    match conn.run(&stream).await {
+    let outcome = conn.run(&stream).await;
+    if conn.monitor.is_some() {
+        rt.obs.monitors.remove(id);
+    }
+    match outcome {
         Ok(()) => {
             // The server ended it (QUIT, protocol error, CLIENT KILL, idle timeout, shutdown)
             // rather than the client: make sure the client gets its replies and a clean end.
@@ -168,6 +175,9 @@ impl Connection {
             if self.quit {
                 return Ok(());
             }
+            if self.monitor.is_some() {
+                return self.stream_monitor(stream).await;
+            }
             if input.is_empty() && input.capacity() > KEEP_BUFFER {
                 input = BytesMut::with_capacity(READ_CHUNK);
             }
@@ -204,7 +214,8 @@ impl Connection {
             self.push_reply(command::arity_error(&args[0]));
             return;
         }
-        self.client.meta.borrow_mut().last_command = spec.name;
+        self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
+        observe::feed_monitors(&self.rt, &self.client, self.db, &args);
         match spec.routing {
             Routing::SingleKey => {
                 // The arity check does not guarantee the key is there: OBJECT's key is argument
@@ -224,22 +235,61 @@ impl Connection {
                     self.run_on(first, spec, args, now_ms);
                 } else {
                     self.drain().await;
-                    let reply = coordinator::run(&self.rt, &self.client, self.db, spec, args).await;
+                    let running = self.rt.shard.borrow_mut().observe.begin(spec);
+                    let reply =
+                        coordinator::run(&self.rt, &self.client, self.db, spec, args.clone()).await;
+                    self.record(running, &args, &reply);
                     self.push_reply(reply);
                 }
             }
             Routing::AllShards => {
                 self.drain().await;
-                let reply =
-                    coordinator::run_everywhere(&self.rt, &self.client, self.db, spec, args).await;
+                // On one shard these run as a plain command there (recorded by Shard::execute),
+                // except SCAN, which never goes through it.
+                let coordinated = self.rt.nshards > 1 || spec.name == "scan";
+                let running = self.rt.shard.borrow_mut().observe.begin(spec);
+                let reply = coordinator::run_everywhere(
+                    &self.rt,
+                    &self.client,
+                    self.db,
+                    spec,
+                    args.clone(),
+                )
+                .await;
+                if coordinated {
+                    self.record(running, &args, &reply);
+                } else {
+                    self.rt.shard.borrow_mut().observe.quiet_end(running);
+                }
                 self.push_reply(reply);
             }
             Routing::Connection => {
-                if let Some(reply) = commands::run(self, spec, args).await {
+                // Timed here, as Shard::execute times the commands that run inside a shard.
+                let running = self.rt.shard.borrow_mut().observe.begin(spec);
+                // Kept for the slow log; inline (no allocation) for the short commands here.
+                let logged: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
+                let reply = commands::run(self, spec, args).await;
+                match &reply {
+                    Some(reply) => self.record(running, &logged, reply),
+                    None => self.record(running, &logged, &Reply::ok()),
+                }
+                if let Some(reply) = reply {
                     self.push_reply(reply);
                 }
             }
         }
+    }
+
+    /// Records a command this connection coordinated (its parts on the shards record nothing).
+    fn record(&self, running: crate::admin::stats::Running, args: &[Bytes], reply: &Reply) {
+        let mut shard = self.rt.shard.borrow_mut();
+        shard.observe.caller = self.client.id;
+        shard
+            .observe
+            .end_with_client(running, args, reply.is_error(), || {
+                let (addr, _) = self.client.addresses();
+                Some((addr, self.client.meta.borrow().name.clone()))
+            });
     }
 
     /// Runs a command on the shard that owns its keys: in place here, or through the outbox.
@@ -311,6 +361,35 @@ impl Connection {
         self.client.inbox.reset();
     }
 }
+
+impl Connection {
+    /// MONITOR mode: streams the commands every shard feeds to this client until it goes away
+    /// (a failed write) or the server closes it. Input is no longer read, as in Redis, where a
+    /// monitoring client can only disconnect.
+    async fn stream_monitor(&mut self, stream: &net::Connection) -> std::io::Result<()> {
+        let Some(lines) = self.monitor.clone() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        loop {
+            out.clear();
+            while let Ok(line) = lines.try_recv() {
+                out.extend_from_slice(&line);
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                self.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
+            }
+            if self.client.meta.borrow().closing || self.rt.shutting_down.get() {
+                return Ok(());
+            }
+            glommio::timer::sleep(MONITOR_POLL).await;
+        }
+    }
+}
+
+/// How often a MONITOR connection looks for new lines.
+const MONITOR_POLL: Duration = Duration::from_millis(2);
 
 /// The free space at the end of `input`, at least `want` bytes, as a slice a socket read can fill.
 /// Not zeroed: zeroing 16 KiB before every small read cost measurable CPU per request.

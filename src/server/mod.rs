@@ -13,6 +13,7 @@ pub mod connection;
 pub mod coordinator;
 pub mod memcache;
 pub mod net;
+pub mod observe;
 pub mod router;
 pub mod runtime;
 
@@ -28,6 +29,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, info, warn};
 
+use crate::admin::{self, AdminThreads, Observability};
 use crate::config::Config;
 use crate::slot::SlotTable;
 use router::Mail;
@@ -36,7 +38,9 @@ use runtime::{now_ms, Runtime};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How often a shard looks at its control channel, idle clients and expiry.
-const TICK: Duration = Duration::from_millis(10);
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+/// Every this many ticks a shard also publishes its memory estimate (it samples keys).
+const FULL_PUBLISH_EVERY: u64 = 10;
 /// Keys active expiry may look at per shard per expiry cycle.
 const ACTIVE_EXPIRE_BUDGET: usize = 200;
 /// After this long in shutdown, clients that still have not finished are cut off.
@@ -53,6 +57,8 @@ pub enum ServerError {
     BadBind(String),
     #[error("could not start shard {shard}: {message}")]
     Executor { shard: usize, message: String },
+    #[error("could not start the admin threads: {0}")]
+    Admin(std::io::Error),
 }
 
 /// Facts fixed at start-up that INFO reports.
@@ -86,6 +92,8 @@ enum ShardControl {
 pub struct ServerHandle {
     /// The port actually listened on (useful when the configuration asked for port 0).
     pub port: u16,
+    /// The admin HTTP port listened on, `None` when `admin-port` is 0.
+    pub admin_port: Option<u16>,
     control: Sender<ControlEvent>,
     control_thread: Option<JoinHandle<()>>,
 }
@@ -233,6 +241,7 @@ pub fn start_with_file(
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     });
+    let obs = Observability::new(shards, &config, facts.started_unix);
     let config = Arc::new(config);
     let slots = Arc::new(SlotTable::new(shards));
     let cores: Vec<usize> = core_affinity::get_core_ids()
@@ -259,7 +268,8 @@ pub fn start_with_file(
         };
         let (shard_tx, shard_rx) = crossbeam_channel::unbounded();
         shard_controls.push(shard_tx);
-        let (config, slots, facts) = (config.clone(), slots.clone(), facts.clone());
+        let (config, slots, facts, obs) =
+            (config.clone(), slots.clone(), facts.clone(), obs.clone());
         let (addresses, control_tx, ready_tx) =
             (addresses.clone(), control_tx.clone(), ready_tx.clone());
         let Some(mailbox) = mailboxes.next() else {
@@ -273,7 +283,7 @@ pub fn start_with_file(
             .io_memory(1 << 20);
         let spawned = builder.spawn(move || async move {
             let rt = Rc::new(Runtime::new(
-                shard, shards, config, slots, facts, control_tx,
+                shard, shards, config, slots, facts, control_tx, obs,
             ));
             let fds = fds.into_iter().map(|fd| (fd, Speaks::Resp));
             let memcached_fds = memcached_fds.into_iter().map(|fd| (fd, Speaks::Memcache));
@@ -302,6 +312,22 @@ pub fn start_with_file(
             }
         }
     }
+    let admin_threads = match admin::start(obs.clone(), &config) {
+        Ok(threads) => threads,
+        Err(error) => {
+            // The shards run already: stop them before reporting the failure.
+            let _ = control_tx.send(ControlEvent::Shutdown);
+            control_loop(control_rx, shard_controls, executors, None);
+            return Err(ServerError::Admin(error));
+        }
+    };
+    let admin_port = admin_threads.port;
+    if let Some(admin_port) = admin_port {
+        info!(
+            admin_port,
+            "admin HTTP listener ready (/metrics, /health/live, /health/ready)"
+        );
+    }
     info!(
         version = VERSION,
         shards,
@@ -313,13 +339,14 @@ pub fn start_with_file(
 
     let control_thread = std::thread::Builder::new()
         .name("shardis-control".into())
-        .spawn(move || control_loop(control_rx, shard_controls, executors))
+        .spawn(move || control_loop(control_rx, shard_controls, executors, Some(admin_threads)))
         .map_err(|e| ServerError::Executor {
             shard: 0,
             message: e.to_string(),
         })?;
     Ok(ServerHandle {
         port,
+        admin_port,
         control: control_tx,
         control_thread: Some(control_thread),
     })
@@ -329,6 +356,7 @@ fn control_loop(
     events: Receiver<ControlEvent>,
     shards: Vec<Sender<ShardControl>>,
     executors: Vec<glommio::ExecutorJoinHandle<()>>,
+    mut admin: Option<AdminThreads>,
 ) {
     let mut drained = vec![false; shards.len()];
     let mut stopping = false;
@@ -337,6 +365,9 @@ fn control_loop(
             ControlEvent::Shutdown if !stopping => {
                 info!("Received shutdown request, closing connections");
                 stopping = true;
+                if let Some(admin) = &admin {
+                    admin.shutting_down();
+                }
                 for shard in &shards {
                     let _ = shard.send(ShardControl::StopAccepting);
                 }
@@ -357,6 +388,9 @@ fn control_loop(
     }
     for executor in executors {
         let _ = executor.join();
+    }
+    if let Some(admin) = admin.as_mut() {
+        admin.stop();
     }
     info!("shardis is now ready to exit, bye bye...");
 }
@@ -547,10 +581,13 @@ async fn tick_loop(
 ) {
     let mut last_expire = Instant::now();
     let mut keepalive = rt.config().tcp_keepalive;
+    let mut ticks: u64 = 0;
     let mut stop_started: Option<Instant> = None;
     let mut drained_sent = false;
     loop {
         ticker.tick().await;
+        ticks += 1;
+        observe::publish(rt, TICK, ticks.is_multiple_of(FULL_PUBLISH_EVERY));
         while let Ok(message) = control.try_recv() {
             match message {
                 ShardControl::StopAccepting => {

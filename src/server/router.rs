@@ -87,6 +87,8 @@ pub enum Op {
     /// This core's memcached counters and item count (memcached `stats`); zeroes the counters
     /// afterwards with `reset` (`stats reset`).
     MemcacheStats { reset: bool },
+    /// Read or reset this shard's slow log or latency monitor (SLOWLOG, LATENCY).
+    Observe(super::observe::ObserveOp),
 }
 
 /// A request travelling between shards.
@@ -106,6 +108,7 @@ pub enum Response {
     Clients(Vec<ClientInfo>),
     Count(u64),
     MemcacheStats(Box<super::memcache::stats::Report>),
+    Observed(Box<super::observe::Observed>),
 }
 
 impl Response {

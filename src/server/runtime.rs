@@ -12,6 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
 
+use crate::admin::stats::ShardObserver;
+use crate::admin::Observability;
 use crate::command::server::{ClientInfo, ShardSnapshot};
 use crate::command::CommandLimits;
 use crate::config::Config;
@@ -107,6 +109,8 @@ pub struct Runtime {
     pub counters: RefCell<Counters>,
     pub control: crossbeam_channel::Sender<ControlEvent>,
     pub shutting_down: Cell<bool>,
+    /// What this core publishes and the admin side (monitors, disk failpoint) it reaches.
+    pub obs: Arc<Observability>,
     next_client: Cell<u64>,
     next_tx: Cell<u64>,
 }
@@ -119,12 +123,17 @@ impl Runtime {
         slots: Arc<SlotTable>,
         facts: Arc<StaticFacts>,
         control: crossbeam_channel::Sender<ControlEvent>,
+        obs: Arc<Observability>,
     ) -> Self {
         let limits = CommandLimits::from_config(&config);
+        let mut shard = Shard::new(id, config.databases, limits);
+        shard.observe = ShardObserver::new(obs.shards[id].clone(), obs.clock.clone(), id, nshards);
+        shard.observe.configure(&config);
+        shard.observe.tick(super::TICK);
         Runtime {
             id,
             nshards,
-            shard: RefCell::new(Shard::new(id, config.databases, limits)),
+            shard: RefCell::new(shard),
             config: RefCell::new(config),
             slots,
             facts,
@@ -134,6 +143,7 @@ impl Runtime {
             counters: RefCell::new(Counters::default()),
             control,
             shutting_down: Cell::new(false),
+            obs,
             next_client: Cell::new(0),
             next_tx: Cell::new(0),
         }
@@ -252,7 +262,10 @@ impl Runtime {
                 args,
                 unlock,
             } => {
-                let reply = self.shard.borrow_mut().execute(spec, db, &args, now_ms());
+                let mut shard = self.shard.borrow_mut();
+                shard.observe.caller = reply_to.conn;
+                let reply = shard.execute_part(spec, db, &args, now_ms());
+                drop(shard);
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {
                     self.unlock(tx);
@@ -306,16 +319,25 @@ impl Runtime {
                 }
                 self.respond(reply_to, Response::Count(killed));
             }
+            Op::Observe(op) => {
+                let observed = super::observe::handle(self, op);
+                self.respond(reply_to, Response::Observed(Box::new(observed)));
+            }
             Op::ResetStats => {
                 *self.counters.borrow_mut() = Counters::default();
                 let mut shard = self.shard.borrow_mut();
                 shard.keyspace.stats = Default::default();
                 shard.remote_commands = 0;
+                shard.observe.reset_commands();
                 drop(shard);
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
             Op::Configure(config) => {
-                self.shard.borrow_mut().limits = CommandLimits::from_config(&config);
+                let mut shard = self.shard.borrow_mut();
+                shard.limits = CommandLimits::from_config(&config);
+                shard.observe.configure(&config);
+                drop(shard);
+                self.obs.configure(&config);
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }

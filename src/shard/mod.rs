@@ -8,6 +8,7 @@ pub mod locks;
 
 use bytes::Bytes;
 
+use crate::admin::stats::ShardObserver;
 use crate::command::{self, CommandLimits, CommandSpec, ExecContext};
 use crate::keyspace::{Entry, Keyspace};
 use crate::protocol::reply::Reply;
@@ -50,6 +51,8 @@ pub struct Shard {
     locks: LockTable<Parked>,
     /// Commands run here on behalf of connections owned by other shards.
     pub remote_commands: u64,
+    /// Per-command counters, slow log and latency monitor, and what this shard publishes.
+    pub observe: ShardObserver,
 }
 
 impl Shard {
@@ -60,6 +63,7 @@ impl Shard {
             limits,
             locks: LockTable::default(),
             remote_commands: 0,
+            observe: ShardObserver::detached(),
         }
     }
 
@@ -81,7 +85,26 @@ impl Shard {
             now_ms,
             limits: &self.limits,
         };
-        handler(&mut ctx, args)
+        let running = self.observe.begin(spec);
+        let reply = handler(&mut ctx, args);
+        self.observe.end(running, args, reply.is_error());
+        reply
+    }
+
+    /// Runs one shard's part of a command coordinated across shards (`server::coordinator`):
+    /// `execute`, except that the command's counters, slow log and latency are recorded once, by
+    /// the coordinating connection, rather than once per part.
+    pub fn execute_part(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        now_ms: u64,
+    ) -> Reply {
+        self.observe.quiet = true;
+        let reply = self.execute(spec, db, args, now_ms);
+        self.observe.quiet = false;
+        reply
     }
 
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
@@ -95,6 +118,7 @@ impl Shard {
         reply_to: ReplyTo,
         now_ms: u64,
     ) -> Option<Reply> {
+        self.observe.caller = reply_to.conn;
         if self.locks.is_idle() {
             return Some(self.execute(spec, db, &args, now_ms));
         }
@@ -144,6 +168,7 @@ impl Shard {
                     replies.push((token.reply_to, Reply::ok()))
                 }
                 Waiter::Command { token, .. } => {
+                    self.observe.caller = token.reply_to.conn;
                     let reply = match token.spec {
                         Some(spec) => self.execute(spec, token.db, &token.args, now_ms),
                         None => Reply::ok(),

@@ -18,6 +18,8 @@ pub struct TestServer {
     pub port: u16,
     /// The memcached port, 0 unless started with [`TestServer::start_memcached`].
     pub memcached_port: u16,
+    /// The admin HTTP port, when the test asked for one (see [`TestServer::start_with_admin`]).
+    pub admin_port: Option<u16>,
     pub dir: PathBuf,
     handle: Option<ServerHandle>,
 }
@@ -48,6 +50,8 @@ impl TestServer {
         apply("threads", &threads.to_string());
         apply("cpu-affinity", "no");
         apply("dir", dir.to_str().expect("utf-8 temp dir"));
+        // No admin listener unless a test asks for one: parallel servers would all want 9379.
+        apply("admin-port", "0");
         for (name, value) in directives {
             apply(name, value);
         }
@@ -66,6 +70,7 @@ impl TestServer {
         TestServer {
             port: handle.port,
             memcached_port: 0,
+            admin_port: handle.admin_port,
             dir,
             handle: Some(handle),
         }
@@ -109,6 +114,32 @@ impl TestServer {
             stream,
             buffered: Vec::new(),
         }
+    }
+
+    /// A server with an admin HTTP listener on a free port. `admin-port 0` means "no listener",
+    /// so the port is picked here: a free one found by binding port 0, retried if another
+    /// process takes it before the server binds it.
+    pub fn start_with_admin(threads: usize, directives: &[(&str, &str)]) -> TestServer {
+        for _ in 0..20 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port()
+                .to_string();
+            let mut all: Vec<(&str, &str)> = directives.to_vec();
+            all.push(("admin-port", &port));
+            let attempt = std::panic::catch_unwind(|| Self::start_with(threads, &all));
+            if let Ok(server) = attempt {
+                return server;
+            }
+        }
+        panic!("no free admin port found in 20 tries");
+    }
+
+    /// `GET path` on the admin port: (status code, body), with a 5 s timeout.
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        let port = self.admin_port.expect("server started with an admin port");
+        http_get(port, path)
     }
 
     pub fn url(&self) -> String {
@@ -197,6 +228,30 @@ impl Drop for TestServer {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A minimal HTTP/1.1 GET over a std socket: (status code, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect admin port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {response:?}"));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status code in {head:?}"));
+    (code, body.to_string())
 }
 
 pub struct RawClient {
