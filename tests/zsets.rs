@@ -397,6 +397,16 @@ fn set_operations_across_shards() {
             error_of(&mut con, &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "x"]),
             "ERR weight value is not a float"
         );
+        // Plain sets take part with every member scoring 1.
+        for n in 0..6 {
+            let (set, key) = (format!("plain{n}"), format!("{a}{n}"));
+            query::<i64>(&mut con, &["SADD", &set, "x", "v"]);
+            assert_eq!(
+                members(&mut con, &["ZUNION", "2", &set, &key, "WITHSCORES"]),
+                strings(&["v", "1", "x", "2", "y", "2", "z", "3"])
+            );
+            assert_eq!(query::<i64>(&mut con, &["ZINTERCARD", "2", &key, &set]), 1);
+        }
         query::<String>(&mut con, &["SET", "str", "v"]);
         assert_eq!(
             error_of(&mut con, &["ZUNION", "2", "zleft0", "str"]),
@@ -568,4 +578,35 @@ fn large_set_ranks_and_ranges() {
         0
     );
     assert_eq!(query::<i64>(&mut con, &["ZRANK", "lb", "player:4999"]), 0);
+}
+
+#[test]
+fn generic_key_commands_on_sorted_sets() {
+    for_each_topology(|server| {
+        let mut con = server.connection();
+        for (n, key) in numbered("src", 6).iter().enumerate() {
+            query::<i64>(&mut con, &["ZADD", key, "1", "a", "2", "b"]);
+            assert_eq!(query::<String>(&mut con, &["TYPE", key]), "zset");
+            let copy = format!("copy{n}");
+            assert_eq!(query::<i64>(&mut con, &["COPY", key, &copy]), 1);
+            query::<i64>(&mut con, &["ZADD", key, "3", "c"]);
+            assert_eq!(zrange_all(&mut con, &copy), strings(&["a", "1", "b", "2"]));
+            let renamed = format!("renamed{n}");
+            assert_eq!(query::<String>(&mut con, &["RENAME", key, &renamed]), "OK");
+            assert_eq!(query::<i64>(&mut con, &["ZCARD", &renamed]), 3);
+            assert_eq!(query::<i64>(&mut con, &["EXISTS", key]), 0);
+            // A write keeps the deadline; a STORE result replaces the key and drops it.
+            assert_eq!(query::<i64>(&mut con, &["EXPIRE", &renamed, "100"]), 1);
+            query::<i64>(&mut con, &["ZADD", &renamed, "4", "d"]);
+            assert!(query::<i64>(&mut con, &["TTL", &renamed]) > 0);
+            query::<i64>(&mut con, &["ZUNIONSTORE", &renamed, "1", &copy]);
+            assert_eq!(query::<i64>(&mut con, &["TTL", &renamed]), -1);
+            assert_eq!(query::<i64>(&mut con, &["DEL", &renamed, &copy]), 2);
+        }
+        query::<i64>(&mut con, &["ZADD", "scanned", "1", "a"]);
+        query::<String>(&mut con, &["SET", "plain", "v"]);
+        let (_, keys): (String, Vec<String>) =
+            query(&mut con, &["SCAN", "0", "TYPE", "zset", "COUNT", "1000"]);
+        assert_eq!(keys, strings(&["scanned"]));
+    });
 }

@@ -3,15 +3,16 @@
 //!
 //! Their keys follow a `numkeys` argument, so each has a key finder for the server layer; the
 //! handlers themselves see every key locally (across shards the coordinator gathers them).
-//! Inputs must be sorted sets. Redis also accepts plain sets (every member scoring 1); they are
-//! not accepted here until the set type exists on this branch.
+//! Inputs may be sorted sets or, as in Redis, plain sets, whose members all score 1.
 
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use super::{answer, pop, store_set, wrongtype_error, Outcome};
+use super::sample::pop;
+use super::{answer, store_set, wrongtype_error, Outcome};
 use crate::command::util::{eq_ignore_case, integer_arg, parse_f64, parse_i64, syntax_error};
 use crate::command::ExecContext;
+use crate::keyspace::set::Set;
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::{Entry, Value};
 use crate::protocol::reply::Reply;
@@ -207,7 +208,7 @@ fn set_op(
             ctx.keyspace.lookup_read(db_index, key, now_ms)
         };
         if let Some(entry) = entry {
-            if !matches!(entry.value, Value::ZSet(_)) {
+            if !matches!(entry.value, Value::ZSet(_) | Value::Set(_)) {
                 return Err(wrongtype_error());
             }
         }
@@ -221,13 +222,17 @@ fn set_op(
         cardinality_only,
     )?;
     let db = ctx.keyspace.db_ref(db_index);
-    let inputs: Vec<Option<&ZSet>> = keys
+    let inputs: Vec<Option<Input<'_>>> = keys
         .iter()
         .map(|key| match db.peek(key, now_ms) {
             Some(Entry {
                 value: Value::ZSet(set),
                 ..
-            }) => Some(set),
+            }) => Some(Input::Sorted(set)),
+            Some(Entry {
+                value: Value::Set(set),
+                ..
+            }) => Some(Input::Plain(set)),
             _ => None,
         })
         .collect();
@@ -263,6 +268,49 @@ fn set_op(
     }
 }
 
+/// One input of a set operation: a sorted set, or a plain set whose members all score 1.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Sorted(&'a ZSet),
+    Plain(&'a Set),
+}
+
+impl Input<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Input::Sorted(set) => set.len(),
+            Input::Plain(set) => set.len(),
+        }
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            Input::Sorted(set) => set.score(member),
+            Input::Plain(set) => set.contains(member).then_some(1.0),
+        }
+    }
+
+    /// Calls `visit` for each member and score until it returns false.
+    fn visit(&self, mut visit: impl FnMut(&[u8], f64) -> bool) {
+        match self {
+            Input::Sorted(set) => {
+                for (member, score) in set.iter() {
+                    if !visit(member, score) {
+                        return;
+                    }
+                }
+            }
+            Input::Plain(set) => {
+                for member in set.iter() {
+                    if !visit(&member, 1.0) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `weight * score`, with NaN (0 * inf) read as 0, as Redis does.
 fn weighted(weight: f64, score: f64) -> f64 {
     let value = weight * score;
@@ -273,90 +321,91 @@ fn weighted(weight: f64, score: f64) -> f64 {
     }
 }
 
-fn union(inputs: &[Option<&ZSet>], options: &SetOpOptions) -> Vec<(Vec<u8>, f64)> {
-    let mut scores: AHashMap<&[u8], f64> = AHashMap::new();
-    for (set, weight) in inputs.iter().zip(&options.weights) {
-        let Some(set) = set else { continue };
-        for (member, score) in set.iter() {
+fn union(inputs: &[Option<Input<'_>>], options: &SetOpOptions) -> Vec<(Vec<u8>, f64)> {
+    let mut scores: AHashMap<Vec<u8>, f64> = AHashMap::new();
+    for (input, weight) in inputs.iter().zip(&options.weights) {
+        let Some(input) = input else { continue };
+        input.visit(|member, score| {
             let value = weighted(*weight, score);
-            scores
-                .entry(member)
-                .and_modify(|total| options.aggregate.apply(total, value))
-                .or_insert(value);
-        }
+            match scores.get_mut(member) {
+                Some(total) => options.aggregate.apply(total, value),
+                None => {
+                    scores.insert(member.to_vec(), value);
+                }
+            }
+            true
+        });
     }
-    scores
-        .into_iter()
-        .map(|(member, score)| (member.to_vec(), score))
-        .collect()
+    scores.into_iter().collect()
 }
 
 /// The inputs with their weights, smallest first (Redis's `zuiCompareByCardinality`); `None` if
 /// any input is missing, which makes the intersection empty.
-fn by_size<'a>(inputs: &[Option<&'a ZSet>], weights: &[f64]) -> Option<Vec<(&'a ZSet, f64)>> {
+fn by_size<'a>(inputs: &[Option<Input<'a>>], weights: &[f64]) -> Option<Vec<(Input<'a>, f64)>> {
     let mut sets = inputs
         .iter()
         .zip(weights)
-        .map(|(set, weight)| set.map(|set| (set, *weight)))
+        .map(|(input, weight)| input.map(|input| (input, *weight)))
         .collect::<Option<Vec<_>>>()?;
-    sets.sort_by_key(|(set, _)| set.len());
+    sets.sort_by_key(|(input, _)| input.len());
     Some(sets)
 }
 
-fn inter(inputs: &[Option<&ZSet>], options: &SetOpOptions) -> Vec<(Vec<u8>, f64)> {
+fn inter(inputs: &[Option<Input<'_>>], options: &SetOpOptions) -> Vec<(Vec<u8>, f64)> {
     let Some(sets) = by_size(inputs, &options.weights) else {
         return Vec::new();
     };
     let (first, first_weight) = sets[0];
     let mut result = Vec::new();
-    'members: for (member, score) in first.iter() {
+    first.visit(|member, score| {
         let mut total = weighted(first_weight, score);
         for (other, weight) in &sets[1..] {
             let Some(score) = other.score(member) else {
-                continue 'members;
+                return true;
             };
             options
                 .aggregate
                 .apply(&mut total, weighted(*weight, score));
         }
         result.push((member.to_vec(), total));
-    }
+        true
+    });
     result
 }
 
-fn inter_count(inputs: &[Option<&ZSet>], limit: usize) -> usize {
+fn inter_count(inputs: &[Option<Input<'_>>], limit: usize) -> usize {
     let Some(sets) = by_size(inputs, &vec![1.0; inputs.len()]) else {
         return 0;
     };
     let mut count = 0;
-    for (member, _) in sets[0].0.iter() {
+    sets[0].0.visit(|member, _| {
         if sets[1..]
             .iter()
             .all(|(other, _)| other.score(member).is_some())
         {
             count += 1;
-            if count == limit {
-                break;
-            }
         }
-    }
+        limit == 0 || count < limit
+    });
     count
 }
 
-fn diff(inputs: &[Option<&ZSet>]) -> Vec<(Vec<u8>, f64)> {
+fn diff(inputs: &[Option<Input<'_>>]) -> Vec<(Vec<u8>, f64)> {
     let Some(Some(first)) = inputs.first() else {
         return Vec::new();
     };
-    first
-        .iter()
-        .filter(|(member, _)| {
-            inputs[1..]
-                .iter()
-                .flatten()
-                .all(|other| other.score(member).is_none())
-        })
-        .map(|(member, score)| (member.to_vec(), score))
-        .collect()
+    let mut result = Vec::new();
+    first.visit(|member, score| {
+        if inputs[1..]
+            .iter()
+            .flatten()
+            .all(|other| other.score(member).is_none())
+        {
+            result.push((member.to_vec(), score));
+        }
+        true
+    });
+    result
 }
 
 // ---- ZMPOP -----------------------------------------------------------------------------------

@@ -4,6 +4,9 @@
 //! - `slots` holds each member once (`Box<[u8]>`, 16 bytes plus the bytes) with its score; a slot
 //!   keeps its number for as long as its member stays in the set, and freed numbers are reused.
 //!   ZSCAN's cursor is a slot number, which is what makes it stable under concurrent writes.
+//!   For the same reason the slot table never shrinks or renumbers while the set lives (freed
+//!   slots are reused first): a set that shrank a lot keeps 24 bytes per freed slot until it is
+//!   deleted or rebuilt (the STORE commands build fresh sets).
 //! - `index` is a hash table of slot numbers (4 bytes an entry) hashed and compared through the
 //!   slots, so the member bytes are not stored a second time.
 //! - `order` (see `order.rs`) keeps the pairs sorted, for rank, range and search in O(log n).
@@ -30,6 +33,8 @@ pub struct Large {
     index: HashTable<u32>,
     hasher: RandomState,
     order: Order,
+    /// Bytes of all members, kept for memory estimates.
+    member_bytes: usize,
 }
 
 impl std::fmt::Debug for Large {
@@ -52,6 +57,7 @@ impl Large {
             index: HashTable::new(),
             hasher: RandomState::new(),
             order: Order::default(),
+            member_bytes: 0,
         }
     }
 
@@ -66,11 +72,7 @@ impl Large {
     /// Rough bytes held (for memory estimates).
     pub fn heap_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self
-                .slots
-                .iter()
-                .map(|slot| slot.member.len())
-                .sum::<usize>()
+            + self.member_bytes
             + self.index.capacity() * 5
             + self.order.heap_size()
     }
@@ -126,6 +128,7 @@ impl Large {
             member: member.into(),
             score,
         };
+        self.member_bytes += member.len();
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -158,6 +161,7 @@ impl Large {
     /// Drops slot `id` from the hash index and frees it.
     fn free_slot(&mut self, id: u32) {
         let hash = self.hash(&self.slots[id as usize].member);
+        self.member_bytes -= self.slots[id as usize].member.len();
         if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
@@ -234,6 +238,8 @@ impl Large {
         self.order.check_invariants();
         assert_eq!(self.index.len(), self.order.len());
         assert_eq!(self.slots.len() - self.free.len(), self.order.len());
+        let bytes: usize = self.slots.iter().map(|slot| slot.member.len()).sum();
+        assert_eq!(bytes, self.member_bytes);
         let mut previous: Option<(f64, &[u8])> = None;
         for (member, score) in self.iter_from(0) {
             if let Some(previous) = previous {

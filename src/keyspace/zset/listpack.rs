@@ -1,24 +1,27 @@
 //! The compact encoding of a small sorted set (Redis's listpack): one flat byte buffer.
 //!
-//! Layout: a 4-byte little-endian entry count, then the entries in (score, member) order, each
+//! Layout: a 2-byte little-endian entry count (so at most [`Listpack::MAX_ENTRIES`] entries, as in
+//! Redis), then the entries in (score, member) order, each
 //!
 //! ```text
-//! member length (LEB128) | member bytes | score tag | score payload
+//! member length (LEB128) | member bytes | score
 //! ```
 //!
-//! where the tag says how the score is stored: `1`/`2`/`3` an integer score in 1/2/4 bytes
-//! (little-endian two's complement; most leaderboards use integer scores), `0` any other double in
-//! 8 bytes. So a 10-byte member with a score below 128 costs 13 bytes, about what Redis's listpack
-//! spends. Every operation walks the buffer (at most `zset-max-listpack-entries` entries, 128 by
-//! default); the sorted set switches to the large encoding before that walk could grow long.
+//! where the score's first byte says how it is stored: `0x00..=0x7f` is an integer score 0..127 in
+//! that one byte; `0x80..=0xbf` starts a 14-bit signed integer (-8192..8191) in two bytes; `0xc0`
+//! is followed by an i32 (4 bytes, little-endian) and `0xc1` by any other double (8 bytes). Most
+//! leaderboards use small integer scores, so a 10-byte member costs 12 or 13 bytes, a byte or two
+//! less than in Redis's listpack. Every operation walks the buffer (at most
+//! `zset-max-listpack-entries` entries, 128 by default); the sorted set switches to the large
+//! encoding before that walk could grow long.
+
+use smallvec::SmallVec;
 
 /// Bytes of the entry-count header.
-const HEADER: usize = 4;
+const HEADER: usize = 2;
 
-const TAG_F64: u8 = 0;
-const TAG_I8: u8 = 1;
-const TAG_I16: u8 = 2;
-const TAG_I32: u8 = 3;
+const TAG_I32: u8 = 0xc0;
+const TAG_F64: u8 = 0xc1;
 
 /// A small sorted set in one buffer; see the module docs.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -37,11 +40,13 @@ pub struct LpEntry<'a> {
 }
 
 impl Listpack {
+    /// The most entries the 2-byte count can hold; a set converts before it grows past this,
+    /// whatever `zset-max-listpack-entries` says.
+    pub const MAX_ENTRIES: usize = u16::MAX as usize;
+
     pub fn len(&self) -> usize {
         match self.buf.get(..HEADER) {
-            Some(header) => {
-                u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize
-            }
+            Some(header) => u16::from_le_bytes([header[0], header[1]]) as usize,
             None => 0,
         }
     }
@@ -59,7 +64,7 @@ impl Listpack {
         if self.buf.len() < HEADER {
             self.buf.resize(HEADER, 0);
         }
-        self.buf[..HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+        self.buf[..HEADER].copy_from_slice(&(len as u16).to_le_bytes());
     }
 
     /// The entries in order.
@@ -85,10 +90,13 @@ impl Listpack {
             .map_or(self.buf.len().max(HEADER), |entry| entry.start);
         let len = self.len();
         self.set_len(len + 1);
-        let mut encoded = Vec::with_capacity(member.len() + 12);
+        let mut encoded: SmallVec<[u8; 96]> = SmallVec::new();
         put_varint(&mut encoded, member.len());
         encoded.extend_from_slice(member);
         put_score(&mut encoded, score);
+        // Grow to fit exactly, as Redis's listpack does: a doubling Vec would leave up to half of
+        // every small set's buffer unused.
+        self.buf.reserve_exact(encoded.len());
         self.buf.splice(at..at, encoded);
     }
 
@@ -100,6 +108,15 @@ impl Listpack {
             self.buf = Vec::new();
         } else {
             self.set_len(len - 1);
+            self.give_back_spare();
+        }
+    }
+
+    /// Shrinks the buffer after removals left much of it unused (Redis's listpack reallocates
+    /// on every delete; this does so only when it frees a useful amount).
+    fn give_back_spare(&mut self) {
+        if self.buf.capacity() > self.buf.len() + self.buf.len() / 4 + 16 {
+            self.buf.shrink_to_fit();
         }
     }
 
@@ -127,6 +144,7 @@ impl Listpack {
             self.buf = Vec::new();
         } else {
             self.set_len(len - (end - start));
+            self.give_back_spare();
         }
         end - start
     }
@@ -160,7 +178,7 @@ impl<'a> Iterator for LpIter<'a> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: usize) {
+fn put_varint(out: &mut SmallVec<[u8; 96]>, mut value: usize) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -187,7 +205,7 @@ fn get_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
     }
 }
 
-fn put_score(out: &mut Vec<u8>, score: f64) {
+fn put_score(out: &mut SmallVec<[u8; 96]>, score: f64) {
     let integral = score.fract() == 0.0
         && score.abs() <= i32::MAX as f64
         && !(score == 0.0 && score.is_sign_negative());
@@ -197,12 +215,12 @@ fn put_score(out: &mut Vec<u8>, score: f64) {
         return;
     }
     let value = score as i32;
-    if let Ok(small) = i8::try_from(value) {
-        out.push(TAG_I8);
-        out.extend_from_slice(&small.to_le_bytes());
-    } else if let Ok(medium) = i16::try_from(value) {
-        out.push(TAG_I16);
-        out.extend_from_slice(&medium.to_le_bytes());
+    if (0..=0x7f).contains(&value) {
+        out.push(value as u8);
+    } else if (-0x2000..0x2000).contains(&value) {
+        let bits = (value as u16) & 0x3fff;
+        out.push(0x80 | (bits >> 8) as u8);
+        out.push(bits as u8);
     } else {
         out.push(TAG_I32);
         out.extend_from_slice(&value.to_le_bytes());
@@ -210,13 +228,16 @@ fn put_score(out: &mut Vec<u8>, score: f64) {
 }
 
 fn get_score(buf: &[u8], pos: usize) -> (f64, usize) {
+    let first = buf[pos];
     let body = pos + 1;
-    match buf[pos] {
-        TAG_I8 => (i8::from_le_bytes([buf[body]]) as f64, body + 1),
-        TAG_I16 => (
-            i16::from_le_bytes([buf[body], buf[body + 1]]) as f64,
-            body + 2,
-        ),
+    match first {
+        0x00..=0x7f => (first as f64, body),
+        0x80..=0xbf => {
+            let bits = (((first & 0x3f) as u16) << 8) | buf[body] as u16;
+            // Sign-extend the 14-bit value.
+            let value = ((bits << 2) as i16) >> 2;
+            (value as f64, body + 1)
+        }
         TAG_I32 => {
             let mut bytes = [0u8; 4];
             bytes.copy_from_slice(&buf[body..body + 4]);

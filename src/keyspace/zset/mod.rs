@@ -79,7 +79,7 @@ impl ZSet {
         limits: &ZSetLimits,
     ) -> ZSet {
         let mut pairs: Vec<(M, f64)> = pairs.into_iter().collect();
-        let fits = pairs.len() <= limits.max_listpack_entries
+        let fits = pairs.len() <= limits.max_listpack_entries.min(Listpack::MAX_ENTRIES)
             && pairs
                 .iter()
                 .all(|(member, _)| member.as_ref().len() <= limits.max_listpack_value);
@@ -154,7 +154,7 @@ impl ZSet {
                     }
                     return Some(old);
                 }
-                None if lp.len() < limits.max_listpack_entries
+                None if lp.len() < limits.max_listpack_entries.min(Listpack::MAX_ENTRIES)
                     && member.len() <= limits.max_listpack_value =>
                 {
                     lp.insert_new(member, score);

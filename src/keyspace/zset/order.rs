@@ -195,7 +195,7 @@ impl Order {
         } else if entries.len() < MIN_BLOCK && self.merge_around(block) {
             self.rebuild_fenwick();
         } else {
-            self.fenwick_add(block, usize::MAX); // wrapping -1
+            self.fenwick_add(block, 1usize.wrapping_neg());
         }
         id
     }
@@ -207,6 +207,16 @@ impl Order {
             return removed;
         }
         let (mut block, mut offset) = self.select(start);
+        let entries = &mut self.blocks[block];
+        if offset + (end - start) < entries.len() {
+            // Inside one block, which keeps entries (ZPOPMIN, short ZREMRANGEBYRANK): no
+            // block disappears, so the Fenwick tree is updated in place.
+            entries.scores.drain(offset..offset + (end - start));
+            removed.extend(entries.ids.drain(offset..offset + (end - start)));
+            self.len -= removed.len();
+            self.fenwick_add(block, removed.len().wrapping_neg());
+            return removed;
+        }
         let mut left = end - start;
         while left > 0 {
             let entries = &mut self.blocks[block];

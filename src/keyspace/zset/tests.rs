@@ -59,6 +59,11 @@ fn scores_round_trip_in_the_compact_encoding() {
         127.0,
         128.0,
         -129.0,
+        8191.0,
+        8192.0,
+        -8192.0,
+        -8193.0,
+        -64.0,
         40_000.0,
         -2_147_483_648.0,
         2_147_483_647.0,
@@ -173,6 +178,15 @@ fn large_set_with_many_blocks() {
     for _ in 0..8_000 {
         let m = member(rng.u64(0..15_000));
         assert_eq!(set.remove(&m), model.remove(&m));
+    }
+    assert_same(&set, &model);
+    // Short removals inside one block, as ZPOPMIN and ZPOPMAX make them.
+    for _ in 0..300 {
+        assert_eq!(set.remove_ranks(0, 2), 2);
+        model.pairs.drain(0..2);
+        let len = model.pairs.len();
+        assert_eq!(set.remove_ranks(len - 1, len), 1);
+        model.pairs.pop();
     }
     assert_same(&set, &model);
     let len = model.pairs.len();
