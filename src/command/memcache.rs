@@ -334,7 +334,7 @@ fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entr
         _ => None,
     };
     if let Some(data) = plain {
-        let cas = ctx.keyspace.cas.next();
+        let cas = ctx.keyspace.cas.draw();
         let entry = ctx.db().get_mut(key, now_ms)?;
         entry.value = Value::Item(Box::new(Item {
             data,
