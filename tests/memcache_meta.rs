@@ -178,6 +178,15 @@ fn meta_delete_arithmetic_and_tokens() {
             exchange(&mut mc, b"ms r 1 T10\r\nx\r\nmg r R30\r\nmg r R30\r\n"),
             "HD\r\nHD W\r\nHD Z\r\n"
         );
+        // ms I with a CAS older than the item's stores a stale value; a newer mismatch is EX.
+        assert_eq!(
+            exchange(
+                &mut mc,
+                b"ms i 1 E100\r\na\r\nms i 1 E200\r\nb\r\nms i 1 I C100\r\nz\r\n\
+                  mg i v t\r\nmg i v\r\nms i 1 I C999999\r\nq\r\n"
+            ),
+            "HD\r\nHD\r\nHD\r\nVA 1 t-1 X W\r\nz\r\nVA 1 Z X\r\nz\r\nEX\r\n"
+        );
     });
 }
 

@@ -21,7 +21,7 @@
 //! | `__mc.get` | key [u] | Value, Miss (`u`: leave the fetched bit and access time alone) |
 //! | `__mc.gat` | key ttl_at vivify_at recache_at cas | Value, Miss (mg T/N/R, gat) |
 //! | `__mc.touch` | key expire_at | Touched, NotFound |
-//! | `__mc.store` | key mode data flags expire_at cas compare_cas | Stored, NotStored, Exists, NotFound |
+//! | `__mc.store` | key mode data flags expire_at cas compare_cas [I] | Stored, NotStored, Exists, NotFound (`I`: an older CAS stores a stale value) |
 //! | `__mc.delete` | key compare_cas [stale_ttl_at cas] | Deleted, NotFound, Exists |
 //! | `__mc.arith` | key incr/decr delta cas compare_cas vivify_at initial ttl_at | Value (the number), NotFound, NonNumeric, Exists |
 //!
@@ -113,7 +113,7 @@ pub static TOUCH: CommandSpec = CommandSpec {
 };
 pub static STORE: CommandSpec = CommandSpec {
     name: "__mc.store",
-    arity: 8,
+    arity: -8,
     flags: &["write", "denyoom"],
     handler: Some(store),
     summary: "memcached set/add/replace/append/prepend/cas.",

@@ -223,8 +223,32 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     if mode == StoreMode::Add {
         return Outcome::NotStored.into_reply();
     }
-    if compare_cas.is_some_and(|compare| compare != old_cas) {
-        return Outcome::Exists.into_reply();
+    if let Some(compare) = compare_cas.filter(|&compare| compare != old_cas) {
+        // ms .. I: a CAS older than the item's still stores, as a stale value keeping the
+        // item's deadline and token (memcached's `set_stale`).
+        let invalidate = args.get(8).is_some_and(|arg| &arg[..] == b"I");
+        if !(invalidate && compare < old_cas && mode == StoreMode::Set) {
+            return Outcome::Exists.into_reply();
+        }
+        let token_sent = matches!(item_mut(ctx, key), Some(Entry { value: Value::Item(item), .. }) if item.token_sent);
+        let reply = put(
+            ctx,
+            key,
+            Bytes::copy_from_slice(data),
+            flags,
+            old_expire,
+            cas,
+        );
+        let now_ms = ctx.now_ms;
+        if let Some(Entry {
+            value: Value::Item(item),
+            ..
+        }) = ctx.db().get_mut(key, now_ms)
+        {
+            item.stale = true;
+            item.token_sent = token_sent;
+        }
+        return reply;
     }
     // Append and prepend keep the item's flags and deadline (memcached ignores theirs).
     match mode {
