@@ -46,14 +46,6 @@ fn mask(text: &str) -> String {
     out
 }
 
-fn for_each_memcached_topology(f: impl Fn(&TestServer)) {
-    for threads in [1, 2, 4] {
-        eprintln!("--- topology: {threads} shard(s)");
-        let server = TestServer::start_memcached(threads);
-        f(&server);
-    }
-}
-
 #[test]
 fn meta_get_and_set_flags() {
     for_each_memcached_topology(|server| {
