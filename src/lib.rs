@@ -11,6 +11,10 @@
 //!                   one write per batch
 //! ```
 //!
+//! The memcached port (`server::memcache`) runs the same path: `protocol::memcache` parses text,
+//! meta and binary requests, each key's work becomes an internal command (`command::memcache`)
+//! routed and executed like the above, and replies are worded in the client's protocol.
+//!
 //! Layers, bottom up: `protocol`, `keyspace`, `config`, `slot` (plain data and parsing);
 //! `command` (semantics, one file per family); `binlog` (record format, writer, snapshots, recovery;
 //! plain synchronous Rust and std threads); `shard` (one core's state and the single place a

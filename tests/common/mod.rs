@@ -544,6 +544,15 @@ pub fn for_each_topology(f: impl Fn(&TestServer)) {
     }
 }
 
+/// Runs `f` against a server with 1, 2 and 4 shards that also listens for memcached.
+pub fn for_each_memcached_topology(f: impl Fn(&TestServer)) {
+    for threads in TOPOLOGIES {
+        eprintln!("--- topology: {threads} shard(s), memcached port");
+        let server = TestServer::start_memcached(threads);
+        f(&server);
+    }
+}
+
 /// A `redis::Cmd` from its words: `command(&["SET", "k", "v"])`.
 pub fn command(args: &[&str]) -> redis::Cmd {
     let mut cmd = redis::cmd(args[0]);

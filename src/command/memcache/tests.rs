@@ -2,7 +2,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::command::{CommandLimits, ExecContext};
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace, Value};
 
 const NOW: u64 = 1_700_000_000_000;
 
