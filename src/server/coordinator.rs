@@ -263,7 +263,8 @@ async fn msetnx(
 }
 
 /// Moves or copies a whole entry between two shards inside transaction `tx`, which already holds
-/// both keys. Returns false when the source does not exist.
+/// both keys. Returns false when the source does not exist, and the destination's refusal
+/// (MISCONF: its binlog cannot be written) before the source is touched.
 async fn transfer(
     rt: &Runtime,
     client: &Client,
@@ -271,7 +272,7 @@ async fn transfer(
     (src_shard, src_db, src): (usize, usize, Bytes),
     (dst_shard, dst_db, dst): (usize, usize, Bytes),
     remove_source: bool,
-) -> bool {
+) -> Result<bool, Reply> {
     let seq = rt.submit(
         src_shard,
         client,
@@ -286,9 +287,12 @@ async fn transfer(
     );
     wait(client).await;
     let Response::Entry(Some(entry)) = client.inbox.take(seq) else {
-        return false;
+        rt.submit(src_shard, client, Op::Unlock { tx });
+        rt.submit(dst_shard, client, Op::Unlock { tx });
+        wait(client).await;
+        return Ok(false);
     };
-    rt.submit(
+    let put = rt.submit(
         dst_shard,
         client,
         Op::TxPutEntry {
@@ -300,6 +304,12 @@ async fn transfer(
             unlock: true,
         },
     );
+    wait(client).await;
+    if let error @ Reply::Error(_) = client.inbox.take(put).into_reply() {
+        rt.submit(src_shard, client, Op::Unlock { tx });
+        wait(client).await;
+        return Err(error);
+    }
     if remove_source {
         rt.submit(
             src_shard,
@@ -317,7 +327,7 @@ async fn transfer(
         rt.submit(src_shard, client, Op::Unlock { tx });
     }
     wait(client).await;
-    true
+    Ok(true)
 }
 
 fn ordered_locks(a: (usize, LockKey), b: (usize, LockKey)) -> Vec<(usize, Vec<LockKey>)> {
@@ -355,7 +365,7 @@ async fn rename(
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     }
-    transfer(
+    if let Err(refusal) = transfer(
         rt,
         client,
         tx,
@@ -363,7 +373,10 @@ async fn rename(
         (dst_shard, db, dst),
         true,
     )
-    .await;
+    .await
+    {
+        return refusal;
+    }
     if only_if_absent {
         Reply::Integer(1)
     } else {
@@ -397,7 +410,7 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     }
-    let copied = transfer(
+    match transfer(
         rt,
         client,
         tx,
@@ -405,8 +418,11 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         (dst_shard, dst_db, dst),
         false,
     )
-    .await;
-    Reply::Integer(copied as i64)
+    .await
+    {
+        Ok(copied) => Reply::Integer(copied as i64),
+        Err(refusal) => refusal,
+    }
 }
 
 /// Runs a command on every shard and combines the replies (KEYS, DBSIZE, FLUSHALL, SCAN, ...).
