@@ -384,12 +384,14 @@ impl Runtime {
             }
             Op::Lock { tx, keys } => {
                 if self.shard.borrow_mut().lock(tx, keys, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::LockAll { tx } => {
                 if self.shard.borrow_mut().lock_all(tx, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::TxCommand {
