@@ -141,13 +141,13 @@ impl Connection {
             if !batch.is_empty() {
                 let now = now_ms();
                 self.touch(&input, now);
-                let before = self.rt.shard.borrow().binlog_position();
                 self.execute_batch(&mut batch, now).await;
-                // Replies to writes this shard logged leave once the binlog acknowledges them
-                // (written; durable with `appendfsync always`): one wait for the whole batch.
-                let after = self.rt.shard.borrow().binlog_position();
-                if after > before {
-                    self.rt.wait_acknowledged(after).await;
+                // Replies to writes this batch logged on this core leave once the binlog
+                // acknowledges them (written; durable with `appendfsync always`): one wait for
+                // the whole batch. Writes on other cores are held there (`Runtime::respond`).
+                let ack = self.client.ack_position.replace(0);
+                if ack > 0 {
+                    self.rt.wait_acknowledged(ack).await;
                 }
             }
             if let Some(error) = &protocol_error {
@@ -256,11 +256,15 @@ impl Connection {
                 conn: self.client.id,
                 seq: next_seq,
             };
-            let done = self
-                .rt
-                .shard
-                .borrow_mut()
-                .submit(spec, self.db, args, reply_to, now_ms);
+            let mut shard = self.rt.shard.borrow_mut();
+            let before = shard.binlog_position();
+            let done = shard.submit(spec, self.db, args, reply_to, now_ms);
+            let after = shard.binlog_position();
+            drop(shard);
+            if after > before {
+                let ack = &self.client.ack_position;
+                ack.set(ack.get().max(after));
+            }
             match done {
                 Some(reply) => self.push_reply(reply),
                 None => {
