@@ -9,7 +9,9 @@
 //!   replies in flight (a barrier), then runs through the coordinator.
 //!
 //! Replies leave in request order: a reply computed while earlier ones are still travelling waits
-//! in `pending` behind them. Commands on different cores in one pipeline may execute concurrently,
+//! in `pending` behind them. With a binlog, a batch whose writes were logged on this core is
+//! written out only once the binlog acknowledges them (written; fsynced under `appendfsync
+//! always`); replies to writes run on other cores are held on those cores (`Runtime::respond`). Commands on different cores in one pipeline may execute concurrently,
 //! but each is atomic and two commands on the same key always run in the order sent.
 
 use std::mem::MaybeUninit;
