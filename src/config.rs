@@ -815,7 +815,7 @@ fn bind_addresses(values: &[String]) -> Result<Vec<String>, String> {
 /// SET); `save ""` (or a bare `save`) means no rules. Rendered normalised, as Redis does.
 fn save_points(values: &[String]) -> Result<String, String> {
     let words: Vec<&str> = values.iter().flat_map(|v| v.split_whitespace()).collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut rules = Vec::new();

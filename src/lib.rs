@@ -8,7 +8,10 @@
 //!                     │                                   └▶ shard::Shard::execute ──reply mesh──┐
 //!                     │ keys on several cores ─▶ server::coordinator (ordered intent locks)     │
 //!                   replies gathered in request order ◀────────────────────────────────────────┘
-//!                   one write per batch
+//!                   one write per batch (replies to writes once the binlog has them)
+//!
+//!  write path: Shard::execute ─▶ binlog::effect (deterministic form) ─▶ binlog::Writer buffer
+//!              ─▶ one write(2) per loop turn ─▶ fsync thread (always: group commit; everysec)
 //! ```
 //!
 //! The memcached port (`server::memcache`) runs the same path: `protocol::memcache` parses text,

@@ -414,6 +414,13 @@ fn failing_disk_refuses_writes_serves_reads_and_resumes() {
             "MISCONF Errors writing to the AOF file: No space left on device"
         );
         assert_eq!(get(&mut con, "before").as_deref(), Some("1"), "reads go on");
+        if threads > 1 {
+            // A cross-shard write touching the failing shard refuses as a whole.
+            let other = key_on(1, threads, "other");
+            let error = error_of(&mut con, &["MSET", &refused, "x", &other, "x"]);
+            assert!(error.starts_with("MISCONF "), "{error}");
+            assert_eq!(get(&mut con, &other), None, "no part of the MSET ran");
+        }
         let info: String = query(&mut con, &["INFO", "persistence"]);
         assert!(info.contains("aof_last_write_status:err"), "{info}");
         query::<()>(&mut con, &["CONFIG", "SET", "binlog-failpoint", "off"]);

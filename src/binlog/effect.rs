@@ -76,3 +76,61 @@ fn deadline_state(key: &Bytes, keyspace: &mut Keyspace, db: usize, now_ms: u64) 
         None => vec![Bytes::from_static(b"DEL"), key.clone()],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::test_support::Harness;
+
+    fn words(records: Vec<Vec<Bytes>>) -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| {
+                r.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn logged(h: &mut Harness, args: &[&str]) -> Vec<String> {
+        h.run(args);
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        let name = args[0].to_ascii_lowercase();
+        let name = std::str::from_utf8(&name).unwrap();
+        words(deterministic(name, 0, &args, &mut h.keyspace, h.now_ms))
+    }
+
+    #[test]
+    fn relative_times_become_absolute_and_floats_their_result() {
+        let mut h = Harness::new();
+        let now = h.now_ms;
+        assert_eq!(
+            logged(&mut h, &["SET", "k", "v", "EX", "10"]),
+            [format!("SET k v PXAT {}", now + 10_000)]
+        );
+        assert_eq!(
+            logged(&mut h, &["SET", "k", "v", "KEEPTTL"]),
+            ["SET k v KEEPTTL"]
+        );
+        assert_eq!(
+            logged(&mut h, &["PSETEX", "p", "500", "x"]),
+            [format!("SET p x PXAT {}", now + 500)]
+        );
+        assert_eq!(
+            logged(&mut h, &["EXPIRE", "p", "20"]),
+            [format!("PEXPIREAT p {}", now + 20_000)]
+        );
+        assert_eq!(logged(&mut h, &["EXPIRE", "p", "-1"]), ["DEL p"]);
+        assert_eq!(logged(&mut h, &["INCRBYFLOAT", "f", "0.5"]), ["SET f 0.5"]);
+        assert_eq!(
+            logged(&mut h, &["GETEX", "k", "PERSIST"]),
+            ["GETEX k PERSIST"]
+        );
+        assert_eq!(
+            logged(&mut h, &["GETEX", "k", "PX", "7"]),
+            [format!("SET k v PXAT {}", now + 7)]
+        );
+    }
+}

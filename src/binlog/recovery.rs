@@ -373,3 +373,33 @@ pub fn apply_record(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn census(transactions: &[(u64, u16, u64)]) -> Census {
+        Census {
+            transactions: transactions
+                .iter()
+                .map(|&(tx, participants, newest)| (tx, (participants, newest)))
+                .collect(),
+            ..Census::default()
+        }
+    }
+
+    #[test]
+    fn a_transaction_is_complete_only_with_every_part() {
+        let shards = [
+            census(&[(1, 2, 100), (2, 2, 100), (3, 3, 100)]),
+            census(&[(1, 2, 105), (3, 3, 101)]),
+            census(&[(3, 3, 300)]),
+        ];
+        let complete = complete_transactions(&shards, None);
+        assert!(complete.contains(&1) && complete.contains(&3));
+        assert!(!complete.contains(&2), "shard 1's part of tx 2 is missing");
+        // Point in time: a transaction counts only when every part is that old.
+        let at_200 = complete_transactions(&shards, Some(200));
+        assert!(at_200.contains(&1) && !at_200.contains(&3));
+    }
+}

@@ -341,7 +341,7 @@ fn load_into(bytes: &[u8], keyspace: &mut Keyspace) -> Result<(), String> {
     }
 }
 
-fn frame(payload_start: usize, out: &mut Vec<u8>) {
+fn frame(payload_start: usize, out: &mut [u8]) {
     let payload = &out[payload_start..];
     let (len, crc) = (payload.len() as u32, crc32c::crc32c(payload));
     out[payload_start - 8..payload_start - 4].copy_from_slice(&len.to_le_bytes());
@@ -719,14 +719,14 @@ mod tests {
         let bytes = std::fs::read(&info.path).expect("snapshot file");
         let mut loaded = Keyspace::new(2);
         load_into(&bytes, &mut loaded).expect("loads");
-        for db in 0..2 {
+        for (db, expected) in expected.iter().enumerate() {
             let mut got: Vec<_> = loaded
                 .db_ref(db)
                 .iter_live(0)
                 .map(|(k, e)| (k.clone(), e.clone()))
                 .collect();
             got.sort_by(|a, b| a.0.cmp(&b.0));
-            assert_eq!(got, expected[db], "db {db}");
+            assert_eq!(&got, expected, "db {db}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -136,11 +136,9 @@ impl Keyspace {
     pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
         let mut all_done = true;
         for db in &mut self.dbs {
-            if db.cut_in_progress() {
-                if !db.cut_step(budget, emit) {
-                    all_done = false;
-                    break;
-                }
+            if db.cut_in_progress() && !db.cut_step(budget, emit) {
+                all_done = false;
+                break;
             }
         }
         all_done && !self.cut_in_progress()

@@ -9,7 +9,9 @@
 //!   replies in flight (a barrier), then runs through the coordinator.
 //!
 //! Replies leave in request order: a reply computed while earlier ones are still travelling waits
-//! in `pending` behind them. Commands on different cores in one pipeline may execute concurrently,
+//! in `pending` behind them. With a binlog, a batch whose writes were logged on this core is
+//! written out only once the binlog acknowledges them (written; fsynced under `appendfsync
+//! always`); replies to writes run on other cores are held on those cores (`Runtime::respond`). Commands on different cores in one pipeline may execute concurrently,
 //! but each is atomic and two commands on the same key always run in the order sent.
 
 use std::mem::MaybeUninit;
@@ -150,13 +152,13 @@ impl Connection {
             if !batch.is_empty() {
                 let now = now_ms();
                 self.touch(&input, now);
-                let before = self.rt.shard.borrow().binlog_position();
                 self.execute_batch(&mut batch, now).await;
-                // Replies to writes this shard logged leave once the binlog acknowledges them
-                // (written; durable with `appendfsync always`): one wait for the whole batch.
-                let after = self.rt.shard.borrow().binlog_position();
-                if after > before {
-                    self.rt.wait_acknowledged(after).await;
+                // Replies to writes this batch logged on this core leave once the binlog
+                // acknowledges them (written; durable with `appendfsync always`): one wait for
+                // the whole batch. Writes on other cores are held there (`Runtime::respond`).
+                let ack = self.client.ack_position.replace(0);
+                if ack > 0 {
+                    self.rt.wait_acknowledged(ack).await;
                 }
             }
             if let Some(error) = &protocol_error {
@@ -309,11 +311,15 @@ impl Connection {
                 conn: self.client.id,
                 seq: next_seq,
             };
-            let done = self
-                .rt
-                .shard
-                .borrow_mut()
-                .submit(spec, self.db, args, reply_to, now_ms);
+            let mut shard = self.rt.shard.borrow_mut();
+            let before = shard.binlog_position();
+            let done = shard.submit(spec, self.db, args, reply_to, now_ms);
+            let after = shard.binlog_position();
+            drop(shard);
+            if after > before {
+                let ack = &self.client.ack_position;
+                ack.set(ack.get().max(after));
+            }
             match done {
                 Some(reply) => self.push_reply(reply),
                 None => {

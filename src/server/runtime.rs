@@ -42,6 +42,10 @@ pub struct Client {
     pub fd: RawFd,
     pub inbox: Inbox,
     pub meta: RefCell<ClientMeta>,
+    /// The highest binlog position of this core that a write of the connection's current batch
+    /// reached: its replies leave once the binlog acknowledges it (0 = the batch logged nothing
+    /// here, so nothing to wait for, whatever other connections wrote meanwhile).
+    pub ack_position: Cell<u64>,
 }
 
 impl Client {
@@ -322,6 +326,12 @@ impl Runtime {
         if reply_to.shard == self.id {
             let client = self.clients.borrow().get(&reply_to.conn).cloned();
             if let Some(client) = client {
+                let position = self.shard.borrow().binlog_position();
+                if self.handling_from.get().is_some_and(|from| position > from) {
+                    client
+                        .ack_position
+                        .set(client.ack_position.get().max(position));
+                }
                 client.inbox.deliver(reply_to.seq, response);
             }
         } else {
@@ -394,12 +404,14 @@ impl Runtime {
             }
             Op::Lock { tx, keys } => {
                 if self.shard.borrow_mut().lock(tx, keys, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::LockAll { tx } => {
                 if self.shard.borrow_mut().lock_all(tx, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::TxCommand {
@@ -644,6 +656,7 @@ impl Runtime {
             id: self.new_client_id(),
             fd,
             inbox: Inbox::default(),
+            ack_position: Cell::new(0),
             meta: RefCell::new(ClientMeta {
                 addresses: None,
                 name: String::new(),

@@ -259,9 +259,10 @@ impl Shard {
         reply
     }
 
-    /// Whether writes are refused now (MISCONF), for the coordinator's checks.
-    pub fn refuses_writes(&self) -> Option<Reply> {
-        self.misconf()
+    /// What a granted lock answers: OK, or the MISCONF refusal while writes are refused, so
+    /// that a cross-shard write refuses as a whole before any part runs (see the coordinator).
+    pub fn grant_reply(&self) -> Reply {
+        self.misconf().unwrap_or_else(Reply::ok)
     }
 
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
@@ -322,7 +323,7 @@ impl Shard {
         for waiter in ready {
             match waiter {
                 Waiter::Lock { token, .. } | Waiter::LockAll { token, .. } => {
-                    replies.push((token.reply_to, Reply::ok()))
+                    replies.push((token.reply_to, self.grant_reply()))
                 }
                 Waiter::Command { token, .. } => {
                     self.observe.caller = token.reply_to.conn;

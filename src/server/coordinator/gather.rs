@@ -56,7 +56,15 @@ pub(super) async fn run(
             (*shard, keys)
         })
         .collect();
-    lock_in_order(rt, client, tx, locks).await;
+    let refusal = lock_in_order(rt, client, tx, locks).await;
+    if let Some(refusal) = refusal.filter(|_| spec.is_write()) {
+        // A shard refuses writes (MISCONF): the whole command is refused before any part runs.
+        for shard in keys_by_shard.keys() {
+            rt.submit(*shard, client, Op::Unlock { tx });
+        }
+        wait(client).await;
+        return refusal;
+    }
 
     let fetches: Vec<(usize, u32)> = keys_by_shard
         .iter()
