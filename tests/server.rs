@@ -864,7 +864,13 @@ fn config_set_timeout_closes_idle_clients_on_every_shard() {
 
 #[test]
 fn maxclients_refuses_clients_over_the_limit() {
-    let server = TestServer::start(1);
+    // The limit is server-wide, whichever shards the connections land on.
+    for threads in [1, 2, 4] {
+        maxclients_over_the_limit(TestServer::start(threads));
+    }
+}
+
+fn maxclients_over_the_limit(server: TestServer) {
     let mut admin = server.raw();
     admin.roundtrip(&resp(&["CONFIG", "SET", "maxclients", "3"]), b"+OK\r\n");
     let mut second = server.raw();

@@ -79,6 +79,9 @@ pub struct Observability {
     pub monitors: monitor::MonitorHub,
     /// The Unix time the process started, for `process_start_time_seconds`.
     pub started_unix: u64,
+    /// Clients connected to any shard. `maxclients` is a server-wide limit, as in Redis, so
+    /// each shard adds its clients here on accept (one atomic add) and removes them on close.
+    pub connected_clients: std::sync::atomic::AtomicUsize,
 }
 
 impl Observability {
@@ -96,6 +99,7 @@ impl Observability {
             stopping: AtomicBool::new(false),
             monitors: monitor::MonitorHub::default(),
             started_unix,
+            connected_clients: std::sync::atomic::AtomicUsize::new(0),
         };
         obs.configure(config);
         Arc::new(obs)

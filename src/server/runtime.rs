@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -641,13 +642,15 @@ impl Runtime {
         facts
     }
 
-    /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.
+    /// Registers a new connection; returns `None` when the server already has `maxclients`
+    /// clients (counted over every shard).
     pub fn register_client(&self, fd: RawFd) -> Option<Rc<Client>> {
         let config = self.config();
-        let share = (config.maxclients as usize).div_ceil(self.nshards);
         let mut counters = self.counters.borrow_mut();
         counters.total_connections_received += 1;
-        if self.clients.borrow().len() >= share {
+        let connected = &self.obs.connected_clients;
+        if connected.fetch_add(1, Ordering::Relaxed) >= config.maxclients as usize {
+            connected.fetch_sub(1, Ordering::Relaxed);
             counters.rejected_connections += 1;
             return None;
         }
@@ -679,6 +682,8 @@ impl Runtime {
     }
 
     pub fn unregister_client(&self, id: u64) {
-        self.clients.borrow_mut().remove(&id);
+        if self.clients.borrow_mut().remove(&id).is_some() {
+            self.obs.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
