@@ -30,6 +30,7 @@ pub mod binlog;
 pub mod command;
 pub mod config;
 pub mod keyspace;
+pub mod logging;
 pub mod protocol;
 pub mod server;
 pub mod shard;

@@ -468,6 +468,9 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
                     return Reply::error(error.redis_message(&name));
                 }
             }
+            if config.loglevel != conn.rt.config().loglevel {
+                crate::logging::apply_level(config.loglevel.tracing_filter());
+            }
             let config = Arc::new(config);
             for response in gather(conn, || Op::Configure(config.clone())).await {
                 if let Response::Reply(reply @ Reply::Error(_)) = response {
