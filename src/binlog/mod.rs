@@ -10,7 +10,8 @@
 //! Files: `record` (the format, byte by byte), `segment` (names and directories), `writer`
 //! (buffer, rotation, fsync, failures), `effect` (what is logged for a command), `recovery`
 //! (start-up replay, torn tails, cross-shard transactions), `snapshot` (value encoding and snapshot
-//! files), `restore` (`shardis restore`, point-in-time), `check` (`shardis check-binlog`).
+//! files), `retention` (old segments after a snapshot), `restore` (`shardis restore`,
+//! point-in-time), `check` (`shardis check-binlog`).
 //!
 //! # Cross-shard atomicity after a crash
 //!
@@ -28,6 +29,7 @@ pub mod effect;
 pub mod record;
 pub mod recovery;
 pub mod restore;
+pub mod retention;
 pub mod segment;
 pub mod snapshot;
 pub mod writer;
