@@ -23,6 +23,12 @@
 //! participants' parts are present: a crash between the parts' writes loses the whole command,
 //! never half of it. Transaction ids include the server's start time, so ids from different runs
 //! never meet.
+//!
+//! Limit: a snapshot holds what its shard had applied at its cut and cannot be taken apart at
+//! replay. If a machine crash (power loss, not a process crash) drops another shard's unsynced part
+//! of a transaction that an fsynced snapshot already contains, the snapshot keeps its part. The
+//! window is the other shard's unsynced tail just before the cut: up to a second with `everysec`,
+//! the few milliseconds of one fsync with `always` (and then the command was never acknowledged).
 
 pub mod check;
 pub mod effect;
