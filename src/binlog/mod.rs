@@ -10,7 +10,8 @@
 //! Files: `record` (the format, byte by byte), `segment` (names and directories), `writer`
 //! (buffer, rotation, fsync, failures), `effect` (what is logged for a command), `recovery`
 //! (start-up replay, torn tails, cross-shard transactions), `snapshot` (value encoding and snapshot
-//! files), `restore` (`shardis restore`, point-in-time), `check` (`shardis check-binlog`).
+//! files), `retention` (old segments after a snapshot), `restore` (`shardis restore`,
+//! point-in-time), `check` (`shardis check-binlog`).
 //!
 //! # Cross-shard atomicity after a crash
 //!
@@ -22,12 +23,19 @@
 //! participants' parts are present: a crash between the parts' writes loses the whole command,
 //! never half of it. Transaction ids include the server's start time, so ids from different runs
 //! never meet.
+//!
+//! Limit: a snapshot holds what its shard had applied at its cut and cannot be taken apart at
+//! replay. If a machine crash (power loss, not a process crash) drops another shard's unsynced part
+//! of a transaction that an fsynced snapshot already contains, the snapshot keeps its part. The
+//! window is the other shard's unsynced tail just before the cut: up to a second with `everysec`,
+//! the few milliseconds of one fsync with `always` (and then the command was never acknowledged).
 
 pub mod check;
 pub mod effect;
 pub mod record;
 pub mod recovery;
 pub mod restore;
+pub mod retention;
 pub mod segment;
 pub mod snapshot;
 pub mod writer;

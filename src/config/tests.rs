@@ -556,3 +556,37 @@ fn old_ziplist_names_are_aliases() {
         .apply("zset-max-listpack-entries", &args(&["-1"]), false)
         .is_err());
 }
+
+#[test]
+fn persistence_directives() {
+    let mut config = Config::default();
+    config
+        .apply("save", &args(&["900 1 300 10"]), false)
+        .unwrap();
+    assert_eq!(config.save_rules(), [(900, 1), (300, 10)]);
+    config.apply("save", &args(&[""]), false).unwrap();
+    assert!(config.save_rules().is_empty());
+    config
+        .apply("save-schedule", &args(&["03:00 23:59"]), false)
+        .unwrap();
+    assert_eq!(config.save_schedule_minutes(), [180, 1439]);
+    assert!(config
+        .apply("save-schedule", &args(&["24:00"]), false)
+        .is_err());
+    config
+        .apply("binlog-retention", &args(&["3600", "10mb"]), false)
+        .unwrap();
+    assert_eq!(
+        (
+            config.binlog_retention_seconds,
+            config.binlog_retention_bytes
+        ),
+        (3600, 10 * MB)
+    );
+    config
+        .apply("binlog-failpoint", &args(&["EIO"]), false)
+        .unwrap();
+    assert_eq!(config.get("binlog-failpoint")[0].1, "eio");
+    let immutable = config.apply("appendonly", &args(&["no"]), false);
+    assert!(matches!(immutable, Err(ConfigError::Immutable { .. })));
+}

@@ -102,8 +102,12 @@ impl Shard {
             (c.binlog_retention_seconds, c.binlog_retention_bytes)
         });
         let dir = writer.dir().to_path_buf();
-        let (segments, bytes) =
-            snapshot::apply_retention(&dir, info.position, Duration::from_secs(max_age), max_bytes);
+        let (segments, bytes) = crate::binlog::retention::apply_retention(
+            &dir,
+            info.position,
+            Duration::from_secs(max_age),
+            max_bytes,
+        );
         writer.forget_segments(segments, bytes);
     }
 }
