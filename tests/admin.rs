@@ -310,3 +310,35 @@ fn admin_port_zero_disables_the_listener() {
     let port: Vec<String> = query(&mut con, &["CONFIG", "GET", "admin-port"]);
     assert_eq!(port, vec!["admin-port", "0"]);
 }
+
+#[test]
+fn metrics_show_each_shards_binlog_and_snapshots() {
+    let server = TestServer::start_with_admin(2, &[("appendonly", "yes")]);
+    let mut con = server.connection();
+    for n in 0..50 {
+        let _: () = query(&mut con, &["SET", &format!("k{n}"), "v"]);
+    }
+    let _: String = query(&mut con, &["BGSAVE"]);
+    let metrics = || server.admin_get("/metrics").1;
+    for shard in 0..2 {
+        let label = format!("{{shard=\"{shard}\"}}");
+        assert!(
+            TestServer::eventually(Duration::from_secs(10), || {
+                let m = metrics();
+                sample(&m, &format!("shardis_binlog_enabled{label}")) == Some(1.0)
+                    && sample(&m, &format!("shardis_binlog_position{label}")) > Some(0.0)
+                    && sample(&m, &format!("shardis_binlog_durable_position{label}")) > Some(0.0)
+                    && sample(&m, &format!("shardis_snapshots_completed_total{label}")) >= Some(1.0)
+                    && sample(&m, &format!("shardis_snapshot_in_progress{label}")) == Some(0.0)
+            }),
+            "{}",
+            metrics()
+        );
+    }
+    let m = metrics();
+    assert_eq!(
+        sample(&m, "shardis_binlog_write_failing{shard=\"0\"}"),
+        Some(0.0)
+    );
+    assert!(m.contains("# TYPE shardis_snapshots_completed_total counter\n"));
+}

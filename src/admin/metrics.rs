@@ -344,13 +344,86 @@ fn disk(out: &mut Exposition, obs: &Observability) {
     );
 }
 
-/// Binlog and snapshot metrics belong here when the durability issue lands: per shard
-/// `shardis_binlog_position_bytes`, `shardis_binlog_size_bytes`, a
-/// `shardis_binlog_fsync_duration_seconds` histogram (use `Exposition::histogram` with the
-/// power-of-two buckets of `stats`), and `shardis_snapshot_in_progress` /
-/// `shardis_snapshot_last_success_timestamp_seconds`. Publish them the same way: the writer
-/// owns plain counters and stores them into atomics in its `ShardStats` once per tick.
-fn binlog_metrics(_out: &mut Exposition, _obs: &Observability) {}
+/// Each shard's binlog and snapshots, as the shard published them on its last tick.
+fn binlog_metrics(out: &mut Exposition, obs: &Observability) {
+    let gauges: [(&str, &str, &str, fn(&ShardStats) -> u64); 12] = [
+        (
+            "shardis_binlog_enabled",
+            "gauge",
+            "1 when the shard keeps a binlog (appendonly yes).",
+            |s| load(&s.persistence.binlog_enabled),
+        ),
+        (
+            "shardis_binlog_position",
+            "gauge",
+            "Position of the last record appended to the binlog.",
+            |s| load(&s.persistence.position),
+        ),
+        (
+            "shardis_binlog_written_position",
+            "gauge",
+            "Position of the last record written to the segment file.",
+            |s| load(&s.persistence.written_position),
+        ),
+        (
+            "shardis_binlog_durable_position",
+            "gauge",
+            "Position of the last record known to be on disk (fsynced).",
+            |s| load(&s.persistence.durable_position),
+        ),
+        (
+            "shardis_binlog_segments",
+            "gauge",
+            "Binlog segment files kept.",
+            |s| load(&s.persistence.segments),
+        ),
+        (
+            "shardis_binlog_size_bytes",
+            "gauge",
+            "Bytes in the binlog segment files kept.",
+            |s| load(&s.persistence.size_bytes),
+        ),
+        (
+            "shardis_binlog_write_failing",
+            "gauge",
+            "1 while the binlog cannot be written (writes are refused with MISCONF).",
+            |s| load(&s.persistence.write_failing),
+        ),
+        (
+            "shardis_snapshot_in_progress",
+            "gauge",
+            "1 while a background snapshot is written.",
+            |s| load(&s.persistence.snapshot_in_progress),
+        ),
+        (
+            "shardis_snapshot_failing",
+            "gauge",
+            "1 while the last snapshot failed (writes are refused with MISCONF).",
+            |s| load(&s.persistence.snapshot_failing),
+        ),
+        (
+            "shardis_snapshot_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful snapshot (or of start-up), as LASTSAVE.",
+            |s| load(&s.persistence.snapshot_last_save_unix),
+        ),
+        (
+            "shardis_snapshot_last_position",
+            "gauge",
+            "Binlog position the last successful snapshot was cut at.",
+            |s| load(&s.persistence.snapshot_last_position),
+        ),
+        (
+            "shardis_snapshots_completed_total",
+            "counter",
+            "Snapshots completed since start-up.",
+            |s| load(&s.persistence.snapshots_completed),
+        ),
+    ];
+    for (name, kind, help, value) in gauges {
+        out.per_shard(obs, name, kind, help, value);
+    }
+}
 
 fn process(out: &mut Exposition, obs: &Observability) {
     // SAFETY: getrusage fills the zeroed struct it is given.

@@ -32,7 +32,8 @@
 //! slow, so a hung fsync is seen without waiting for it. A failpoint (`DEBUG DISK-FAILPOINT`)
 //! makes the probe fail or slow down for tests; it is read only by the probe thread.
 //!
-//! Binlog and snapshot metrics arrive with the durability issue: see `metrics::binlog_metrics`.
+//! Binlog and snapshot metrics (positions, segments, failures, snapshot status) are published by
+//! each shard on its tick like the rest: see `metrics::binlog_metrics`.
 
 pub mod clock;
 pub mod disk;

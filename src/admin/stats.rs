@@ -107,9 +107,31 @@ pub struct ShardStats {
     pub expired_keys: AtomicU64,
     pub remote_commands: AtomicU64,
     pub memory_bytes: AtomicU64,
+    /// The binlog and snapshots of this shard (all zero with `appendonly no`).
+    pub persistence: PersistenceStats,
     /// Keys and keys with a deadline, per database (sized on the first publish).
     pub keys: OnceLock<Vec<(AtomicU64, AtomicU64)>>,
     pub commands: Vec<CommandStats>,
+}
+
+/// What a shard publishes about its binlog and snapshots each tick.
+#[derive(Default)]
+pub struct PersistenceStats {
+    pub binlog_enabled: AtomicU64,
+    /// Position of the last record appended, written to the file, and known to be on disk.
+    pub position: AtomicU64,
+    pub written_position: AtomicU64,
+    pub durable_position: AtomicU64,
+    pub segments: AtomicU64,
+    pub size_bytes: AtomicU64,
+    /// 1 while the binlog cannot be written (writes get MISCONF).
+    pub write_failing: AtomicU64,
+    pub snapshot_in_progress: AtomicU64,
+    /// 1 while the last snapshot failed (writes get MISCONF until one succeeds).
+    pub snapshot_failing: AtomicU64,
+    pub snapshot_last_save_unix: AtomicU64,
+    pub snapshot_last_position: AtomicU64,
+    pub snapshots_completed: AtomicU64,
 }
 
 impl Default for ShardStats {
@@ -134,6 +156,7 @@ impl Default for ShardStats {
             expired_keys: AtomicU64::new(0),
             remote_commands: AtomicU64::new(0),
             memory_bytes: AtomicU64::new(0),
+            persistence: PersistenceStats::default(),
             keys: OnceLock::new(),
             commands: (0..command_slots())
                 .map(|_| CommandStats::default())

@@ -111,6 +111,39 @@ pub fn publish(rt: &Runtime, tick: Duration, full: bool) {
         count.store(db.len() as u64, Relaxed);
         volatile.store(db.expires_len() as u64, Relaxed);
     }
+    let persistence = &shared.persistence;
+    if let Some(binlog) = shard.binlog.as_ref() {
+        let (segments, bytes) = binlog.segment_stats();
+        persistence.binlog_enabled.store(1, Relaxed);
+        persistence.position.store(binlog.last_position(), Relaxed);
+        persistence
+            .written_position
+            .store(binlog.written_position(), Relaxed);
+        persistence
+            .durable_position
+            .store(binlog.durable_position(), Relaxed);
+        persistence.segments.store(segments, Relaxed);
+        persistence.size_bytes.store(bytes, Relaxed);
+        persistence
+            .write_failing
+            .store(binlog.failure().is_some() as u64, Relaxed);
+    }
+    let snapshots = &shard.snapshots;
+    persistence
+        .snapshot_in_progress
+        .store(snapshots.job.is_some() as u64, Relaxed);
+    persistence
+        .snapshot_failing
+        .store(snapshots.failure.is_some() as u64, Relaxed);
+    persistence
+        .snapshot_last_save_unix
+        .store(snapshots.last_save_unix, Relaxed);
+    persistence
+        .snapshot_last_position
+        .store(snapshots.last_position, Relaxed);
+    persistence
+        .snapshots_completed
+        .store(snapshots.completed, Relaxed);
     if full {
         // The memory estimate samples keys: every tenth tick is often enough for a gauge.
         let memory: u64 = (0..databases)
