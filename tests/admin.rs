@@ -330,6 +330,8 @@ fn metrics_show_each_shards_binlog_and_snapshots() {
                     && sample(&m, &format!("shardis_binlog_durable_position{label}")) > Some(0.0)
                     && sample(&m, &format!("shardis_snapshots_completed_total{label}")) >= Some(1.0)
                     && sample(&m, &format!("shardis_snapshot_in_progress{label}")) == Some(0.0)
+                    && sample(&m, &format!("shardis_binlog_fsyncs_total{label}")) >= Some(1.0)
+                    && sample(&m, &format!("shardis_binlog_fsync_seconds_total{label}")) > Some(0.0)
             }),
             "{}",
             metrics()

@@ -423,6 +423,41 @@ fn binlog_metrics(out: &mut Exposition, obs: &Observability) {
     for (name, kind, help, value) in gauges {
         out.per_shard(obs, name, kind, help, value);
     }
+    // fsync latency: rate(..._seconds_total) / rate(shardis_binlog_fsyncs_total) is the mean.
+    out.per_shard(
+        obs,
+        "shardis_binlog_fsyncs_total",
+        "counter",
+        "fsyncs of the binlog.",
+        |s| load(&s.persistence.fsyncs),
+    );
+    let seconds = |ns: u64| ns as f64 / 1e9;
+    out.header(
+        "shardis_binlog_fsync_seconds_total",
+        "counter",
+        "Time spent in binlog fsyncs.",
+    );
+    for (shard, stats) in obs.shards.iter().enumerate() {
+        let total = seconds(load(&stats.persistence.fsync_total_ns));
+        out.sample(
+            "shardis_binlog_fsync_seconds_total",
+            &format!("shard=\"{shard}\""),
+            total,
+        );
+    }
+    out.header(
+        "shardis_binlog_last_fsync_seconds",
+        "gauge",
+        "Duration of the latest binlog fsync.",
+    );
+    for (shard, stats) in obs.shards.iter().enumerate() {
+        let last = seconds(load(&stats.persistence.fsync_last_ns));
+        out.sample(
+            "shardis_binlog_last_fsync_seconds",
+            &format!("shard=\"{shard}\""),
+            last,
+        );
+    }
 }
 
 fn process(out: &mut Exposition, obs: &Observability) {

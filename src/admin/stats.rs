@@ -132,6 +132,10 @@ pub struct PersistenceStats {
     pub snapshot_last_save_unix: AtomicU64,
     pub snapshot_last_position: AtomicU64,
     pub snapshots_completed: AtomicU64,
+    /// The binlog's fsyncs: how many, their total and the latest one's duration (ns).
+    pub fsyncs: AtomicU64,
+    pub fsync_total_ns: AtomicU64,
+    pub fsync_last_ns: AtomicU64,
 }
 
 impl Default for ShardStats {

@@ -60,6 +60,10 @@ struct FsyncRequest {
 struct Synced {
     durable: AtomicU64,
     failed: AtomicBool,
+    /// fsyncs done, their total and their latest duration (ns), for metrics.
+    fsyncs: AtomicU64,
+    fsync_total_ns: AtomicU64,
+    fsync_last_ns: AtomicU64,
 }
 
 pub struct Writer {
@@ -104,6 +108,9 @@ impl Writer {
         let synced = Arc::new(Synced {
             durable: AtomicU64::new(next_position - 1),
             failed: AtomicBool::new(false),
+            fsyncs: AtomicU64::new(0),
+            fsync_total_ns: AtomicU64::new(0),
+            fsync_last_ns: AtomicU64::new(0),
         });
         let (fsync_tx, fsync_rx) = crossbeam_channel::unbounded::<FsyncRequest>();
         let thread_synced = synced.clone();
@@ -169,6 +176,15 @@ impl Writer {
     }
 
     /// Position up to which records are on disk (fsync done); with `appendfsync no`, written.
+    /// fsyncs of this binlog so far, their total duration and the latest one's, in ns.
+    pub fn fsync_stats(&self) -> (u64, u64, u64) {
+        (
+            self.synced.fsyncs.load(Ordering::Relaxed),
+            self.synced.fsync_total_ns.load(Ordering::Relaxed),
+            self.synced.fsync_last_ns.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn durable_position(&self) -> u64 {
         match self.options.fsync {
             Fsync::No => self.written_position,
@@ -388,7 +404,12 @@ fn fsync_loop(
                 .get(index + 1)
                 .is_some_and(|next| Arc::ptr_eq(&next.file, &request.file));
             if !covered_later {
+                let started = std::time::Instant::now();
                 ok &= request.file.sync_data().is_ok();
+                let took = started.elapsed().as_nanos() as u64;
+                synced.fsyncs.fetch_add(1, Ordering::Relaxed);
+                synced.fsync_total_ns.fetch_add(took, Ordering::Relaxed);
+                synced.fsync_last_ns.store(took, Ordering::Relaxed);
             }
         }
         if ok {

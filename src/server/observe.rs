@@ -127,6 +127,10 @@ pub fn publish(rt: &Runtime, tick: Duration, full: bool) {
         persistence
             .write_failing
             .store(binlog.failure().is_some() as u64, Relaxed);
+        let (fsyncs, total_ns, last_ns) = binlog.fsync_stats();
+        persistence.fsyncs.store(fsyncs, Relaxed);
+        persistence.fsync_total_ns.store(total_ns, Relaxed);
+        persistence.fsync_last_ns.store(last_ns, Relaxed);
     }
     let snapshots = &shard.snapshots;
     persistence
