@@ -25,6 +25,10 @@ SHARDIS_BIN=${SHARDIS_BIN:-$repo/target/release/shardis}
 REDIS_BIN=${REDIS_BIN:-/usr/bin/redis-server}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}       # seconds; redis-benchmark can hang if a server dies
 IDLE_SECONDS=${IDLE_SECONDS:-2}
+# off: both servers without persistence (shardis's default is a binlog, so it is turned off
+# explicitly); everysec or always: both with their append-only log and that appendfsync, no
+# snapshots (redis: AOF, shardis: binlog).
+PERSISTENCE=${PERSISTENCE:-off}
 TESTS=set,get
 
 die() {
@@ -46,6 +50,11 @@ done
 for var in ROUNDS N N_PIPELINED N_CONNECT CLIENTS KEYSPACE; do
     [[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer, got '${!var}'"
 done
+case $PERSISTENCE in
+    off) persist_args=(--appendonly no --save '') ;;
+    everysec | always) persist_args=(--appendonly yes --appendfsync "$PERSISTENCE" --save '') ;;
+    *) die "PERSISTENCE must be off, everysec or always, got '$PERSISTENCE'" ;;
+esac
 case $CANDIDATE in
     shardis) candidate_label=shardis ;;
     redis) candidate_label=redis-b ;;
@@ -142,9 +151,10 @@ start_server() {
     local dir cmd
     dir=$(mktemp -d "$workdir/$label.XXXX")
     if [[ $kind == redis ]]; then
-        cmd=("$REDIS_BIN" --port "$port" --save '' --appendonly no --daemonize no --dir "$dir")
+        cmd=("$REDIS_BIN" --port "$port" "${persist_args[@]}" --daemonize no --dir "$dir")
     else
-        cmd=("$SHARDIS_BIN" --port "$port" --threads "$threads" --cpu-affinity no --dir "$dir")
+        cmd=("$SHARDIS_BIN" --port "$port" --threads "$threads" --cpu-affinity no --dir "$dir"
+            "${persist_args[@]}")
     fi
     [[ $pin == yes ]] && cmd=(taskset -c 0 "${cmd[@]}")
     printf '%q ' "${cmd[@]}" >"$dir/cmdline"
@@ -298,7 +308,7 @@ run_config() {
 
 # ---- report ----------------------------------------------------------------------------------
 
-command_line="ROUNDS=$ROUNDS N=$N N_PIPELINED=$N_PIPELINED N_CONNECT=$N_CONNECT CANDIDATE=$CANDIDATE perf/bench.sh ${configs[*]}"
+command_line="ROUNDS=$ROUNDS N=$N N_PIPELINED=$N_PIPELINED N_CONNECT=$N_CONNECT CANDIDATE=$CANDIDATE PERSISTENCE=$PERSISTENCE perf/bench.sh ${configs[*]}"
 started_at=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 busy_before=$(ps -eo pcpu=,pid=,args= --sort=-pcpu | awk '$1 >= 20 { $1 = $1 "%"; print }' | cut -c1-120)

@@ -6,9 +6,10 @@
 //! through [`Config::apply`], so they accept exactly the same values. `tuning/shardis.conf` is the
 //! annotated reference; a test keeps it equal to the defaults here.
 //!
-//! Persistence arrives with the durability issue (the binlog). Until then `appendonly no` and
-//! `save ""` are accepted and every other persistence setting is refused with a message saying so,
-//! rather than being silently ignored.
+//! Persistence (the binlog, snapshots) has Redis's directive names where Redis has one
+//! (`appendonly`, `appendfsync`, `save`, `aof-load-truncated`) and `binlog-*` ones for what is new.
+//! Redis persistence directives that mean nothing here (`dbfilename`, `auto-aof-rewrite-*`, ...)
+//! are refused by name rather than silently ignored.
 
 use std::path::PathBuf;
 
@@ -48,10 +49,27 @@ pub struct Config {
     pub tcp_keepalive: u64,
     /// `hz`: background task frequency, already clamped to 1..=500.
     pub hz: u32,
-    /// `appendonly`: always false until the binlog exists.
+    /// `appendonly`: keep a binlog of every write (default yes).
     pub appendonly: bool,
-    /// `save`: always "" until the binlog exists.
+    /// `save`: snapshot rules, "<seconds> <changes>" pairs separated by spaces; "" = none.
     pub save: String,
+    /// `appendfsync`: always, everysec, no.
+    pub appendfsync: Fsync,
+    /// `save-schedule` (shardis): daily snapshot times, "HH:MM" (UTC) separated by spaces.
+    pub save_schedule: String,
+    /// `binlog-segment-size` (shardis): rotate a segment at this many bytes.
+    pub binlog_segment_size: u64,
+    /// `binlog-segment-seconds` (shardis): rotate a segment this old; 0 = by size only.
+    pub binlog_segment_seconds: u64,
+    /// `binlog-retention` (shardis): segments older than the newest snapshot are kept this many
+    /// seconds and at most this many bytes.
+    pub binlog_retention_seconds: u64,
+    pub binlog_retention_bytes: u64,
+    /// `aof-load-truncated`: truncate a torn binlog tail at start-up (yes) or refuse to start.
+    pub aof_load_truncated: bool,
+    /// `binlog-failpoint` (shardis, for tests): make binlog and snapshot writes fail with this
+    /// errno (ENOSPC, EIO); `None` = off.
+    pub binlog_failpoint: Option<i32>,
     /// `daemonize`: always false; shardis runs in the foreground under a supervisor.
     pub daemonize: bool,
     /// `protected-mode`.
@@ -91,6 +109,33 @@ pub struct Config {
     pub disk_probe_interval: u64,
     /// `disk-latency-threshold` (shardis): ms a probe's write + fsync may take.
     pub disk_latency_threshold: u64,
+}
+
+/// Redis's `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+impl Fsync {
+    pub fn parse(value: &str) -> Result<Fsync, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "always" => Ok(Fsync::Always),
+            "everysec" => Ok(Fsync::EverySec),
+            "no" => Ok(Fsync::No),
+            _ => Err("argument(s) must be one of the following: always, everysec, no".into()),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
 }
 
 /// Redis's log levels (`nothing` is Redis 7.2's "log nothing").
@@ -201,7 +246,6 @@ const MAX_BIND_ADDRESSES: usize = 16;
 
 /// Redis persistence directives that need the binlog; refused by name rather than as unknown.
 const PERSISTENCE_NOT_YET: &[&str] = &[
-    "appendfsync",
     "dbfilename",
     "appendfilename",
     "auto-aof-rewrite-percentage",
@@ -287,12 +331,41 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "hz", default: "10", mutable: true,
         set: One(|c, v| { c.hz = integer::<u32>(v, 0, INT_MAX)?.clamp(1, 500); Ok(()) }),
         get: |c| c.hz.to_string() },
-    Directive { name: "appendonly", default: "no", mutable: true,
-        set: One(|c, v| { c.appendonly = appendonly(v)?; Ok(()) }),
+    Directive { name: "appendonly", default: "yes", mutable: false,
+        set: One(|c, v| { c.appendonly = yes_no(v)?; Ok(()) }),
         get: |c| render_yes_no(c.appendonly) },
-    Directive { name: "save", default: "", mutable: true,
+    Directive { name: "save", default: "3600 1 300 100 60 10000", mutable: true,
         set: Many(|c, v| { c.save = save_points(v)?; Ok(()) }),
         get: |c| c.save.clone() },
+    Directive { name: "appendfsync", default: "everysec", mutable: true,
+        set: One(|c, v| { c.appendfsync = Fsync::parse(v)?; Ok(()) }),
+        get: |c| c.appendfsync.name().to_string() },
+    Directive { name: "save-schedule", default: "", mutable: true,
+        set: Many(|c, v| { c.save_schedule = save_schedule(v)?; Ok(()) }),
+        get: |c| c.save_schedule.clone() },
+    Directive { name: "binlog-segment-size", default: "64mb", mutable: true,
+        set: One(|c, v| { c.binlog_segment_size = memory(v, 4096)?; Ok(()) }),
+        get: |c| c.binlog_segment_size.to_string() },
+    Directive { name: "binlog-segment-seconds", default: "0", mutable: true,
+        set: One(|c, v| { c.binlog_segment_seconds = integer(v, 0, INT_MAX)?; Ok(()) }),
+        get: |c| c.binlog_segment_seconds.to_string() },
+    Directive { name: "binlog-retention", default: "86400 1gb", mutable: true,
+        set: Many(|c, v| {
+            let (seconds, bytes) = retention(v)?;
+            (c.binlog_retention_seconds, c.binlog_retention_bytes) = (seconds, bytes);
+            Ok(())
+        }),
+        get: |c| format!("{} {}", c.binlog_retention_seconds, c.binlog_retention_bytes) },
+    Directive { name: "aof-load-truncated", default: "yes", mutable: true,
+        set: One(|c, v| { c.aof_load_truncated = yes_no(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.aof_load_truncated) },
+    Directive { name: "binlog-failpoint", default: "off", mutable: true,
+        set: One(|c, v| { c.binlog_failpoint = failpoint(v)?; Ok(()) }),
+        get: |c| match c.binlog_failpoint {
+            Some(libc::ENOSPC) => "enospc".into(),
+            Some(_) => "eio".into(),
+            None => "off".into(),
+        } },
     Directive { name: "daemonize", default: "no", mutable: false,
         set: One(|c, v| { c.daemonize = daemonize(v)?; Ok(()) }),
         get: |c| render_yes_no(c.daemonize) },
@@ -367,10 +440,14 @@ static DIRECTIVES: &[Directive] = &[
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
-/// is, and reported under the old name by CONFIG GET when a pattern matches it.
+/// is, and reported under the old name by CONFIG GET when a pattern matches it. An older
+/// redis.conf with the ziplist names keeps working.
 const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {
@@ -426,6 +503,14 @@ impl Config {
             hz: 0,
             appendonly: false,
             save: String::new(),
+            appendfsync: Fsync::No,
+            save_schedule: String::new(),
+            binlog_segment_size: 0,
+            binlog_segment_seconds: 0,
+            binlog_retention_seconds: 0,
+            binlog_retention_bytes: 0,
+            aof_load_truncated: false,
+            binlog_failpoint: None,
             daemonize: false,
             protected_mode: false,
             requirepass: String::new(),
@@ -726,25 +811,78 @@ fn bind_addresses(values: &[String]) -> Result<Vec<String>, String> {
     Ok(stripped)
 }
 
-fn appendonly(value: &str) -> Result<bool, String> {
-    if yes_no(value)? {
-        return Err(
-            "the binlog is not built yet: only 'appendonly no' is supported until persistence arrives"
-                .into(),
-        );
+/// `save <seconds> <changes> [<seconds> <changes> ...]` as separate values or one string (CONFIG
+/// SET); `save ""` (or a bare `save`) means no rules. Rendered normalised, as Redis does.
+fn save_points(values: &[String]) -> Result<String, String> {
+    let words: Vec<&str> = values.iter().flat_map(|v| v.split_whitespace()).collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("Invalid save parameters".into());
     }
-    Ok(false)
+    let mut rules = Vec::new();
+    for pair in words.chunks(2) {
+        let seconds: u64 = pair[0].parse().map_err(|_| "Invalid save parameters")?;
+        let changes: u64 = pair[1].parse().map_err(|_| "Invalid save parameters")?;
+        rules.push(format!("{seconds} {changes}"));
+    }
+    Ok(rules.join(" "))
 }
 
-/// Only `save ""` (no snapshots) until the binlog exists; a bare `save` means the same.
-fn save_points(values: &[String]) -> Result<String, String> {
-    match values {
-        [] => Ok(String::new()),
-        [empty] if empty.is_empty() => Ok(String::new()),
-        _ => Err(
-            "the binlog is not built yet: only 'save \"\"' is supported until persistence arrives"
-                .into(),
-        ),
+impl Config {
+    /// The `save` rules as (seconds, changes) pairs.
+    pub fn save_rules(&self) -> Vec<(u64, u64)> {
+        let words: Vec<u64> = self
+            .save
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        words
+            .chunks(2)
+            .filter(|p| p.len() == 2)
+            .map(|p| (p[0], p[1]))
+            .collect()
+    }
+
+    /// The `save-schedule` times as minutes after midnight UTC.
+    pub fn save_schedule_minutes(&self) -> Vec<u32> {
+        self.save_schedule
+            .split_whitespace()
+            .filter_map(parse_hh_mm)
+            .collect()
+    }
+}
+
+fn parse_hh_mm(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.split_once(':')?;
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60 && text.len() == 5).then_some(hours * 60 + minutes)
+}
+
+/// `save-schedule 03:00 15:30` (UTC); "" = none.
+fn save_schedule(values: &[String]) -> Result<String, String> {
+    let words: Vec<&str> = values.iter().flat_map(|v| v.split_whitespace()).collect();
+    for word in &words {
+        if parse_hh_mm(word).is_none() {
+            return Err(format!("'{word}' is not a time of day as HH:MM (UTC)"));
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// `binlog-retention <seconds> <bytes>`.
+fn retention(values: &[String]) -> Result<(u64, u64), String> {
+    let words: Vec<&str> = values.iter().flat_map(|v| v.split_whitespace()).collect();
+    let [seconds, bytes] = words.as_slice() else {
+        return Err("argument must be '<seconds> <size>', e.g. '86400 1gb'".into());
+    };
+    Ok((integer(seconds, 0, LONG_MAX)?, memory(bytes, 0)?))
+}
+
+fn failpoint(value: &str) -> Result<Option<i32>, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "off" => Ok(None),
+        "enospc" => Ok(Some(libc::ENOSPC)),
+        "eio" => Ok(Some(libc::EIO)),
+        _ => Err("argument must be one of: off, enospc, eio".into()),
     }
 }
 

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use shardis::config::Config;
 use shardis::server::{self, ControlEvent};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than glibc malloc: every request allocates and frees small buffers, and glibc's
@@ -12,10 +14,24 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Subcommands, like redis-check-aof but in the one binary.
+    match args.first().map(String::as_str) {
+        Some("restore") => return exit_code(shardis::binlog::restore::run(&args[1..])),
+        Some("check-binlog") => return exit_code(shardis::binlog::check::run(&args[1..])),
+        _ => {}
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("Usage: shardis [/path/to/shardis.conf] [--directive value ...]");
+        println!(
+            "       shardis restore --from <data dir> --to <datetime | unix ms> --out <new dir>"
+        );
+        println!("       shardis check-binlog [--fix] <binlog segment>");
         println!("       shardis --version");
         println!("Directives are those of tuning/shardis.conf, e.g. --port 6380 --threads 2");
         return ExitCode::SUCCESS;
@@ -31,12 +47,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let filter = EnvFilter::new(config.loglevel.tracing_filter());
+    // The filter sits behind a reload handle so that CONFIG SET loglevel applies at once.
+    let (filter, reload) =
+        tracing_subscriber::reload::Layer::new(EnvFilter::new(config.loglevel.tracing_filter()));
+    let registry = tracing_subscriber::registry().with(filter);
     if config.logfile.is_empty() {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .with_ansi(std::io::stdout().is_terminal())
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .init();
     } else {
         let file = match std::fs::OpenOptions::new()
@@ -50,13 +71,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file)),
+            )
             .init();
     }
+    shardis::logging::set_level_hook(Box::new(move |level| {
+        let _ = reload.reload(EnvFilter::new(level));
+    }));
     if let Err(error) = std::fs::create_dir_all(&config.dir) {
         eprintln!(
             "Can't create the data directory '{}': {}",

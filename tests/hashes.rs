@@ -226,3 +226,52 @@ fn encodings_and_their_config() {
         );
     });
 }
+
+/// The generic key commands work on collections like on strings: TYPE, SCAN's TYPE filter,
+/// EXPIRE, RENAME and COPY (also across shards), DEL.
+#[test]
+fn key_commands_on_collections() {
+    for_each_topology(|server| {
+        let mut con = server.connection();
+        let keys = numbered("coll", 8);
+        query::<i64>(&mut con, &["HSET", &keys[0], "f", "v"]);
+        query::<i64>(&mut con, &["SADD", &keys[1], "1", "2"]);
+        query::<i64>(&mut con, &["RPUSH", &keys[2], "a", "b"]);
+        for (key, kind) in [(&keys[0], "hash"), (&keys[1], "set"), (&keys[2], "list")] {
+            assert_eq!(query::<String>(&mut con, &["TYPE", key]), kind);
+            let mut found = Vec::new();
+            let mut cursor = "0".to_string();
+            loop {
+                let (next, page): (String, Vec<String>) =
+                    query(&mut con, &["SCAN", &cursor, "TYPE", kind, "COUNT", "100"]);
+                found.extend(page);
+                cursor = next;
+                if cursor == "0" {
+                    break;
+                }
+            }
+            assert_eq!(found, std::slice::from_ref(key), "SCAN TYPE {kind}");
+        }
+        assert_eq!(query::<i64>(&mut con, &["COPY", &keys[0], &keys[3]]), 1);
+        assert_eq!(
+            query::<Option<String>>(&mut con, &["HGET", &keys[3], "f"]).as_deref(),
+            Some("v")
+        );
+        query::<String>(&mut con, &["RENAME", &keys[2], &keys[4]]);
+        assert_eq!(
+            query::<Vec<String>>(&mut con, &["LRANGE", &keys[4], "0", "-1"]),
+            ["a", "b"]
+        );
+        assert_eq!(query::<i64>(&mut con, &["EXPIRE", &keys[1], "100"]), 1);
+        assert!(query::<i64>(&mut con, &["TTL", &keys[1]]) > 0);
+        assert_eq!(query::<i64>(&mut con, &["SADD", &keys[1], "3"]), 1);
+        assert!(
+            query::<i64>(&mut con, &["TTL", &keys[1]]) > 0,
+            "writes keep the deadline"
+        );
+        assert_eq!(
+            query::<i64>(&mut con, &["DEL", &keys[0], &keys[1], &keys[4]]),
+            3
+        );
+    });
+}

@@ -195,7 +195,14 @@ fn encodings_and_their_config() {
         let keys = numbered("enc", 8);
         assert_eq!(
             query::<Vec<String>>(&mut con, &["CONFIG", "GET", "list-*"]),
-            ["list-max-listpack-size", "-2", "list-compress-depth", "0"]
+            [
+                "list-max-listpack-size",
+                "-2",
+                "list-compress-depth",
+                "0",
+                "list-max-ziplist-size",
+                "-2"
+            ]
         );
         query::<String>(&mut con, &["CONFIG", "SET", "list-max-listpack-size", "3"]);
         query::<String>(&mut con, &["CONFIG", "SET", "list-compress-depth", "1"]);

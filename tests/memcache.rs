@@ -9,15 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Runs `f` against a memcached-enabled server with 1, 2 and 4 shards.
-fn for_each_memcached_topology(f: impl Fn(&TestServer)) {
-    for threads in [1, 2, 4] {
-        eprintln!("--- topology: {threads} shard(s)");
-        let server = TestServer::start_memcached(threads);
-        f(&server);
-    }
-}
-
 fn client(server: &TestServer, protocol: &str) -> memcache::Client {
     let url = format!(
         "memcache://127.0.0.1:{}?timeout=10&protocol={protocol}",

@@ -118,14 +118,6 @@ fn summary(responses: &[Response]) -> Vec<(u8, u16, u32, Vec<u8>)> {
         .collect()
 }
 
-fn for_each_memcached_topology(f: impl Fn(&TestServer)) {
-    for threads in [1, 2, 4] {
-        eprintln!("--- topology: {threads} shard(s)");
-        let server = TestServer::start_memcached(threads);
-        f(&server);
-    }
-}
-
 #[test]
 fn get_variants_and_quiet_misses() {
     for_each_memcached_topology(|server| {

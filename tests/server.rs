@@ -864,7 +864,13 @@ fn config_set_timeout_closes_idle_clients_on_every_shard() {
 
 #[test]
 fn maxclients_refuses_clients_over_the_limit() {
-    let server = TestServer::start(1);
+    // The limit is server-wide, whichever shards the connections land on.
+    for threads in [1, 2, 4] {
+        maxclients_over_the_limit(TestServer::start(threads));
+    }
+}
+
+fn maxclients_over_the_limit(server: TestServer) {
     let mut admin = server.raw();
     admin.roundtrip(&resp(&["CONFIG", "SET", "maxclients", "3"]), b"+OK\r\n");
     let mut second = server.raw();
@@ -885,4 +891,44 @@ fn maxclients_refuses_clients_over_the_limit() {
         client.send(&resp(&["PING"]));
         client.read_reply().as_deref() == Some(&b"+PONG\r\n"[..])
     }));
+}
+
+/// CONFIG SET loglevel takes effect at once in the running binary, as in Redis.
+#[test]
+fn config_set_loglevel_applies_at_once() {
+    let dir = std::env::temp_dir().join(format!("shardis-loglevel-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("shardis.log");
+    let server = common::ChildServer::start(
+        &dir,
+        1,
+        &[("logfile", log.to_str().unwrap()), ("appendonly", "no")],
+    );
+    let protocol_error = || {
+        let mut client = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        std::io::Write::write_all(&mut client, b"*1\r\n$x\r\n").unwrap();
+        let mut reply = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut client, &mut reply);
+        assert!(reply.starts_with(b"-ERR Protocol error"), "{reply:?}");
+    };
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    // At `warning` (the test servers' level) a protocol error is a debug line: not logged.
+    protocol_error();
+    assert!(!logged().contains("protocol error"), "{}", logged());
+
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "loglevel", "debug"])
+        .query(&mut con)
+        .unwrap();
+    protocol_error();
+    assert!(
+        TestServer::eventually(Duration::from_secs(5), || logged()
+            .contains("protocol error")),
+        "{}",
+        logged()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

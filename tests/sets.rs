@@ -274,3 +274,28 @@ fn multi_key_commands_across_shards() {
         assert_eq!(members(&mut con, b), set_of(&["1", "2", "3", "4"]));
     });
 }
+
+/// RESP3 reply types, byte for byte: sets for SMEMBERS/SINTER/SPOP with a count, a map for
+/// HGETALL, nulls for missing lists, as Redis 7 sends them after `HELLO 3`.
+#[test]
+fn resp3_reply_types() {
+    let server = common::TestServer::start(2);
+    let mut raw = server.raw();
+    raw.send(&common::resp(&["HELLO", "3"]));
+    raw.read_reply().expect("hello reply");
+    raw.roundtrip(&common::resp(&["SADD", "s", "a"]), b":1\r\n");
+    raw.roundtrip(&common::resp(&["SMEMBERS", "s"]), b"~1\r\n$1\r\na\r\n");
+    raw.roundtrip(&common::resp(&["SINTER", "s"]), b"~1\r\n$1\r\na\r\n");
+    raw.roundtrip(&common::resp(&["SMEMBERS", "none"]), b"~0\r\n");
+    raw.roundtrip(&common::resp(&["SPOP", "none", "1"]), b"~0\r\n");
+    raw.roundtrip(&common::resp(&["SPOP", "none"]), b"_\r\n");
+    raw.roundtrip(&common::resp(&["HSET", "h", "f", "v"]), b":1\r\n");
+    raw.roundtrip(
+        &common::resp(&["HGETALL", "h"]),
+        b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+    raw.roundtrip(&common::resp(&["HGETALL", "none"]), b"%0\r\n");
+    raw.roundtrip(&common::resp(&["LPOP", "none", "2"]), b"_\r\n");
+    raw.roundtrip(&common::resp(&["LMPOP", "1", "none", "LEFT"]), b"_\r\n");
+    raw.roundtrip(&common::resp(&["LINDEX", "none", "0"]), b"_\r\n");
+}

@@ -18,9 +18,15 @@ pub struct Clock {
     ns_per_tick: AtomicU64,
 }
 
-/// Whether the TSC runs at a constant rate on this machine (Linux reports it in /proc/cpuinfo).
+/// Whether the TSC runs at a constant rate and agrees across cores on this machine: the CPU says
+/// so in /proc/cpuinfo, and the kernel, which checks the cores' counters against each other,
+/// still uses it as its clock source (a thread may move between cores mid-command).
 fn constant_tsc() -> bool {
+    let kernel_trusts_it =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .is_ok_and(|source| source.trim() == "tsc");
     cfg!(target_arch = "x86_64")
+        && kernel_trusts_it
         && std::fs::read_to_string("/proc/cpuinfo")
             .map(|info| {
                 info.lines()

@@ -123,7 +123,7 @@ pub fn latest_reply(events: &BTreeMap<String, Series>) -> Reply {
     )
 }
 
-/// LATENCY HISTORY <event>: `[time, latency]` pairs, oldest first; empty for an unknown event.
+/// `LATENCY HISTORY <event>`: `[time, latency]` pairs, oldest first; empty for an unknown event.
 pub fn history_reply(series: Option<&Series>) -> Reply {
     Reply::Array(
         series

@@ -4,20 +4,21 @@
 //! ```text
 //!  shard i (glommio thread)                       admin threads (plain std threads)
 //!  ─────────────────────────                      ─────────────────────────────────
-//!  Shard::execute ─▶ LocalStats (plain u64s)      shardis-admin:    GET /metrics, /health/*
+//!  Shard::execute ─▶ ShardObserver (plain u64s)   shardis-admin:    GET /metrics, /health/*
 //!     every tick ──publish──▶ ShardStats ◀──read── shardis-watchdog: stall log + count
 //!     (relaxed stores)        (Arc of atomics)    shardis-diskprobe: write + fsync in `dir`
 //! ```
 //!
-//! **Publishing, not sharing.** Each shard owns its counters as plain integers ([`stats::LocalStats`])
-//! and bumps them on the data path at the cost of an add. Once per housekeeping tick (every 10 ms)
-//! the shard copies them into its own [`stats::ShardStats`], an `Arc` of atomics, with relaxed
-//! stores. Every atomic has exactly one writer (the shard, or for the stall fields the watchdog);
-//! readers (the admin threads) only load, so they never wait for a shard and a shard never waits
-//! for them. The only per-command stores are the "running" marker (command and start time, then
-//! cleared): three relaxed stores the watchdog needs to say what a stuck shard is doing. Timing a
-//! command costs two reads of the TSC (`clock`); the rest is plain adds to the shard's own
-//! counters (measured: about 75 ns per command in all on the 2-core development VM, of which
+//! **Publishing, not sharing.** Each shard owns its counters as plain integers
+//! ([`stats::ShardObserver`]) and bumps them on the data path at the cost of an add. Once per
+//! housekeeping tick (every 10 ms) the shard copies them into its own [`stats::ShardStats`], an
+//! `Arc` of atomics, with relaxed stores. Every atomic has exactly one writer (the shard; the
+//! watchdog for the stall fields; the probe thread for the disk's); readers (the admin threads)
+//! only load, so they never wait for a shard and a shard never waits for them. The only
+//! per-command stores are the "running" marker (command and start time, then cleared): three
+//! relaxed stores the watchdog needs to say what a stuck shard is doing. Timing a command costs
+//! two reads of the TSC (`clock`); the rest is plain adds to the shard's own counters (measured:
+//! about 75 ns per command in all on the 2-core development VM, of which
 //! about 45 ns are the two TSC reads, which this VM makes slow).
 //!
 //! **Progress.** The shard stores a heartbeat (ns since [`Observability::epoch`]) on every tick. A
@@ -78,6 +79,9 @@ pub struct Observability {
     pub monitors: monitor::MonitorHub,
     /// The Unix time the process started, for `process_start_time_seconds`.
     pub started_unix: u64,
+    /// Clients connected to any shard. `maxclients` is a server-wide limit, as in Redis, so
+    /// each shard adds its clients here on accept (one atomic add) and removes them on close.
+    pub connected_clients: std::sync::atomic::AtomicUsize,
 }
 
 impl Observability {
@@ -95,6 +99,7 @@ impl Observability {
             stopping: AtomicBool::new(false),
             monitors: monitor::MonitorHub::default(),
             started_unix,
+            connected_clients: std::sync::atomic::AtomicUsize::new(0),
         };
         obs.configure(config);
         Arc::new(obs)

@@ -195,6 +195,8 @@ pub struct ShardObserver {
     slowlog_max_len: usize,
     latency_monitor_threshold_ms: u64,
     last_tick: Option<Instant>,
+    /// Error replies by their first word ("ERR", "WRONGTYPE"), for INFO errorstats.
+    pub error_codes: AHashMap<String, u64>,
     index_cache: [(usize, u32); INDEX_CACHE],
 }
 
@@ -223,6 +225,7 @@ impl ShardObserver {
             slowlog_max_len: 0,
             latency_monitor_threshold_ms: 0,
             last_tick: None,
+            error_codes: AHashMap::new(),
             index_cache: [(0, 0); INDEX_CACHE],
         };
         observer.configure(&defaults);
@@ -334,6 +337,19 @@ impl ShardObserver {
         }
     }
 
+    /// Counts an error reply under its code, as Redis's errorstats do: the first word of the
+    /// message, at most 128 distinct codes (Redis's ERROR_STATS_NUMBER) after which new ones
+    /// are no longer tracked.
+    pub fn count_error(&mut self, message: &[u8]) {
+        let code = message.split(|&b| b == b' ').next().unwrap_or_default();
+        let code = String::from_utf8_lossy(&code[..code.len().min(64)]);
+        if let Some(count) = self.error_codes.get_mut(code.as_ref()) {
+            *count += 1;
+        } else if self.error_codes.len() < 128 {
+            self.error_codes.insert(code.into_owned(), 1);
+        }
+    }
+
     /// Ends a command without recording it (another place records it).
     pub fn quiet_end(&mut self, _running: Running) {
         self.published.running_command.store(0, Relaxed);
@@ -356,6 +372,7 @@ impl ShardObserver {
 
     /// Zeroes the command counters (CONFIG RESETSTAT).
     pub fn reset_commands(&mut self) {
+        self.error_codes.clear();
         for (index, local) in self.local.iter_mut().enumerate() {
             if local.calls != 0 {
                 *local = LocalCommand::default();

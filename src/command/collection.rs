@@ -5,7 +5,7 @@
 //! Read lookups count a keyspace hit or miss as Redis's `lookupKeyRead` does; write lookups count
 //! nothing (`lookupKeyWrite`).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::keys::{parse_scan_options, ScanOptions};
 use super::util::{syntax_error, wrongtype_error};
@@ -276,4 +276,24 @@ pub fn keys_after_numkeys(args: &[Bytes]) -> Vec<usize> {
         }
         _ => Vec::new(),
     }
+}
+
+/// Bulk replies for many items borrowed from a collection, copied into one buffer that each
+/// reply slices: a long reply (LRANGE, HGETALL) costs one allocation instead of one per item.
+pub fn shared_bulks<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<Reply> {
+    let items: Vec<&[u8]> = items.into_iter().collect();
+    let mut buffer = BytesMut::with_capacity(items.iter().map(|item| item.len()).sum());
+    for item in &items {
+        buffer.extend_from_slice(item);
+    }
+    let buffer = buffer.freeze();
+    let mut at = 0;
+    items
+        .iter()
+        .map(|item| {
+            let reply = Reply::Bulk(buffer.slice(at..at + item.len()));
+            at += item.len();
+            reply
+        })
+        .collect()
 }

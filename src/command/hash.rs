@@ -10,8 +10,8 @@
 use bytes::Bytes;
 
 use super::collection::{
-    or_reply, random_indices, range_arg, read, remove_if_empty, scan_args, scan_matches, write,
-    write_or_create,
+    or_reply, random_indices, range_arg, read, remove_if_empty, scan_args, scan_matches,
+    shared_bulks, write, write_or_create,
 };
 use super::string::format_float_human;
 use super::util::{self, integer_arg};
@@ -192,15 +192,17 @@ fn bulk(data: &[u8]) -> Reply {
 
 /// HSET / HMSET key field value [field value ...]: the number of new fields (HMSET: OK).
 fn hset(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return arity_error(&args[0]);
     }
     let limits = ctx.limits.encoding.clone();
     let hash = or_reply!(write_or_create(ctx, &args[1], Hash::default));
-    let added = args[2..]
-        .chunks_exact(2)
+    let pairs = args[2..].chunks_exact(2);
+    hash.reserve(pairs.clone().map(|pair| (&pair[0][..], &pair[1][..])));
+    let added = pairs
         .filter(|pair| hash.set(&pair[0], &pair[1], &limits))
         .count();
+    hash.shrink_to_fit();
     if util::eq_ignore_case(&args[0], "hmset") {
         Reply::ok()
     } else {
@@ -266,23 +268,23 @@ fn hexists(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 fn hkeys(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Array(hash.map_or_else(Vec::new, |hash| {
-        hash.iter().map(|(field, _)| bulk(field)).collect()
+        shared_bulks(hash.iter().map(|(field, _)| field))
     }))
 }
 
 fn hvals(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Array(hash.map_or_else(Vec::new, |hash| {
-        hash.iter().map(|(_, value)| bulk(value)).collect()
+        shared_bulks(hash.iter().map(|(_, value)| value))
     }))
 }
 
 fn hgetall(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let hash = or_reply!(read::<Hash>(ctx, &args[1]));
     Reply::Map(hash.map_or_else(Vec::new, |hash| {
-        hash.iter()
-            .map(|(field, value)| (bulk(field), bulk(value)))
-            .collect()
+        let flat = hash.iter().flat_map(|(field, value)| [field, value]);
+        let mut items = shared_bulks(flat).into_iter();
+        std::iter::from_fn(|| Some((items.next()?, items.next()?))).collect()
     }))
 }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::collection::{
     bulk_array, keys_after_numkeys, or_reply, positive_arg, range_arg, read, remove_if_empty,
-    write, write_or_create,
+    shared_bulks, write, write_or_create,
 };
 use super::util::{self, eq_ignore_case, integer_arg};
 use super::{arity_error, CommandSpec, ExecContext, Routing};
@@ -352,12 +352,7 @@ fn lrange(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let Some((start, stop)) = clamp_range(start, stop, list.len()) else {
         return Reply::Array(Vec::new());
     };
-    Reply::Array(
-        list.iter_from(start)
-            .take(stop - start + 1)
-            .map(Reply::bulk_from_slice)
-            .collect(),
-    )
+    Reply::Array(shared_bulks(list.iter_from(start).take(stop - start + 1)))
 }
 
 /// LINDEX key index; Redis looks the key up before reading the index.

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod list;
 pub mod memcache;
 pub mod observe;
+pub mod persistence;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -138,9 +139,18 @@ pub struct ExecContext<'a> {
     /// Milliseconds since the Unix epoch, read once per command batch.
     pub now_ms: u64,
     pub limits: &'a CommandLimits,
+    /// What the binlog records for this command instead of its arguments, when a handler's effect
+    /// is random or computed (Redis's `rewriteClientCommandVector`/`alsoPropagate`): one argument
+    /// vector per record, name first. `None` logs the command as `binlog::effect` derives it.
+    pub propagate: Option<Vec<Vec<Bytes>>>,
 }
 
 impl ExecContext<'_> {
+    /// Replaces what the binlog records for this command (see [`ExecContext::propagate`]).
+    pub fn propagate_as(&mut self, records: Vec<Vec<Bytes>>) {
+        self.propagate = Some(records);
+    }
+
     /// The client's selected database.
     pub fn db(&mut self) -> &mut Db {
         self.keyspace.db(self.db_index)
@@ -194,6 +204,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(set::COMMANDS.iter())
         .chain(zset::COMMANDS.iter())
         .chain(observe::COMMANDS.iter())
+        .chain(persistence::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {
@@ -298,6 +309,7 @@ pub mod test_support {
                 db_index: self.db_index,
                 now_ms: self.now_ms,
                 limits: &self.limits,
+                propagate: None,
             };
             run(&mut ctx, &args)
         }

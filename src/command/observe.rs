@@ -61,7 +61,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// DEBUG OBJECT <key>, as the key's shard runs it (not in the command table: DEBUG itself is
+/// `DEBUG OBJECT <key>`, as the key's shard runs it (not in the command table: DEBUG itself is
 /// served by the connection, which forwards this one subcommand).
 pub const DEBUG_OBJECT: CommandSpec = CommandSpec {
     name: "debug",
@@ -186,6 +186,30 @@ pub fn full_name(spec: &'static CommandSpec, args: &[Bytes]) -> &'static str {
     names.get(&key).copied().unwrap_or(spec.name)
 }
 
+/// A command's arguments as SLOWLOG and MONITOR show them: Redis's `redactClientCommandArgument`
+/// replaces AUTH's arguments and HELLO's AUTH username and password with "(redacted)".
+pub fn loggable(spec: &CommandSpec, args: &[Bytes]) -> smallvec::SmallVec<[Bytes; 4]> {
+    const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
+    let mut shown: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
+    match spec.name {
+        "auth" => shown.iter_mut().skip(1).for_each(|arg| *arg = REDACTED),
+        "hello" => {
+            if let Some(at) = shown
+                .iter()
+                .position(|arg| super::util::eq_ignore_case(arg, "auth"))
+            {
+                shown
+                    .iter_mut()
+                    .skip(at + 1)
+                    .take(2)
+                    .for_each(|arg| *arg = REDACTED);
+            }
+        }
+        _ => {}
+    }
+    shown
+}
+
 pub const DEBUG_HELP: &[&str] = &[
     "OBJECT <key>",
     "    Show low level info about the `key` and associated value.",
@@ -211,6 +235,7 @@ mod tests {
             db_index: 0,
             now_ms: h.now_ms,
             limits: &h.limits,
+            propagate: None,
         };
         debug_object(&mut ctx, &args)
     }
@@ -238,6 +263,40 @@ mod tests {
         );
         assert_eq!(full_name(spec("get"), &args(&["GET", "k"])), "get");
         assert_eq!(full_name(spec("ping"), &args(&["PING"])), "ping");
+    }
+
+    #[test]
+    fn auth_arguments_are_redacted() {
+        let args = |words: &[&str]| -> Vec<Bytes> {
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let spec = |name: &str| crate::command::lookup(name.as_bytes()).unwrap();
+        let shown = loggable(spec("auth"), &args(&["AUTH", "user", "secret"]));
+        assert_eq!(&shown[1][..], b"(redacted)");
+        assert_eq!(&shown[2][..], b"(redacted)");
+        let shown = loggable(
+            spec("hello"),
+            &args(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"]),
+        );
+        assert_eq!(
+            shown
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).to_string())
+                .collect::<Vec<_>>(),
+            vec![
+                "HELLO",
+                "3",
+                "AUTH",
+                "(redacted)",
+                "(redacted)",
+                "SETNAME",
+                "n"
+            ]
+        );
+        assert_eq!(loggable(spec("set"), &args(&["SET", "k", "v"])).len(), 3);
     }
 
     #[test]

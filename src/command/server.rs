@@ -538,6 +538,8 @@ pub struct ClientInfo {
     pub shard: usize,
     /// Capacity of the connection's reply buffer (`rbs`).
     pub reply_buffer_size: usize,
+    /// A MONITOR client (`flags=O`).
+    pub monitor: bool,
 }
 
 /// One `CLIENT LIST` line in Redis 7.2's field order, without the trailing newline.
@@ -547,13 +549,14 @@ pub struct ClientInfo {
 /// buffers shardis tracks.
 pub fn client_list_line(c: &ClientInfo) -> String {
     let total_memory = c.query_buffer + c.query_buffer_free + c.reply_buffer_size + c.output_memory;
+    let flags = if c.monitor { "O" } else { "N" };
     let command = if c.last_command.is_empty() {
         "NULL"
     } else {
         c.last_command.as_str()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
          qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -563,6 +566,7 @@ pub fn client_list_line(c: &ClientInfo) -> String {
         c.name,
         c.age_seconds,
         c.idle_seconds,
+        flags,
         c.db,
         c.query_buffer,
         c.query_buffer_free,
@@ -824,6 +828,30 @@ pub struct ShardSnapshot {
     pub remote_commands: u64,
     /// Per database (index, keys, keys with a deadline, avg_ttl ms) for non-empty databases.
     pub keyspace: Vec<(usize, u64, u64, u64)>,
+    /// Binlog and snapshot state (INFO persistence).
+    pub persistence: PersistenceFacts,
+}
+
+/// One shard's binlog and snapshot state, for INFO persistence.
+#[derive(Debug, Clone, Default)]
+pub struct PersistenceFacts {
+    pub aof_enabled: bool,
+    pub appendfsync: &'static str,
+    /// Last position appended, written, and durable (fsynced).
+    pub binlog_position: u64,
+    pub binlog_written_position: u64,
+    pub binlog_durable_position: u64,
+    pub binlog_segments: u64,
+    pub binlog_bytes: u64,
+    /// The cause while binlog writes fail (MISCONF), if any.
+    pub write_failure: Option<String>,
+    pub snapshot_in_progress: bool,
+    /// Unix seconds of the last successful snapshot; 0 = none since start.
+    pub last_save_unix: u64,
+    pub last_snapshot_position: u64,
+    pub last_snapshot_duration_ms: Option<u64>,
+    pub snapshot_failure: Option<String>,
+    pub snapshots_completed: u64,
 }
 
 /// Process-wide facts INFO shows, gathered by the server layer.
@@ -887,7 +915,7 @@ pub fn render_info(sections: &[Bytes], facts: &ServerFacts, shards: &[ShardSnaps
             "server" => server_section(&mut info, facts),
             "clients" => clients_section(&mut info, facts, shards),
             "memory" => memory_section(&mut info, facts, shards),
-            "persistence" => persistence_section(&mut info, facts),
+            "persistence" => persistence_section(&mut info, facts, shards),
             "stats" => stats_section(&mut info, shards),
             "replication" => replication_section(&mut info, facts),
             "cpu" => cpu_section(&mut info, facts),
@@ -1043,24 +1071,75 @@ pub fn bytes_to_human(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-fn persistence_section(info: &mut InfoText, facts: &ServerFacts) {
-    // Nothing has been saved since the start, which is when Redis says the last save was.
+fn persistence_section(info: &mut InfoText, facts: &ServerFacts, shards: &[ShardSnapshot]) {
+    // Until a snapshot succeeds Redis reports the start time as the last save.
     let started_at = (facts.server_time_usec / 1_000_000).saturating_sub(facts.uptime_seconds);
+    let all = || shards.iter().map(|s| &s.persistence);
+    let last_save = all()
+        .map(|p| p.last_save_unix)
+        .min()
+        .filter(|t| *t > 0)
+        .unwrap_or(started_at);
+    let changes: u64 = all()
+        .map(|p| p.binlog_position.saturating_sub(p.last_snapshot_position))
+        .sum();
+    let in_progress = all().any(|p| p.snapshot_in_progress) as u8;
+    let status = |failed: bool| if failed { "err" } else { "ok" };
+    let aof_enabled = all().any(|p| p.aof_enabled);
     info.field("loading", 0);
     info.field("async_loading", 0);
     info.field("current_cow_peak", 0);
-    info.field("rdb_changes_since_last_save", 0);
-    info.field("rdb_bgsave_in_progress", 0);
-    info.field("rdb_last_save_time", started_at);
-    info.field("rdb_last_bgsave_status", "ok");
-    info.field("rdb_last_bgsave_time_sec", -1);
-    info.field("rdb_saves", 0);
-    info.field("aof_enabled", 0);
-    info.field("aof_rewrite_in_progress", 0);
+    info.field("rdb_changes_since_last_save", changes);
+    info.field("rdb_bgsave_in_progress", in_progress);
+    info.field("rdb_last_save_time", last_save);
+    info.field(
+        "rdb_last_bgsave_status",
+        status(all().any(|p| p.snapshot_failure.is_some())),
+    );
+    let duration = all().filter_map(|p| p.last_snapshot_duration_ms).max();
+    info.field(
+        "rdb_last_bgsave_time_sec",
+        duration.map_or(-1, |ms| (ms / 1000) as i64),
+    );
+    info.field(
+        "rdb_saves",
+        all().map(|p| p.snapshots_completed).min().unwrap_or(0),
+    );
+    info.field("aof_enabled", aof_enabled as u8);
+    info.field("aof_rewrite_in_progress", in_progress);
     info.field("aof_rewrite_scheduled", 0);
     info.field("aof_last_rewrite_time_sec", -1);
     info.field("aof_last_bgrewrite_status", "ok");
-    info.field("aof_last_write_status", "ok");
+    info.field(
+        "aof_last_write_status",
+        status(all().any(|p| p.write_failure.is_some())),
+    );
+    if !aof_enabled {
+        return;
+    }
+    let fsync = all().map(|p| p.appendfsync).next().unwrap_or("");
+    info.field("binlog_appendfsync", fsync);
+    info.field(
+        "binlog_segments",
+        all().map(|p| p.binlog_segments).sum::<u64>(),
+    );
+    info.field("binlog_bytes", all().map(|p| p.binlog_bytes).sum::<u64>());
+    for shard in shards {
+        let p = &shard.persistence;
+        info.field(
+            &format!("binlog_shard{}", shard.shard),
+            format_args!(
+                "position={},written={},durable={},segments={},bytes={},snapshot_position={},write_status={}",
+                p.binlog_position,
+                p.binlog_written_position,
+                p.binlog_durable_position,
+                p.binlog_segments,
+                p.binlog_bytes,
+                p.last_snapshot_position,
+                status(p.write_failure.is_some()),
+            ),
+        );
+    }
 }
 
 fn stats_section(info: &mut InfoText, shards: &[ShardSnapshot]) {

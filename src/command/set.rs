@@ -220,10 +220,12 @@ fn sadd(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let set = or_reply!(write_or_create(ctx, &args[1], || {
         Set::for_members(&members[0], members.len(), &limits)
     }));
+    set.reserve(members.iter().map(|member| &member[..]));
     let added = members
         .iter()
         .filter(|member| set.insert(member, &limits))
         .count();
+    set.shrink_to_fit();
     Reply::Integer(added as i64)
 }
 
@@ -296,6 +298,7 @@ fn spop(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     match args.len() {
         2 => {
             let popped = or_reply!(pop_members(ctx, &args[1], 1));
+            log_as_srem(ctx, &args[1], &popped);
             popped.into_iter().next().map_or(Reply::Null, Reply::Bulk)
         }
         3 => {
@@ -305,10 +308,24 @@ fn spop(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 return Reply::Set(Vec::new());
             }
             let count = usize::try_from(count).unwrap_or(usize::MAX);
-            set_reply(or_reply!(pop_members(ctx, &args[1], count)))
+            let popped = or_reply!(pop_members(ctx, &args[1], count));
+            log_as_srem(ctx, &args[1], &popped);
+            set_reply(popped)
         }
         _ => util::syntax_error(),
     }
+}
+
+/// SPOP picks at random: the binlog records what it removed, as Redis propagates an SREM.
+fn log_as_srem(ctx: &mut ExecContext<'_>, key: &Bytes, popped: &[Bytes]) {
+    if popped.is_empty() {
+        return;
+    }
+    let mut record = Vec::with_capacity(popped.len() + 2);
+    record.push(Bytes::from_static(b"SREM"));
+    record.push(key.clone());
+    record.extend(popped.iter().cloned());
+    ctx.propagate = Some(vec![record]);
 }
 
 /// SRANDMEMBER key [count]: as HRANDFIELD, distinct members for a positive count, independent

@@ -24,38 +24,10 @@ pub fn not_integer_error() -> Reply {
     Reply::error_static(ERR_NOT_INTEGER)
 }
 
-/// Parses a signed 64-bit integer with Redis's strictness (`string2ll`): optional `-`, digits, no
-/// leading `+`, no spaces, no leading zeros except "0" itself.
+/// Parses a signed 64-bit integer with Redis's strictness (`string2ll`); the keyspace owns the
+/// rule because it also decides which set members an intset can hold.
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {
-    if arg.is_empty() || arg.len() > 20 {
-        return None;
-    }
-    let (negative, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0")
-    {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &byte in digits {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add((byte - b'0') as u64)?;
-    }
-    if negative {
-        if value > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((value as i64).wrapping_neg())
-        }
-    } else if value > i64::MAX as u64 {
-        None
-    } else {
-        Some(value as i64)
-    }
+    crate::keyspace::intset::parse_integer(arg)
 }
 
 /// Parses an integer argument or returns Redis's "not an integer" error reply.

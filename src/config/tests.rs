@@ -48,10 +48,24 @@ fn defaults() {
         (config.timeout, config.tcp_keepalive, config.hz),
         (0, 300, 10)
     );
-    assert!(!config.appendonly && !config.daemonize && config.protected_mode);
+    assert!(config.appendonly && !config.daemonize && config.protected_mode);
+    assert_eq!(config.appendfsync, Fsync::EverySec);
+    assert_eq!(config.save_rules(), [(3600, 1), (300, 100), (60, 10000)]);
+    assert_eq!(
+        (config.binlog_segment_size, config.binlog_segment_seconds),
+        (64 * MB, 0)
+    );
     assert_eq!(
         (
-            config.save.as_str(),
+            config.binlog_retention_seconds,
+            config.binlog_retention_bytes
+        ),
+        (86400, 1024 * MB)
+    );
+    assert!(config.aof_load_truncated && config.binlog_failpoint.is_none());
+    assert_eq!(
+        (
+            config.save_schedule.as_str(),
             config.requirepass.as_str(),
             config.pidfile.as_str()
         ),
@@ -230,14 +244,14 @@ fn every_error_names_the_directive() {
         ("bind", &["localhost"], "'localhost' is not an IP address"),
         ("bind", &[""], "1 to 16 addresses"),
         ("dir", &[""], "directory path"),
-        ("appendonly", &["yes"], "the binlog is not built yet"),
-        ("save", &["900 1"], "only 'save \"\"' is supported"),
+        ("appendonly", &["maybe"], "'yes' or 'no'"),
+        ("save", &["900"], "Invalid save parameters"),
+        ("save", &["900 x"], "Invalid save parameters"),
+        ("save-schedule", &["3:00"], "HH:MM"),
+        ("binlog-retention", &["86400"], "'<seconds> <size>'"),
+        ("binlog-failpoint", &["disk"], "off, enospc, eio"),
         ("daemonize", &["yes"], "does not daemonize"),
-        (
-            "appendfsync",
-            &["everysec"],
-            "not supported yet: persistence arrives with the binlog",
-        ),
+        ("appendfsync", &["sometimes"], "always, everysec, no"),
     ];
     for (name, values, expected) in cases {
         let before = Config::default();
@@ -338,7 +352,10 @@ fn config_get_patterns() {
             "zset-max-listpack-value",
             "item-size-max",
             "zset-max-ziplist-entries",
-            "zset-max-ziplist-value"
+            "zset-max-ziplist-value",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "list-max-ziplist-size"
         ]
     );
     assert_eq!(
@@ -350,8 +367,13 @@ fn config_get_patterns() {
         config.get("bind"),
         [("bind".to_string(), "127.0.0.1 ::1".to_string())]
     );
-    assert_eq!(config.get("save"), [("save".to_string(), String::new())]);
-    assert_eq!(config.get("appendonly")[0].1, "no");
+    assert_eq!(
+        config.get("save"),
+        [("save".to_string(), "3600 1 300 100 60 10000".to_string())]
+    );
+    assert_eq!(config.get("appendonly")[0].1, "yes");
+    assert_eq!(config.get("appendfsync")[0].1, "everysec");
+    assert_eq!(config.get("binlog-retention")[0].1, "86400 1073741824");
     assert_eq!(config.get("proto-max-bulk-len")[0].1, "536870912");
     assert_eq!(names("*").len(), DIRECTIVES.len() + ALIASES.len());
     assert_eq!(names("[pb]???"), ["port", "bind"]);
@@ -391,7 +413,6 @@ fn mutability_and_config_set_messages() {
         "protected-mode",
         "requirepass",
         "save",
-        "appendonly",
         "hash-max-listpack-entries",
         "hash-max-listpack-value",
         "set-max-intset-entries",
@@ -405,6 +426,13 @@ fn mutability_and_config_set_messages() {
         "shard-stall-threshold",
         "disk-probe-interval",
         "disk-latency-threshold",
+        "appendfsync",
+        "save-schedule",
+        "binlog-segment-size",
+        "binlog-segment-seconds",
+        "binlog-retention",
+        "aof-load-truncated",
+        "binlog-failpoint",
     ];
     for directive in DIRECTIVES {
         assert_eq!(
@@ -492,6 +520,15 @@ fn collection_encoding_directives() {
     assert!(config
         .apply("list-compress-depth", &args(&["x"]), false)
         .is_err());
+    // Redis 6's names, still accepted by Redis 7.
+    config
+        .apply("hash-max-ziplist-entries", &args(&["512"]), false)
+        .unwrap();
+    config
+        .apply_text("list-max-ziplist-size 7\n", "old redis.conf")
+        .unwrap();
+    assert_eq!(config.encoding.hash_max_listpack_entries, 512);
+    assert_eq!(config.encoding.list_max_listpack_size, 7);
 }
 
 #[test]

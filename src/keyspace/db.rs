@@ -53,6 +53,7 @@ use ahash::RandomState;
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 
+use super::cut::Cut;
 use super::glob::glob_match;
 use super::value::Value;
 
@@ -83,6 +84,12 @@ pub struct Db {
     volatile: IndexSet<Bytes, RandomState>,
     /// Dead keys reclaimed since the last `take_expired_count`.
     expired: u64,
+    /// Changes made (Redis's `server.dirty`): the shard logs a write only when this moved.
+    mutations: u64,
+    /// A snapshot in progress (see `cut`); `None` almost always.
+    cut: Option<Box<Cut>>,
+    /// Keys reclaimed by expiry, kept when the binlog wants them.
+    expired_keys: Option<Vec<Bytes>>,
 }
 
 impl Default for Db {
@@ -97,6 +104,9 @@ impl Db {
             entries: IndexMap::with_hasher(RandomState::new()),
             volatile: IndexSet::with_hasher(RandomState::new()),
             expired: 0,
+            mutations: 0,
+            cut: None,
+            expired_keys: None,
         }
     }
 
@@ -161,8 +171,12 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        self.mutations += 1;
         // Fresh tables rather than `clear()`, so FLUSHDB gives the memory back.
-        self.entries = IndexMap::with_hasher(RandomState::new());
+        let old = std::mem::replace(&mut self.entries, IndexMap::with_hasher(RandomState::new()));
+        if let Some(cut) = self.cut.as_mut().filter(|cut| cut.frozen.is_none()) {
+            cut.frozen = Some(old);
+        }
         self.volatile = IndexSet::with_hasher(RandomState::new());
     }
 
@@ -175,6 +189,7 @@ impl Db {
     /// Like [`Db::get`]. Change the value through it, not `expire_at` (use [`Db::set_expire`]).
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let index = self.live_index(key, now_ms)?;
+        self.before_change(index);
         self.entries.get_index_mut(index).map(|(_, entry)| entry)
     }
 
@@ -185,6 +200,12 @@ impl Db {
     /// Inserts or replaces; `key` and the value are stored as given (the caller copies them out of
     /// any network buffer first). A replaced key keeps its position (and its stored key bytes).
     pub fn insert(&mut self, key: Bytes, entry: Entry) {
+        self.mutations += 1;
+        if self.cut.is_some() {
+            if let Some(index) = self.entries.get_index_of(&key) {
+                self.before_change(index);
+            }
+        }
         let volatile_now = entry.expire_at != 0;
         let (index, old) = self.entries.insert_full(key, entry);
         let volatile_before = old.is_some_and(|old| old.expire_at != 0);
@@ -218,6 +239,7 @@ impl Db {
             self.remove_index(index);
             return true;
         }
+        self.before_change(index);
         let (stored_key, entry) = self.entries.get_index_mut(index).expect("live index");
         let was_volatile = entry.expire_at != 0;
         entry.expire_at = expire_at;
@@ -373,6 +395,8 @@ impl Db {
     }
 
     fn remove_index(&mut self, index: usize) -> (Bytes, Entry) {
+        self.mutations += 1;
+        let last = self.entries.len() - 1;
         let (key, entry) = self
             .entries
             .swap_remove_index(index)
@@ -380,12 +404,111 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile.swap_remove(&key);
         }
+        if let Some(cut) = self.cut.as_mut().filter(|cut| cut.frozen.is_none()) {
+            // See `cut`: emit the removed entry if the walk has not, and keep the element that
+            // moved down into the hole from being emitted (again, or at all when it is new).
+            if index < cut.cursor {
+                if !cut.skip.remove(&key) {
+                    cut.early.push((key.clone(), entry.clone()));
+                }
+                if last >= cut.cursor && last != index {
+                    if let Some((moved, _)) = self.entries.get_index(index) {
+                        cut.skip.insert(moved.clone());
+                    }
+                }
+            }
+            cut.cursor = cut.cursor.min(self.entries.len());
+        }
         (key, entry)
     }
 
+    /// Counts a change to the entry at `index` and, during a snapshot, emits its value as of the
+    /// cut first if the walk has not reached it.
+    fn before_change(&mut self, index: usize) {
+        self.mutations += 1;
+        let Some(cut) = self.cut.as_mut().filter(|cut| cut.frozen.is_none()) else {
+            return;
+        };
+        if index >= cut.cursor {
+            return;
+        }
+        if let Some((key, entry)) = self.entries.get_index(index) {
+            if !cut.skip.contains(key) {
+                cut.skip.insert(key.clone());
+                cut.early.push((key.clone(), entry.clone()));
+            }
+        }
+    }
+
+    /// Changes made so far (only differences mean anything).
+    pub fn mutations(&self) -> u64 {
+        self.mutations
+    }
+
+    /// Starts a snapshot cut: the entries present now are what [`Db::cut_step`] will emit.
+    pub fn start_cut(&mut self, db_index: usize) {
+        self.cut = Some(Box::new(Cut::new(db_index, self.entries.len())));
+    }
+
+    pub fn cut_in_progress(&self) -> bool {
+        self.cut.is_some()
+    }
+
+    /// Abandons a cut (a failed snapshot).
+    pub fn drop_cut(&mut self) {
+        self.cut = None;
+    }
+
+    /// Emits up to `budget` entries of the cut, as of the cut, labelled with the cut's database
+    /// index; returns true once everything was emitted (the cut is then over).
+    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
+        let Some(cut) = self.cut.as_mut() else {
+            return true;
+        };
+        let db = cut.db_index;
+        let mut done = 0;
+        for (key, entry) in cut.early.drain(..) {
+            emit(db, &key, &entry);
+            done += 1;
+        }
+        let source = cut.frozen.as_ref().unwrap_or(&self.entries);
+        while done < budget && cut.cursor > 0 {
+            cut.cursor -= 1;
+            let Some((key, entry)) = source.get_index(cut.cursor) else {
+                continue;
+            };
+            if !cut.skip.remove(key) {
+                emit(db, key, entry);
+            }
+            done += 1;
+        }
+        if cut.is_done() {
+            self.cut = None;
+            return true;
+        }
+        false
+    }
+
     fn remove_expired_index(&mut self, index: usize) {
-        self.remove_index(index);
+        let (key, _) = self.remove_index(index);
         self.expired += 1;
+        if let Some(keys) = self.expired_keys.as_mut() {
+            keys.push(key);
+        }
+    }
+
+    /// Keeps the keys reclaimed by expiry for [`Db::take_expired_keys`] (the binlog logs each as
+    /// a DEL, as Redis propagates expired deletions).
+    pub fn keep_expired_keys(&mut self) {
+        self.expired_keys.get_or_insert_with(Vec::new);
+    }
+
+    /// Keys reclaimed by expiry since the last call (only with [`Db::keep_expired_keys`]).
+    pub fn take_expired_keys(&mut self) -> Vec<Bytes> {
+        match self.expired_keys.as_mut() {
+            Some(keys) if !keys.is_empty() => std::mem::take(keys),
+            _ => Vec::new(),
+        }
     }
 
     /// Reclaims every dead key, walking downward so each swap_remove moves an already-checked

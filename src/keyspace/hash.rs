@@ -11,9 +11,12 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 
 use super::limits::EncodingLimits;
-use super::listpack::Listpack;
+use super::listpack::{entry_size, Listpack};
 
 pub type HashTable = IndexMap<Bytes, Bytes, RandomState>;
+
+/// A field and its value, borrowed from the hash.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hash {
@@ -65,11 +68,10 @@ impl Hash {
         match self {
             Hash::Listpack(listpack) => listpack.capacity(),
             Hash::Table(table) => {
-                table
-                    .iter()
-                    .map(|(field, value)| field.len() + value.len())
-                    .sum::<usize>()
-                    + table.capacity() * (2 * size_of::<Bytes>() + 3 * size_of::<usize>())
+                estimate_payload(
+                    table.len(),
+                    table.iter().map(|(field, value)| field.len() + value.len()),
+                ) + table.capacity() * (2 * size_of::<Bytes>() + 3 * size_of::<usize>())
             }
         }
     }
@@ -111,14 +113,40 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(table) => table
-                .insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))
-                .is_none(),
+            Hash::Table(table) => match table.get_mut(field) {
+                // An existing field keeps its stored name: only the value is copied.
+                Some(stored) => {
+                    *stored = Bytes::copy_from_slice(value);
+                    false
+                }
+                None => {
+                    table.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value));
+                    true
+                }
+            },
         };
         if matches!(self, Hash::Listpack(_)) && self.len() > limits.hash_max_listpack_entries {
             self.convert_to_table();
         }
         added
+    }
+
+    /// Before a batch of [`Hash::set`]s: room for these pairs in a listpack, so the batch costs
+    /// one allocation. Call [`Hash::shrink_to_fit`] after it (some fields may have existed).
+    pub fn reserve<'a>(&mut self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+        if let Hash::Listpack(listpack) = self {
+            let bytes = pairs
+                .map(|(field, value)| entry_size(field.len()) + entry_size(value.len()))
+                .sum();
+            listpack.reserve_exact(bytes);
+        }
+    }
+
+    /// Drops spare capacity left by [`Hash::reserve`].
+    pub fn shrink_to_fit(&mut self) {
+        if let Hash::Listpack(listpack) = self {
+            listpack.shrink_to_fit();
+        }
     }
 
     /// Removes `field`; true if it was there.
@@ -180,7 +208,7 @@ impl Hash {
     /// everything at once with cursor 0, as Redis does; the table walks positions downward from
     /// `cursor` (0 = the top), which keeps SCAN's guarantee because only `swap_remove` reorders
     /// it (see `db.rs`).
-    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(&[u8], &[u8])>) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Pair<'_>>) {
         match self {
             Hash::Listpack(_) => (0, self.iter().collect()),
             Hash::Table(table) => {
@@ -193,6 +221,20 @@ impl Hash {
             }
         }
     }
+}
+
+/// Payload bytes of `len` items extrapolated from the sizes of the first few, so that memory
+/// estimates (INFO, sampled over many keys) stay cheap however big a collection is.
+pub fn estimate_payload(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
+    const SAMPLE: usize = 32;
+    let (total, counted) = sizes
+        .take(SAMPLE)
+        .fold((0usize, 0usize), |(total, counted), size| {
+            (total + size, counted + 1)
+        });
+    (total.saturating_mul(len))
+        .checked_div(counted)
+        .unwrap_or(0)
 }
 
 /// The positions one downward scan step visits in a table of `len` slots from `cursor`, and the

@@ -5,6 +5,40 @@
 //! value that needs a wider type rewrites the whole array at the new width (Redis's "upgrade");
 //! the width never shrinks. Lookups are binary searches. An empty intset holds no allocation.
 
+/// Parses a signed 64-bit integer with Redis's strictness (`string2ll`): optional `-`, digits, no
+/// leading `+`, no spaces, no leading zeros except "0" itself.
+pub fn parse_integer(arg: &[u8]) -> Option<i64> {
+    if arg.is_empty() || arg.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0")
+    {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add((byte - b'0') as u64)?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((value as i64).wrapping_neg())
+        }
+    } else if value > i64::MAX as u64 {
+        None
+    } else {
+        Some(value as i64)
+    }
+}
+
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct Intset {
     buf: Vec<u8>,
@@ -43,6 +77,17 @@ impl Intset {
     /// Allocated bytes (for memory estimates).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// Makes room for `count` more values at the current width, before a batch of inserts.
+    pub fn reserve(&mut self, count: usize) {
+        let header = if self.buf.is_empty() { 1 } else { 0 };
+        self.buf.reserve_exact(header + count * self.width());
+    }
+
+    /// Drops spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
     }
 
     /// Value number `index` in ascending order.
@@ -87,7 +132,9 @@ impl Intset {
             // Upgrade (or first value): rewrite everything at the new width, exact size.
             let width = needed.max(self.width());
             let len = self.len();
-            let mut buf = Vec::with_capacity(1 + (len + 1) * width);
+            // Keep room reserved ahead (by `reserve`) for as many values at the new width.
+            let spare = self.buf.capacity().saturating_sub(self.buf.len().max(1)) / self.width();
+            let mut buf = Vec::with_capacity(1 + (len + spare.max(1)) * width);
             buf.push(width as u8);
             buf.resize(1 + (len + 1) * width, 0);
             let mut placed = false;
@@ -159,6 +206,14 @@ mod tests {
         assert_eq!(set.capacity(), 1 + 2 * 2, "two 16-bit values, exact size");
         assert!(set.insert(100_000));
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![-3, 5, 100_000]);
+        let mut reserved = Intset::new();
+        reserved.reserve(3);
+        for value in [70_000, 1, 2] {
+            reserved.insert(value);
+        }
+        reserved.shrink_to_fit();
+        assert_eq!(reserved.capacity(), 1 + 3 * 4);
+        assert_eq!(reserved.iter().collect::<Vec<_>>(), vec![1, 2, 70_000]);
         assert!(set.insert(i64::MIN));
         assert_eq!(
             set.iter().collect::<Vec<_>>(),

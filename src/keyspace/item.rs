@@ -57,7 +57,7 @@ impl CasSource {
     }
 
     /// A CAS value never handed out before by any shard.
-    pub fn next(&mut self) -> u64 {
+    pub fn draw(&mut self) -> u64 {
         let round = self.high / CAS_STRIDE + 1;
         self.high = round.saturating_mul(CAS_STRIDE) + self.shard;
         self.high
@@ -84,12 +84,12 @@ mod tests {
         let mut b = CasSource::new(3);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
-            assert!(seen.insert(a.next()));
-            assert!(seen.insert(b.next()));
+            assert!(seen.insert(a.draw()));
+            assert!(seen.insert(b.draw()));
         }
         let top = b.high_water();
         a.observe(top);
-        let next = a.next();
+        let next = a.draw();
         assert!(next > top);
         assert_eq!(next % CAS_STRIDE, 0);
     }

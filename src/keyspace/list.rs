@@ -112,6 +112,14 @@ impl List {
         }
     }
 
+    /// A small list holds one node: its deque gets room for exactly that one (VecDeque would
+    /// start at four), and grows by doubling from there.
+    fn reserve_node(&mut self) {
+        if self.nodes.capacity() == 0 {
+            self.nodes.reserve_exact(1);
+        }
+    }
+
     pub fn push_back(&mut self, item: &[u8], limits: &EncodingLimits) {
         match self.nodes.back_mut() {
             Some(node) if Self::fits(node, item, limits) => {
@@ -123,6 +131,7 @@ impl List {
                 if let Some(node) = full {
                     node.shrink_to_fit();
                 }
+                self.reserve_node();
                 self.nodes.push_back(Listpack::from_items([item]));
             }
         }
@@ -141,6 +150,7 @@ impl List {
                 if let Some(node) = full {
                     node.shrink_to_fit();
                 }
+                self.reserve_node();
                 self.nodes.push_front(Listpack::from_items([item]));
             }
         }
@@ -409,7 +419,7 @@ mod tests {
         assert_eq!(items(&list), vec!["5", "4", "five", "6", "7", "8"]);
         assert_eq!(list.remove_matching(b"5", 0, &limits), 1);
         assert_eq!(list.len(), 5);
-        assert_eq!(list.iter().rev().next(), Some(&b"8"[..]));
+        assert_eq!(list.iter().next_back(), Some(&b"8"[..]));
     }
 
     #[test]

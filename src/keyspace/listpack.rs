@@ -292,6 +292,13 @@ impl Listpack {
         self.buf.reserve(additional);
     }
 
+    /// Makes room for `additional` more bytes exactly, before a batch of inserts (HSET or SADD
+    /// with many arguments), so the batch reallocates once instead of once per entry.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        let header = if self.buf.is_empty() { HEADER } else { 0 };
+        self.buf.reserve_exact(header + additional);
+    }
+
     /// Drops spare capacity.
     pub fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();

@@ -10,6 +10,7 @@
 //! Each [`Db`] counts the dead keys it reclaims; [`Keyspace::active_expire`] (every tick) and
 //! [`Keyspace::sync_stats`] fold those counts into `stats.expired_keys`.
 
+pub mod cut;
 pub mod db;
 pub mod glob;
 pub mod hash;
@@ -21,6 +22,8 @@ pub mod listpack;
 pub mod set;
 pub mod value;
 pub mod zset;
+
+use bytes::Bytes;
 
 pub use db::{Db, Entry};
 pub use item::{CasSource, Item};
@@ -99,6 +102,48 @@ impl Keyspace {
         }
     }
 
+    /// Changes made so far over every database (Redis's `server.dirty`; compare two readings).
+    pub fn mutations(&self) -> u64 {
+        self.dbs.iter().map(|db| db.mutations()).sum()
+    }
+
+    /// Keep the keys expiry reclaims in every database, for [`Keyspace::take_expired_keys`].
+    pub fn keep_expired_keys(&mut self) {
+        self.dbs.iter_mut().for_each(Db::keep_expired_keys);
+    }
+
+    /// Keys reclaimed by expiry in database `db` since the last call.
+    pub fn take_expired_keys(&mut self, db: usize) -> Vec<Bytes> {
+        self.dbs[db].take_expired_keys()
+    }
+
+    /// Starts a snapshot cut of every database (see `cut`).
+    pub fn start_cut(&mut self) {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            db.start_cut(index);
+        }
+    }
+
+    pub fn cut_in_progress(&self) -> bool {
+        self.dbs.iter().any(|db| db.cut_in_progress())
+    }
+
+    pub fn drop_cut(&mut self) {
+        self.dbs.iter_mut().for_each(Db::drop_cut);
+    }
+
+    /// Emits up to about `budget` entries of the cut; true once the whole cut was emitted.
+    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
+        let mut all_done = true;
+        for db in &mut self.dbs {
+            if db.cut_in_progress() && !db.cut_step(budget, emit) {
+                all_done = false;
+                break;
+            }
+        }
+        all_done && !self.cut_in_progress()
+    }
+
     /// Total keys over all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|db| db.len()).sum()
@@ -144,8 +189,6 @@ impl Keyspace {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
 
     fn volatile(value: &str, expire_at: u64) -> Entry {

@@ -13,11 +13,10 @@ use ahash::RandomState;
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::hash::scan_positions;
-use super::intset::Intset;
+use super::hash::{estimate_payload, scan_positions};
+use super::intset::{parse_integer, Intset};
 use super::limits::EncodingLimits;
-use super::listpack::Listpack;
-use crate::command::util::parse_i64;
+use super::listpack::{entry_size, Listpack};
 
 pub type SetTable = IndexSet<Bytes, RandomState>;
 
@@ -36,7 +35,7 @@ impl Set {
     /// An empty set in the encoding Redis's `setTypeCreate` picks for a first member `first`
     /// when about `size_hint` members are coming.
     pub fn for_members(first: &[u8], size_hint: usize, limits: &EncodingLimits) -> Set {
-        if parse_i64(first).is_some() && size_hint <= limits.set_max_intset_entries {
+        if parse_integer(first).is_some() && size_hint <= limits.set_max_intset_entries {
             Set::Intset(Intset::new())
         } else if size_hint <= limits.set_max_listpack_entries {
             Set::Listpack(Listpack::new())
@@ -92,7 +91,7 @@ impl Set {
             Set::Intset(intset) => intset.capacity(),
             Set::Listpack(listpack) => listpack.capacity(),
             Set::Table(table) => {
-                table.iter().map(|member| member.len()).sum::<usize>()
+                estimate_payload(table.len(), table.iter().map(|member| member.len()))
                     + table.capacity() * (size_of::<Bytes>() + 3 * size_of::<usize>())
             }
         }
@@ -100,7 +99,9 @@ impl Set {
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(intset) => parse_i64(member).is_some_and(|value| intset.contains(value)),
+            Set::Intset(intset) => {
+                parse_integer(member).is_some_and(|value| intset.contains(value))
+            }
             Set::Listpack(listpack) => listpack.find(member, 1).is_some(),
             Set::Table(table) => table.contains(member),
         }
@@ -110,7 +111,7 @@ impl Set {
     /// encoding's limits (Redis's `setTypeAddAux`).
     pub fn insert(&mut self, member: &[u8], limits: &EncodingLimits) -> bool {
         match self {
-            Set::Intset(intset) => match parse_i64(member) {
+            Set::Intset(intset) => match parse_integer(member) {
                 Some(value) => {
                     if !intset.insert(value) {
                         return false;
@@ -157,10 +158,31 @@ impl Set {
         }
     }
 
+    /// Before a batch of [`Set::insert`]s (SADD with many members): room for them in an intset
+    /// or listpack, so the batch costs one allocation. Call [`Set::shrink_to_fit`] after it.
+    pub fn reserve<'a>(&mut self, members: impl ExactSizeIterator<Item = &'a [u8]>) {
+        match self {
+            Set::Intset(intset) => intset.reserve(members.len()),
+            Set::Listpack(listpack) => {
+                listpack.reserve_exact(members.map(|member| entry_size(member.len())).sum())
+            }
+            Set::Table(table) => table.reserve(members.len()),
+        }
+    }
+
+    /// Drops spare capacity left by [`Set::reserve`] in a compact encoding.
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            Set::Intset(intset) => intset.shrink_to_fit(),
+            Set::Listpack(listpack) => listpack.shrink_to_fit(),
+            Set::Table(_) => {}
+        }
+    }
+
     /// Removes `member`; true if it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(intset) => parse_i64(member).is_some_and(|value| intset.remove(value)),
+            Set::Intset(intset) => parse_integer(member).is_some_and(|value| intset.remove(value)),
             Set::Listpack(listpack) => match listpack.find(member, 1) {
                 Some(at) => {
                     listpack.remove_at(at, 1);

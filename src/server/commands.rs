@@ -17,7 +17,7 @@ use crate::protocol::reply::Reply;
 
 use super::connection::Connection;
 use super::router::{Op, Response};
-use super::runtime::now_ms;
+use super::runtime::{now_ms, PersistOp};
 use super::{ControlEvent, VERSION};
 
 /// Runs a connection-level command. `None` means no reply (SHUTDOWN closes the connection).
@@ -52,6 +52,7 @@ pub async fn run(
         }
         "info" => info(conn, &args).await,
         "debug" | "slowlog" | "latency" | "monitor" => super::observe::run(conn, spec, args).await,
+        "save" | "bgsave" | "bgrewriteaof" | "lastsave" => persist(conn, spec.name, &args).await,
         "command" => render::command_command(&args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
@@ -146,6 +147,45 @@ pub(super) async fn gather(conn: &mut Connection, mut op: impl FnMut() -> Op) ->
     responses
 }
 
+/// SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF, LASTSAVE: every shard snapshots its own keyspace.
+async fn persist(conn: &mut Connection, name: &str, args: &[Bytes]) -> Reply {
+    let op = match name {
+        "save" => PersistOp::Save,
+        "bgsave" => match args.get(1) {
+            None => PersistOp::BackgroundSave,
+            Some(word) if args.len() == 2 && eq_ignore_case(word, "schedule") => {
+                PersistOp::BackgroundSave
+            }
+            Some(_) => return util::syntax_error(),
+        },
+        "bgrewriteaof" => PersistOp::Rewrite,
+        _ => PersistOp::LastSave,
+    };
+    let replies: Vec<Reply> = gather(conn, || Op::Persist(op))
+        .await
+        .into_iter()
+        .map(Response::into_reply)
+        .collect();
+    if let Some(error) = replies.iter().find(|r| r.is_error()) {
+        return error.clone();
+    }
+    match op {
+        // The last time every shard had saved: the oldest of their last saves.
+        PersistOp::LastSave => replies
+            .into_iter()
+            .filter_map(|r| {
+                if let Reply::Integer(n) = r {
+                    Some(n)
+                } else {
+                    None
+                }
+            })
+            .min()
+            .map_or(Reply::Integer(0), Reply::Integer),
+        _ => replies.into_iter().next().unwrap_or_else(Reply::ok),
+    }
+}
+
 fn process_facts(conn: &Connection, config: &Config) -> ServerFacts {
     let facts = &conn.rt.facts;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -190,7 +230,7 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
         .collect();
     let facts = process_facts(conn, &conn.rt.config());
     let mut text = render::render_info(&args[1..], &facts, &snapshots);
-    let extra = super::observe::info_sections(conn, &args[1..], &text);
+    let extra = super::observe::info_sections(conn, &args[1..], &text).await;
     text.push_str(&extra);
     if conn.protocol >= 3 {
         Reply::Verbatim("txt", Bytes::from(text))
@@ -427,6 +467,9 @@ async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 if let Err(error) = config.apply(&name, &[value], false) {
                     return Reply::error(error.redis_message(&name));
                 }
+            }
+            if config.loglevel != conn.rt.config().loglevel {
+                crate::logging::apply_level(config.loglevel.tracing_filter());
             }
             let config = Arc::new(config);
             for response in gather(conn, || Op::Configure(config.clone())).await {

@@ -9,7 +9,9 @@
 //!   replies in flight (a barrier), then runs through the coordinator.
 //!
 //! Replies leave in request order: a reply computed while earlier ones are still travelling waits
-//! in `pending` behind them. Commands on different cores in one pipeline may execute concurrently,
+//! in `pending` behind them. With a binlog, a batch whose writes were logged on this core is
+//! written out only once the binlog acknowledges them (written; fsynced under `appendfsync
+//! always`); replies to writes run on other cores are held on those cores (`Runtime::respond`). Commands on different cores in one pipeline may execute concurrently,
 //! but each is atomic and two commands on the same key always run in the order sent.
 
 use std::mem::MaybeUninit;
@@ -151,6 +153,13 @@ impl Connection {
                 let now = now_ms();
                 self.touch(&input, now);
                 self.execute_batch(&mut batch, now).await;
+                // Replies to writes this batch logged on this core leave once the binlog
+                // acknowledges them (written; durable with `appendfsync always`): one wait for
+                // the whole batch. Writes on other cores are held there (`Runtime::respond`).
+                let ack = self.client.ack_position.replace(0);
+                if ack > 0 {
+                    self.rt.wait_acknowledged(ack).await;
+                }
             }
             if let Some(error) = &protocol_error {
                 debug!(client = self.client.id, %error, "protocol error");
@@ -176,7 +185,7 @@ impl Connection {
                 return Ok(());
             }
             if self.monitor.is_some() {
-                return self.stream_monitor(stream).await;
+                return observe::stream_monitor(self, stream).await;
             }
             if input.is_empty() && input.capacity() > KEEP_BUFFER {
                 input = BytesMut::with_capacity(READ_CHUNK);
@@ -215,7 +224,7 @@ impl Connection {
             return;
         }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
-        observe::feed_monitors(&self.rt, &self.client, self.db, &args);
+        observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         match spec.routing {
             Routing::SingleKey => {
                 // The arity check does not guarantee the key is there: OBJECT's key is argument
@@ -266,8 +275,9 @@ impl Connection {
             Routing::Connection => {
                 // Timed here, as Shard::execute times the commands that run inside a shard.
                 let running = self.rt.shard.borrow_mut().observe.begin(spec);
-                // Kept for the slow log; inline (no allocation) for the short commands here.
-                let logged: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
+                // Kept for the slow log (AUTH's password redacted, as Redis does); inline, with
+                // no allocation, for the short commands here.
+                let logged = command::observe::loggable(spec, &args);
                 let reply = commands::run(self, spec, args).await;
                 match &reply {
                     Some(reply) => self.record(running, &logged, reply),
@@ -301,11 +311,15 @@ impl Connection {
                 conn: self.client.id,
                 seq: next_seq,
             };
-            let done = self
-                .rt
-                .shard
-                .borrow_mut()
-                .submit(spec, self.db, args, reply_to, now_ms);
+            let mut shard = self.rt.shard.borrow_mut();
+            let before = shard.binlog_position();
+            let done = shard.submit(spec, self.db, args, reply_to, now_ms);
+            let after = shard.binlog_position();
+            drop(shard);
+            if after > before {
+                let ack = &self.client.ack_position;
+                ack.set(ack.get().max(after));
+            }
             match done {
                 Some(reply) => self.push_reply(reply),
                 None => {
@@ -338,8 +352,9 @@ impl Connection {
     }
 
     fn encode(&mut self, reply: &Reply) {
-        if reply.is_error() {
+        if let Reply::Error(text) = reply {
             self.errors += 1;
+            self.rt.shard.borrow_mut().observe.count_error(text);
         }
         reply.encode(&mut self.out, self.protocol);
     }
@@ -361,35 +376,6 @@ impl Connection {
         self.client.inbox.reset();
     }
 }
-
-impl Connection {
-    /// MONITOR mode: streams the commands every shard feeds to this client until it goes away
-    /// (a failed write) or the server closes it. Input is no longer read, as in Redis, where a
-    /// monitoring client can only disconnect.
-    async fn stream_monitor(&mut self, stream: &net::Connection) -> std::io::Result<()> {
-        let Some(lines) = self.monitor.clone() else {
-            return Ok(());
-        };
-        let mut out = Vec::new();
-        loop {
-            out.clear();
-            while let Ok(line) = lines.try_recv() {
-                out.extend_from_slice(&line);
-            }
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-                self.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
-            }
-            if self.client.meta.borrow().closing || self.rt.shutting_down.get() {
-                return Ok(());
-            }
-            glommio::timer::sleep(MONITOR_POLL).await;
-        }
-    }
-}
-
-/// How often a MONITOR connection looks for new lines.
-const MONITOR_POLL: Duration = Duration::from_millis(2);
 
 /// The free space at the end of `input`, at least `want` bytes, as a slice a socket read can fill.
 /// Not zeroed: zeroing 16 KiB before every small read cost measurable CPU per request.

@@ -76,12 +76,24 @@ async fn wait(client: &Client) {
 }
 
 /// Takes locks for `tx` on each (shard, keys), in the given (ascending) order.
-async fn lock_in_order(rt: &Runtime, client: &Client, tx: TxId, locks: Vec<(usize, Vec<LockKey>)>) {
+/// Takes locks for `tx` on each (shard, keys), in the given (ascending) order. A shard whose
+/// binlog cannot be written grants with its `-MISCONF` refusal instead of OK; the first such
+/// refusal is returned, so that a write refuses as a whole before any shard runs a part of it.
+async fn lock_in_order(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    locks: Vec<(usize, Vec<LockKey>)>,
+) -> Option<Reply> {
+    let mut refusal = None;
     for (shard, keys) in locks {
         let seq = rt.submit(shard, client, Op::Lock { tx, keys });
         wait(client).await;
-        let _granted = client.inbox.take(seq);
+        if let error @ Reply::Error(_) = client.inbox.take(seq).into_reply() {
+            refusal.get_or_insert(error);
+        }
     }
+    refusal
 }
 
 /// Runs a multi-key command whose keys span shards.
@@ -123,13 +135,19 @@ async fn fan_out(
     args: &[Bytes],
 ) -> Reply {
     let parts = split(rt, db, spec, args);
+    let parts_count = parts.len() as u16;
     let tx = rt.new_tx_id();
     let locks = parts.iter().map(|(s, p)| (*s, p.keys.clone())).collect();
-    lock_in_order(rt, client, tx, locks).await;
+    let refusal = lock_in_order(rt, client, tx, locks).await;
+    if let Some(refusal) = refusal.filter(|_| spec.is_write()) {
+        unlock_all(rt, client, tx, parts.keys().copied()).await;
+        return refusal;
+    }
 
     let mut sent = Vec::with_capacity(parts.len());
     for (shard, part) in parts {
         let op = Op::TxCommand {
+            participants: parts_count,
             tx,
             spec,
             db,
@@ -175,8 +193,12 @@ async fn lock_all_and_run(
     tx: TxId,
     locks: Vec<(usize, Vec<LockKey>)>,
     checks: Vec<(usize, usize, Vec<Bytes>)>,
-) -> Vec<Reply> {
-    lock_in_order(rt, client, tx, locks).await;
+) -> Result<Vec<Reply>, Reply> {
+    let shards: Vec<usize> = locks.iter().map(|(shard, _)| *shard).collect();
+    if let Some(refusal) = lock_in_order(rt, client, tx, locks).await {
+        unlock_all(rt, client, tx, shards.into_iter()).await;
+        return Err(refusal);
+    }
     let mut seqs = Vec::new();
     for (shard, db, check_args) in checks {
         let Some(spec) = command::lookup(&check_args[0]) else {
@@ -186,6 +208,7 @@ async fn lock_all_and_run(
             shard,
             client,
             Op::TxCommand {
+                participants: 0,
                 tx,
                 spec,
                 db,
@@ -195,9 +218,10 @@ async fn lock_all_and_run(
         ));
     }
     wait(client).await;
-    seqs.into_iter()
+    Ok(seqs
+        .into_iter()
         .map(|seq| client.inbox.take(seq).into_reply())
-        .collect()
+        .collect())
 }
 
 async fn unlock_all(rt: &Runtime, client: &Client, tx: TxId, shards: impl Iterator<Item = usize>) {
@@ -241,7 +265,10 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
             exists_args(&[(dst_db as u16, dst.clone())]),
         ));
     }
-    let found = lock_all_and_run(rt, client, tx, locks, checks).await;
+    let found = match lock_all_and_run(rt, client, tx, locks, checks).await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
+    };
     let blocked = !replace && found.get(1) != Some(&Reply::Integer(0));
     if found.first() != Some(&Reply::Integer(1)) || blocked {
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
@@ -271,6 +298,7 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         client,
         Op::TxPutEntries {
             tx,
+            participants: 1,
             db: dst_db,
             entries,
         },
@@ -295,17 +323,26 @@ pub async fn run_everywhere(
         // order, like any transaction's) while its parts run, so it never lands between the parts
         // of a cross-shard command: FLUSHALL cannot leave half an MSET, KEYS never lists one.
         let tx = rt.new_tx_id();
+        let mut refusal = None;
         if rt.nshards > 1 {
             for shard in 0..rt.nshards {
                 let seq = rt.submit(shard, client, Op::LockAll { tx });
                 wait(client).await;
-                let _granted = client.inbox.take(seq);
+                if let error @ Reply::Error(_) = client.inbox.take(seq).into_reply() {
+                    refusal.get_or_insert(error);
+                }
             }
+        }
+        if let Some(refusal) = refusal.filter(|_| spec.is_write()) {
+            unlock_all(rt, client, tx, 0..rt.nshards).await;
+            client.inbox.reset();
+            return refusal;
         }
         let seqs: Vec<u32> = (0..rt.nshards)
             .map(|shard| {
                 let op = if rt.nshards > 1 {
                     Op::TxCommand {
+                        participants: rt.nshards as u16,
                         tx,
                         spec,
                         db,

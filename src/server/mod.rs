@@ -30,6 +30,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, info, warn};
 
 use crate::admin::{self, AdminThreads, Observability};
+use crate::binlog::recovery::{self, RecoverOptions, ShardState};
+use crate::binlog::{segment, Writer};
 use crate::config::Config;
 use crate::slot::SlotTable;
 use router::Mail;
@@ -59,6 +61,8 @@ pub enum ServerError {
     Executor { shard: usize, message: String },
     #[error("could not start the admin threads: {0}")]
     Admin(std::io::Error),
+    #[error("{0}")]
+    Recovery(String),
 }
 
 /// Facts fixed at start-up that INFO reports.
@@ -226,6 +230,10 @@ pub fn start_with_file(
         0 => vec![Vec::new(); shards],
         memcached_port => bind_listeners(&config, memcached_port, shards)?.1,
     };
+    let recovered = recover_data(&config, shards)?;
+    // Coordinator transaction ids restart at 0 with every run; in the binlog they are offset by
+    // the start time so that recovery never mistakes one run's transaction for another's.
+    let tx_epoch = now_ms() << 20;
     // `port 0` asks for any free port; from here on the configuration names the one chosen, so
     // CONFIG GET port tells clients where the server listens, as it does in Redis.
     config.port = port;
@@ -259,8 +267,15 @@ pub fn start_with_file(
 
     let mut shard_controls = Vec::with_capacity(shards);
     let mut executors = Vec::with_capacity(shards);
+    let mut recovered = recovered.into_iter();
     for (shard, (fds, memcached_fds)) in listeners.into_iter().zip(memcached_listeners).enumerate()
     {
+        let state = recovered.next();
+        let (fsync_bell, fsync_ringer) =
+            net::doorbell_pair().map_err(|e| ServerError::Executor {
+                shard,
+                message: format!("fsync doorbell: {e}"),
+            })?;
         let placement = if config.cpu_affinity && !cores.is_empty() {
             Placement::Fixed(cores[shard % cores.len()])
         } else {
@@ -285,10 +300,14 @@ pub fn start_with_file(
             let rt = Rc::new(Runtime::new(
                 shard, shards, config, slots, facts, control_tx, obs,
             ));
+            if let Err(message) = install_state(&rt, state, tx_epoch, fsync_ringer) {
+                let _ = ready_tx.send(Err(message));
+                return;
+            }
             let fds = fds.into_iter().map(|fd| (fd, Speaks::Resp));
             let memcached_fds = memcached_fds.into_iter().map(|fd| (fd, Speaks::Memcache));
             let fds = fds.chain(memcached_fds).collect();
-            run_shard(rt, fds, addresses, mailbox, shard_rx, ready_tx).await;
+            run_shard(rt, fds, addresses, mailbox, shard_rx, ready_tx, fsync_bell).await;
         });
         match spawned {
             Ok(handle) => executors.push(handle),
@@ -352,6 +371,129 @@ pub fn start_with_file(
     })
 }
 
+/// Rebuilds every shard from the data directory (snapshot + binlog), all shards in parallel.
+fn recover_data(config: &Config, shards: usize) -> Result<Vec<ShardState>, ServerError> {
+    let on_disk = segment::list_shards(&config.dir).map_err(|e| {
+        ServerError::Recovery(format!("can't read '{}': {e}", config.dir.display()))
+    })?;
+    let holds_data = |path: &std::path::Path| {
+        std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+    };
+    if let Some((extra, _)) = on_disk
+        .iter()
+        .find(|(id, path)| *id >= shards && holds_data(path))
+    {
+        return Err(ServerError::Recovery(format!(
+            "the data directory '{}' holds data of shard {extra}, but this server runs {shards} shard(s): start it with --threads {} (changing the shard count of a data directory is not supported yet)",
+            config.dir.display(),
+            on_disk.iter().map(|(id, _)| id + 1).max().unwrap_or(shards)
+        )));
+    }
+    let options = RecoverOptions {
+        shards,
+        databases: config.databases,
+        load_truncated: config.aof_load_truncated,
+        up_to_ms: None,
+        read_only: false,
+    };
+    recovery::recover(&config.dir, &options).map_err(|e| ServerError::Recovery(e.to_string()))
+}
+
+/// Gives a shard its recovered keyspace and, with `appendonly yes`, its binlog writer.
+fn install_state(
+    rt: &Runtime,
+    state: Option<ShardState>,
+    tx_epoch: u64,
+    fsync_ringer: net::Ringer,
+) -> Result<(), String> {
+    let config = rt.config();
+    let mut shard = rt.shard.borrow_mut();
+    shard.tx_epoch = tx_epoch;
+    shard.snapshots.last_save_unix = now_ms() / 1000;
+    let Some(state) = state else {
+        return Ok(());
+    };
+    shard.keyspace = state.keyspace;
+    // Recovery builds a plain keyspace; CAS values must keep this shard's stride, above every
+    // CAS the recovered items and replayed writes carried.
+    let recovered_cas = shard.keyspace.cas.high_water();
+    shard.keyspace.cas = crate::keyspace::CasSource::new(rt.id);
+    shard.keyspace.cas.observe(recovered_cas);
+    shard.set_last_timestamp(state.last_timestamp_ms);
+    if let Some(snapshot) = &state.snapshot {
+        shard.snapshots.last_position = snapshot.position;
+        shard.snapshots.last_timestamp_ms = snapshot.timestamp_ms;
+    }
+    if !config.appendonly {
+        return Ok(());
+    }
+    shard.keyspace.keep_expired_keys();
+    let writer = Writer::open(
+        &config.dir,
+        rt.id,
+        state.next_position,
+        (state.segments, state.segment_bytes),
+        Runtime::writer_options(&config),
+        Box::new(move || fsync_ringer.ring()),
+    )
+    .map_err(|e| format!("can't open the binlog in '{}': {e}", config.dir.display()))?;
+    shard.binlog = Some(writer);
+    Ok(())
+}
+
+/// The binlog's tasks on a shard: the flusher, which writes each loop turn's records with one
+/// write once the turn's other tasks ran, and the fsync doorbell, rung by the fsync thread.
+fn spawn_binlog_tasks(rt: &Rc<Runtime>, fsync_bell: net::Doorbell) {
+    if rt.shard.borrow().binlog.is_none() {
+        return;
+    }
+    let flusher = rt.clone();
+    glommio::spawn_local(async move {
+        loop {
+            std::future::poll_fn(|cx| {
+                let mut shard = flusher.shard.borrow_mut();
+                let ready = shard
+                    .binlog
+                    .as_ref()
+                    .is_some_and(|w| w.has_buffered() && w.failure().is_none());
+                if ready {
+                    std::task::Poll::Ready(())
+                } else {
+                    shard.flush_waker = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            if let Some(writer) = flusher.shard.borrow_mut().binlog.as_mut() {
+                writer.flush();
+            }
+            flusher.wake_binlog_waiters();
+        }
+    })
+    .detach();
+    let rt = rt.clone();
+    glommio::spawn_local(async move {
+        loop {
+            fsync_bell.wait().await;
+            rt.wake_binlog_waiters();
+        }
+    })
+    .detach();
+}
+
+/// Whether a `save-schedule` time is now (each scheduled minute starts one snapshot).
+fn scheduled_save_due(rt: &Runtime, config: &Config) -> bool {
+    let minute = now_ms() / 60_000;
+    let due = config
+        .save_schedule_minutes()
+        .contains(&((minute % 1440) as u32));
+    if due && rt.last_scheduled_save.get() != minute {
+        rt.last_scheduled_save.set(minute);
+        return true;
+    }
+    false
+}
+
 fn control_loop(
     events: Receiver<ControlEvent>,
     shards: Vec<Sender<ShardControl>>,
@@ -409,6 +551,7 @@ async fn run_shard(
     mailbox: router::Mailbox,
     control: Receiver<ShardControl>,
     ready: Sender<Result<(), String>>,
+    fsync_bell: std::os::fd::OwnedFd,
 ) {
     let poller = match net::Poller::new() {
         Ok(poller) => poller,
@@ -425,6 +568,14 @@ async fn run_shard(
             return;
         }
     };
+
+    match net::Doorbell::new(&poller, fsync_bell) {
+        Ok(bell) => spawn_binlog_tasks(&rt, bell),
+        Err(error) => {
+            let _ = ready.send(Err(format!("fsync doorbell: {}", error)));
+            return;
+        }
+    }
 
     // Incoming mail: requests are handled in arrival order; replies go to the asking connection.
     let doorbell = match mailbox
@@ -468,6 +619,7 @@ async fn run_shard(
         })
         .detach();
         let (outbox, address) = (rt.replies_out[peer].clone(), addresses[peer].clone());
+        // Replies to writes reach this outbox only once the binlog acknowledged them (runtime).
         glommio::spawn_local(async move {
             loop {
                 let batch = outbox.next_batch().await;
@@ -603,7 +755,13 @@ async fn tick_loop(
                         rt.close_client(&client);
                     }
                 }
-                ShardControl::Exit => return,
+                ShardControl::Exit => {
+                    // Shutdown: the writer writes and syncs what it holds as it goes.
+                    let mut shard = rt.shard.borrow_mut();
+                    shard.binlog.take();
+                    shard.keyspace.drop_cut();
+                    return;
+                }
             }
         }
         let config = rt.config();
@@ -614,6 +772,15 @@ async fn tick_loop(
                 set_inherited_options(*fd, keepalive);
             }
         }
+        {
+            let scheduled = scheduled_save_due(rt, &config);
+            let mut shard = rt.shard.borrow_mut();
+            if let Some(writer) = shard.binlog.as_mut() {
+                writer.tick();
+            }
+            shard.snapshot_tick(&config, now_ms(), scheduled);
+        }
+        rt.wake_binlog_waiters();
         let expire_every = Duration::from_millis(1000 / config.hz.max(1) as u64);
         if last_expire.elapsed() >= expire_every {
             last_expire = Instant::now();

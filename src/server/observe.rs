@@ -32,6 +32,7 @@ pub enum ObserveOp {
     SlowlogReset,
     LatencySeries,
     LatencyReset(Vec<String>),
+    ErrorStats,
 }
 
 /// One shard's answer.
@@ -41,6 +42,7 @@ pub enum Observed {
     Count(u64),
     Latency(Vec<(String, Series)>),
     Reset(Vec<String>),
+    Errors(Vec<(String, u64)>),
 }
 
 /// Answers an [`ObserveOp`] on the shard that owns the data.
@@ -56,6 +58,13 @@ pub fn handle(rt: &Runtime, op: ObserveOp) -> Observed {
         }
         ObserveOp::LatencySeries => Observed::Latency(observe.latency.series()),
         ObserveOp::LatencyReset(names) => Observed::Reset(observe.latency.reset(&names)),
+        ObserveOp::ErrorStats => Observed::Errors(
+            observe
+                .error_codes
+                .iter()
+                .map(|(code, count)| (code.clone(), *count))
+                .collect(),
+        ),
     }
 }
 
@@ -283,10 +292,10 @@ async fn latency(conn: &mut Connection, args: &[Bytes]) -> Reply {
     }
 }
 
-/// INFO sections shardis adds from the published state: `commandstats` and `latencystats`
-/// (Redis's formats, on request or with "all"/"everything") and `health` (with the defaults).
-/// `before` is the INFO text they follow.
-pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> String {
+/// INFO sections shardis adds: `errorstats` (a default section in Redis), `commandstats` and
+/// `latencystats` (Redis's formats, on request or with "all"/"everything") and `health` (with
+/// the defaults). `before` is the INFO text they follow.
+pub async fn info_sections(conn: &mut Connection, requested: &[Bytes], before: &str) -> String {
     let wants = |name: &str, default: bool| {
         if requested.is_empty() {
             return default;
@@ -297,6 +306,19 @@ pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> St
                 || eq_ignore_case(r, "everything")
                 || (default && eq_ignore_case(r, "default"))
         })
+    };
+    let errors = if wants("errorstats", true) {
+        let mut merged: std::collections::BTreeMap<String, u64> = Default::default();
+        for observed in gather_observed(conn, ObserveOp::ErrorStats).await {
+            if let Observed::Errors(list) = observed {
+                for (code, count) in list {
+                    *merged.entry(code).or_default() += count;
+                }
+            }
+        }
+        Some(merged)
+    } else {
+        None
     };
     let mut text = String::new();
     let mut section = |header: &str, lines: Vec<String>| {
@@ -311,6 +333,15 @@ pub fn info_sections(conn: &Connection, requested: &[Bytes], before: &str) -> St
             text.push_str("\r\n");
         }
     };
+    if let Some(errors) = errors {
+        section(
+            "Errorstats",
+            errors
+                .iter()
+                .map(|(code, count)| format!("errorstat_{code}:count={count}"))
+                .collect(),
+        );
+    }
     if wants("commandstats", false) || wants("latencystats", false) {
         let totals = command_totals(conn);
         if wants("commandstats", false) {
@@ -386,10 +417,41 @@ fn health_lines(obs: &Observability) -> Vec<String> {
 
 // ---- MONITOR -----------------------------------------------------------------------------------
 
+/// MONITOR mode: streams the commands every shard feeds to this client until it goes away (a
+/// failed write) or the server closes it. Input is no longer read, as in Redis, where a
+/// monitoring client can only disconnect.
+pub async fn stream_monitor(
+    conn: &mut Connection,
+    stream: &super::net::Connection,
+) -> std::io::Result<()> {
+    let Some(lines) = conn.monitor.clone() else {
+        return Ok(());
+    };
+    let mut out = Vec::new();
+    loop {
+        out.clear();
+        while let Ok(line) = lines.try_recv() {
+            out.extend_from_slice(&line);
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            conn.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
+        }
+        if conn.client.meta.borrow().closing || conn.rt.shutting_down.get() {
+            return Ok(());
+        }
+        glommio::timer::sleep(MONITOR_POLL).await;
+    }
+}
+
+/// How often a MONITOR connection looks for new lines.
+const MONITOR_POLL: Duration = Duration::from_millis(2);
+
 /// Registers the connection as a monitor; the connection streams what it receives from then on.
 fn monitor(conn: &mut Connection) -> Reply {
     let (sender, receiver) = crossbeam_channel::unbounded();
     conn.rt.obs.monitors.add(conn.client.id, sender);
+    conn.client.meta.borrow_mut().monitor = true;
     conn.monitor = Some(receiver);
     Reply::ok()
 }
@@ -397,10 +459,17 @@ fn monitor(conn: &mut Connection) -> Reply {
 /// Sends a command about to run to every MONITOR client, in Redis's format:
 /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. Free while nobody monitors.
 #[inline]
-pub fn feed_monitors(rt: &Runtime, client: &super::runtime::Client, db: usize, args: &[Bytes]) {
+pub fn feed_monitors(
+    rt: &Runtime,
+    client: &super::runtime::Client,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) {
     if !rt.obs.monitors.active() {
         return;
     }
+    let args = crate::command::observe::loggable(spec, args);
     let micros = stats::unix_micros();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
@@ -409,7 +478,7 @@ pub fn feed_monitors(rt: &Runtime, client: &super::runtime::Client, db: usize, a
         db,
         client.addresses().0
     );
-    for arg in args {
+    for arg in &args {
         line.push_str(" \"");
         line.push_str(&crate::admin::monitor::quote(arg));
         line.push('"');

@@ -47,6 +47,8 @@ pub enum Op {
     /// Run a command inside transaction `tx`, which holds its keys; release afterwards if `unlock`.
     TxCommand {
         tx: TxId,
+        /// Shards that run a write part of `tx` (recorded in the binlog; see `binlog`).
+        participants: u16,
         spec: &'static CommandSpec,
         db: usize,
         args: Vec<Bytes>,
@@ -58,9 +60,11 @@ pub enum Op {
         db: usize,
         keys: Vec<Bytes>,
     },
-    /// Store (or delete, for `None`) several entries inside `tx`, then release its locks.
+    /// Store (or delete, for `None`) several entries inside `tx`, then release its locks;
+    /// `participants`: the shards that store a part of `tx` (recorded in the binlog).
     TxPutEntries {
         tx: TxId,
+        participants: u16,
         db: usize,
         entries: Vec<(Bytes, Option<Entry>)>,
     },
@@ -82,6 +86,8 @@ pub enum Op {
     ClientKill { filter: KillFilter, caller: u64 },
     /// Zero the counters INFO reports (CONFIG RESETSTAT).
     ResetStats,
+    /// BGSAVE, SAVE, BGREWRITEAOF, LASTSAVE on this shard.
+    Persist(super::runtime::PersistOp),
     /// Install a new configuration (CONFIG SET).
     Configure(Arc<Config>),
     /// This core's memcached counters and item count (memcached `stats`); zeroes the counters

@@ -7,14 +7,17 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
 
 use crate::admin::stats::ShardObserver;
 use crate::admin::Observability;
-use crate::command::server::{ClientInfo, ShardSnapshot};
+use crate::binlog::{snapshot, TxTag, WriterOptions};
+use crate::command::server::{ClientInfo, PersistenceFacts, ShardSnapshot};
 use crate::command::CommandLimits;
 use crate::config::Config;
 use crate::protocol::reply::Reply;
@@ -40,6 +43,10 @@ pub struct Client {
     pub fd: RawFd,
     pub inbox: Inbox,
     pub meta: RefCell<ClientMeta>,
+    /// The highest binlog position of this core that a write of the connection's current batch
+    /// reached: its replies leave once the binlog acknowledges it (0 = the batch logged nothing
+    /// here, so nothing to wait for, whatever other connections wrote meanwhile).
+    pub ack_position: Cell<u64>,
 }
 
 impl Client {
@@ -83,6 +90,8 @@ pub struct ClientMeta {
     pub output_memory: usize,
     /// Set when CLIENT KILL, idle timeout or shutdown asks the connection to end.
     pub closing: bool,
+    /// Set by MONITOR (CLIENT LIST shows `flags=O`).
+    pub monitor: bool,
 }
 
 /// Connection counters of one core.
@@ -113,6 +122,29 @@ pub struct Runtime {
     pub obs: Arc<Observability>,
     next_client: Cell<u64>,
     next_tx: Cell<u64>,
+    /// Tasks waiting for the binlog to reach a position (replies held for durability).
+    binlog_waiters: RefCell<Vec<Waker>>,
+    /// Replies to other cores' writes waiting for their binlog position to be acknowledged:
+    /// (position, destination core, reply). Replies to reads never wait here, so reads are
+    /// served while a failing disk holds the writes.
+    held_replies: RefCell<Vec<(u64, usize, ReplyMessage)>>,
+    /// The binlog position when the request being handled started, while one is.
+    handling_from: Cell<Option<u64>>,
+    /// Minute of the day (UTC, with the day) of the last `save-schedule` snapshot started.
+    pub last_scheduled_save: Cell<u64>,
+}
+
+/// What a persistence command asks of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistOp {
+    /// BGSAVE: start a snapshot in the background.
+    BackgroundSave,
+    /// SAVE: take a snapshot now, replying when it is on disk.
+    Save,
+    /// BGREWRITEAOF: rotate the binlog, then snapshot in the background.
+    Rewrite,
+    /// LASTSAVE: unix seconds of the last successful snapshot.
+    LastSave,
 }
 
 impl Runtime {
@@ -146,6 +178,102 @@ impl Runtime {
             obs,
             next_client: Cell::new(0),
             next_tx: Cell::new(0),
+            binlog_waiters: RefCell::new(Vec::new()),
+            held_replies: RefCell::new(Vec::new()),
+            handling_from: Cell::new(None),
+            last_scheduled_save: Cell::new(0),
+        }
+    }
+
+    /// Binlog writer settings from a configuration.
+    pub fn writer_options(config: &Config) -> WriterOptions {
+        WriterOptions {
+            fsync: config.appendfsync,
+            segment_size: config.binlog_segment_size,
+            segment_seconds: config.binlog_segment_seconds,
+            failpoint: config.binlog_failpoint,
+        }
+    }
+
+    /// Wakes every task waiting on the binlog (after a flush or an fsync).
+    pub fn wake_binlog_waiters(&self) {
+        for waker in self.binlog_waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+        if self.held_replies.borrow().is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut *self.held_replies.borrow_mut());
+        let shard = self.shard.borrow();
+        let mut still = Vec::new();
+        for (position, peer, message) in held {
+            if shard
+                .binlog
+                .as_ref()
+                .is_none_or(|w| w.acknowledged(position))
+            {
+                self.replies_out[peer].push(message);
+            } else {
+                still.push((position, peer, message));
+            }
+        }
+        drop(shard);
+        self.held_replies.borrow_mut().extend(still);
+    }
+
+    /// Waits until a reply for a write at `position` may leave: the record is written (or, with
+    /// `appendfsync always`, durable). Returns at once without a binlog.
+    pub async fn wait_acknowledged(&self, position: u64) {
+        std::future::poll_fn(|cx| {
+            let shard = self.shard.borrow();
+            match &shard.binlog {
+                Some(writer) if !writer.acknowledged(position) => {
+                    self.binlog_waiters.borrow_mut().push(cx.waker().clone());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(()),
+            }
+        })
+        .await
+    }
+
+    /// Runs a persistence command on this shard.
+    pub fn persist(&self, op: PersistOp) -> Reply {
+        let mut shard = self.shard.borrow_mut();
+        if op == PersistOp::LastSave {
+            return Reply::Integer(shard.snapshots.last_save_unix as i64);
+        }
+        if shard.snapshots.in_progress() {
+            if op == PersistOp::Save {
+                // Redis refuses SAVE during BGSAVE; here SAVE finishes the one in progress.
+                return match shard.finish_snapshot() {
+                    Ok(()) => Reply::ok(),
+                    Err(_) => Reply::error_static("ERR"),
+                };
+            }
+            return match op {
+                PersistOp::Rewrite => {
+                    Reply::status("Background append only file rewriting scheduled")
+                }
+                _ => Reply::error_static("ERR Background save already in progress"),
+            };
+        }
+        if op == PersistOp::Rewrite {
+            if let Some(writer) = shard.binlog.as_mut() {
+                writer.rotate_now();
+            }
+        }
+        let dir = self.config().dir.clone();
+        if let Err(error) = shard.start_snapshot(&dir, now_ms()) {
+            return Reply::error(format!("ERR {error}"));
+        }
+        match op {
+            PersistOp::Save => match shard.finish_snapshot() {
+                Ok(()) => Reply::ok(),
+                Err(_) => Reply::error_static("ERR"),
+            },
+            PersistOp::Rewrite => Reply::status("Background append only file rewriting started"),
+            _ => Reply::status("Background saving started"),
         }
     }
 
@@ -199,14 +327,37 @@ impl Runtime {
         if reply_to.shard == self.id {
             let client = self.clients.borrow().get(&reply_to.conn).cloned();
             if let Some(client) = client {
+                let position = self.shard.borrow().binlog_position();
+                if self.handling_from.get().is_some_and(|from| position > from) {
+                    client
+                        .ack_position
+                        .set(client.ack_position.get().max(position));
+                }
                 client.inbox.deliver(reply_to.seq, response);
             }
         } else {
-            self.replies_out[reply_to.shard].push(ReplyMessage {
+            let message = ReplyMessage {
                 conn: reply_to.conn,
                 seq: reply_to.seq,
                 response,
-            });
+            };
+            // A reply to a request that logged something leaves once the binlog acknowledges it.
+            let shard = self.shard.borrow();
+            let position = shard.binlog_position();
+            let wrote = self.handling_from.get().is_some_and(|from| position > from);
+            let waits = wrote
+                && shard
+                    .binlog
+                    .as_ref()
+                    .is_some_and(|w| !w.acknowledged(position));
+            drop(shard);
+            if waits {
+                self.held_replies
+                    .borrow_mut()
+                    .push((position, reply_to.shard, message));
+            } else {
+                self.replies_out[reply_to.shard].push(message);
+            }
         }
     }
 
@@ -231,6 +382,13 @@ impl Runtime {
 
     /// Handles one request addressed to this shard.
     pub fn handle(&self, request: Request) {
+        let from = self.shard.borrow().binlog_position();
+        self.handling_from.set(Some(from));
+        self.handle_op(request);
+        self.handling_from.set(None);
+    }
+
+    fn handle_op(&self, request: Request) {
         let Request { reply_to, op } = request;
         if reply_to.shard != self.id {
             self.shard.borrow_mut().remote_commands += 1;
@@ -247,24 +405,31 @@ impl Runtime {
             }
             Op::Lock { tx, keys } => {
                 if self.shard.borrow_mut().lock(tx, keys, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::LockAll { tx } => {
                 if self.shard.borrow_mut().lock_all(tx, reply_to) {
-                    self.respond(reply_to, Response::Reply(Reply::ok()));
+                    let grant = self.shard.borrow().grant_reply();
+                    self.respond(reply_to, Response::Reply(grant));
                 }
             }
             Op::TxCommand {
                 tx,
+                participants,
                 spec,
                 db,
                 args,
                 unlock,
             } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
                 let mut shard = self.shard.borrow_mut();
                 shard.observe.caller = reply_to.conn;
-                let reply = shard.execute_part(spec, db, &args, now_ms());
+                let reply = shard.execute_part(spec, db, &args, now_ms(), Some(tag));
                 drop(shard);
                 self.respond(reply_to, Response::Reply(reply));
                 if unlock {
@@ -275,9 +440,22 @@ impl Runtime {
                 let entries = self.shard.borrow_mut().get_entries(db, &keys, now_ms());
                 self.respond(reply_to, Response::Entries(entries));
             }
-            Op::TxPutEntries { tx, db, entries } => {
-                self.shard.borrow_mut().put_entries(db, entries, now_ms());
-                self.respond(reply_to, Response::Reply(Reply::ok()));
+            Op::TxPutEntries {
+                tx,
+                participants,
+                db,
+                entries,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let stored = self
+                    .shard
+                    .borrow_mut()
+                    .put_entries(db, entries, now_ms(), tag);
+                let reply = stored.err().unwrap_or_else(Reply::ok);
+                self.respond(reply_to, Response::Reply(reply));
                 self.unlock(tx);
             }
             Op::Unlock { tx } => {
@@ -332,10 +510,17 @@ impl Runtime {
                 drop(shard);
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
+            Op::Persist(op) => {
+                let reply = self.persist(op);
+                self.respond(reply_to, Response::Reply(reply));
+            }
             Op::Configure(config) => {
                 let mut shard = self.shard.borrow_mut();
                 shard.limits = CommandLimits::from_config(&config);
                 shard.observe.configure(&config);
+                if let Some(writer) = shard.binlog.as_mut() {
+                    writer.set_options(Self::writer_options(&config));
+                }
                 drop(shard);
                 self.obs.configure(&config);
                 *self.config.borrow_mut() = config;
@@ -378,6 +563,7 @@ impl Runtime {
             query_buffer_free: meta.query_buffer_free,
             output_memory: meta.output_memory,
             reply_buffer_size: 16 * 1024,
+            monitor: meta.monitor,
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
@@ -426,16 +612,45 @@ impl Runtime {
             memory_estimate,
             remote_commands: shard.remote_commands,
             keyspace,
+            persistence: self.persistence_facts(&shard),
         }
     }
 
-    /// Registers a new connection; returns `None` when this core's share of `maxclients` is used.
+    fn persistence_facts(&self, shard: &Shard) -> PersistenceFacts {
+        let snapshots: &snapshot::Snapshots = &shard.snapshots;
+        let mut facts = PersistenceFacts {
+            snapshot_in_progress: snapshots.in_progress(),
+            last_save_unix: snapshots.last_save_unix,
+            last_snapshot_position: snapshots.last_position,
+            last_snapshot_duration_ms: (snapshots.completed > 0)
+                .then_some(snapshots.last_duration_ms),
+            snapshot_failure: snapshots.failure.clone(),
+            snapshots_completed: snapshots.completed,
+            ..Default::default()
+        };
+        if let Some(writer) = &shard.binlog {
+            let (segments, bytes) = writer.segment_stats();
+            facts.aof_enabled = true;
+            facts.appendfsync = writer.options().fsync.name();
+            facts.binlog_position = writer.last_position();
+            facts.binlog_written_position = writer.written_position();
+            facts.binlog_durable_position = writer.durable_position();
+            facts.binlog_segments = segments;
+            facts.binlog_bytes = bytes;
+            facts.write_failure = writer.failure().map(str::to_string);
+        }
+        facts
+    }
+
+    /// Registers a new connection; returns `None` when the server already has `maxclients`
+    /// clients (counted over every shard).
     pub fn register_client(&self, fd: RawFd) -> Option<Rc<Client>> {
         let config = self.config();
-        let share = (config.maxclients as usize).div_ceil(self.nshards);
         let mut counters = self.counters.borrow_mut();
         counters.total_connections_received += 1;
-        if self.clients.borrow().len() >= share {
+        let connected = &self.obs.connected_clients;
+        if connected.fetch_add(1, Ordering::Relaxed) >= config.maxclients as usize {
+            connected.fetch_sub(1, Ordering::Relaxed);
             counters.rejected_connections += 1;
             return None;
         }
@@ -444,6 +659,7 @@ impl Runtime {
             id: self.new_client_id(),
             fd,
             inbox: Inbox::default(),
+            ack_position: Cell::new(0),
             meta: RefCell::new(ClientMeta {
                 addresses: None,
                 name: String::new(),
@@ -458,6 +674,7 @@ impl Runtime {
                 query_buffer_free: 0,
                 output_memory: 0,
                 closing: false,
+                monitor: false,
             }),
         });
         self.clients.borrow_mut().insert(client.id, client.clone());
@@ -465,6 +682,8 @@ impl Runtime {
     }
 
     pub fn unregister_client(&self, id: u64) {
-        self.clients.borrow_mut().remove(&id);
+        if self.clients.borrow_mut().remove(&id).is_some() {
+            self.obs.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

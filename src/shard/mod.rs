@@ -1,14 +1,22 @@
 //! The per-core owner of state: one shard's keyspace, its intent locks and its counters.
 //!
 //! Everything here is synchronous; the server layer owns the runtime and calls in. [`Shard::execute`]
-//! is the one place a command runs against the keyspace (Redis's `call()`): the binlog will hook in
-//! here so that commands never journal themselves. Only the owning core ever touches a `Shard`.
+//! is the one place a command runs against the keyspace (Redis's `call()`) and the one place a
+//! write reaches the binlog: after a write command changed something (the keyspace's mutation
+//! count moved), its deterministic form is appended (`binlog::effect`); commands never journal
+//! themselves. While the binlog cannot be written, writes are refused with `-MISCONF` and reads go
+//! on. Only the owning core ever touches a `Shard`.
 
 pub mod locks;
+mod persistence;
+
+use std::task::Waker;
 
 use bytes::Bytes;
 
 use crate::admin::stats::ShardObserver;
+use crate::binlog::record::Body;
+use crate::binlog::{effect, snapshot, TxTag, Writer};
 use crate::command::{self, CommandLimits, CommandSpec, ExecContext};
 use crate::keyspace::{Entry, Keyspace};
 use crate::protocol::reply::Reply;
@@ -53,6 +61,16 @@ pub struct Shard {
     pub remote_commands: u64,
     /// Per-command counters, slow log and latency monitor, and what this shard publishes.
     pub observe: ShardObserver,
+    /// The binlog (`appendonly yes`); `None` when persistence is off.
+    pub binlog: Option<Writer>,
+    /// Woken when the first record of a loop turn is appended: the server's binlog flusher.
+    pub flush_waker: Option<Waker>,
+    /// Added to coordinator transaction ids in records, so ids of different runs never meet.
+    pub tx_epoch: u64,
+    /// Timestamps in records never go backwards (point-in-time restore cuts on them).
+    pub(crate) last_timestamp_ms: u64,
+    /// The snapshot being written, if any, and what the last one did (INFO, LASTSAVE).
+    pub snapshots: snapshot::Snapshots,
 }
 
 impl Shard {
@@ -64,7 +82,49 @@ impl Shard {
             locks: LockTable::default(),
             remote_commands: 0,
             observe: ShardObserver::detached(),
+            binlog: None,
+            flush_waker: None,
+            tx_epoch: 0,
+            last_timestamp_ms: 0,
+            snapshots: snapshot::Snapshots::default(),
         }
+    }
+
+    /// Position of the last record appended to the binlog (0 without one).
+    pub fn binlog_position(&self) -> u64 {
+        self.binlog.as_ref().map_or(0, Writer::last_position)
+    }
+
+    /// Redis's `-MISCONF` while the binlog (or a snapshot) cannot be written.
+    fn misconf(&self) -> Option<Reply> {
+        if let Some(cause) = self.binlog.as_ref().and_then(Writer::failure) {
+            return Some(Reply::error(format!("MISCONF {cause}")));
+        }
+        self.snapshots.misconf()
+    }
+
+    fn log(&mut self, now_ms: u64, db: usize, tx: TxTag, body: Body) {
+        let Some(writer) = self.binlog.as_mut() else {
+            return;
+        };
+        self.last_timestamp_ms = self.last_timestamp_ms.max(now_ms);
+        let tx = if tx.id == 0 && tx.participants == 0 {
+            tx
+        } else {
+            TxTag {
+                id: self.tx_epoch.wrapping_add(tx.id),
+                participants: tx.participants,
+            }
+        };
+        writer.append(self.last_timestamp_ms, db, tx, body);
+        if let Some(waker) = self.flush_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Sets the timestamp floor after recovery.
+    pub fn set_last_timestamp(&mut self, timestamp_ms: u64) {
+        self.last_timestamp_ms = timestamp_ms;
     }
 
     /// Runs one command whose arity was checked. The single choke point for every command that
@@ -76,35 +136,133 @@ impl Shard {
         args: &[Bytes],
         now_ms: u64,
     ) -> Reply {
+        self.execute_in(spec, db, args, now_ms, None)
+    }
+
+    /// [`Shard::execute`] for a part of a cross-shard transaction (`tx`: its id and how many shards
+    /// run a part; see the `binlog` module doc). A write part is logged even when it changed
+    /// nothing, so that recovery can count the parts.
+    pub fn execute_in(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        now_ms: u64,
+        tx: Option<TxTag>,
+    ) -> Reply {
         let Some(handler) = spec.handler else {
             return command::unknown_command_error(args);
         };
+        let logged = spec.is_write() && self.binlog.is_some();
+        if spec.is_write() {
+            if let Some(refusal) = self.misconf() {
+                return refusal;
+            }
+        }
+        let before = if logged { self.keyspace.mutations() } else { 0 };
         let mut ctx = ExecContext {
             keyspace: &mut self.keyspace,
             db_index: db,
             now_ms,
             limits: &self.limits,
+            propagate: None,
         };
         let running = self.observe.begin(spec);
         let reply = handler(&mut ctx, args);
+        let propagate = ctx.propagate.take();
         self.observe.end(running, args, reply.is_error());
+        if self.binlog.is_some() {
+            // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
+            self.log_expired(db, now_ms);
+        }
+        if logged {
+            let changed = self.keyspace.mutations() != before;
+            let tx = tx.filter(|tx| tx.participants > 1);
+            if changed {
+                let records = propagate.unwrap_or_else(|| {
+                    effect::deterministic(spec.name, db, args, &mut self.keyspace, now_ms)
+                });
+                for record in records {
+                    self.log(now_ms, db, tx.unwrap_or_default(), Body::Command(record));
+                }
+            } else if let Some(tx) = tx {
+                self.log(now_ms, db, tx, Body::Command(Vec::new()));
+            }
+        }
         reply
     }
 
+    /// Reads (and with `remove`, deletes, logged as DEL) a whole entry inside a cross-shard
+    /// transaction (RENAME/MOVE of a key to another shard).
+    pub fn take_entry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        remove: bool,
+        now_ms: u64,
+        tx: TxTag,
+    ) -> Option<Entry> {
+        if !remove {
+            return self.keyspace.db(db).get(key, now_ms).cloned();
+        }
+        let entry = self.keyspace.db(db).remove(key, now_ms);
+        let body = if entry.is_some() {
+            vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
+        } else {
+            Vec::new()
+        };
+        self.log(now_ms, db, tx, Body::Command(body));
+        entry
+    }
+
+    /// Stores a whole entry inside a cross-shard transaction (the destination of RENAME/COPY),
+    /// logged as an entry record. `Err` is the MISCONF refusal.
+    pub fn put_entry(
+        &mut self,
+        db: usize,
+        key: Bytes,
+        entry: Entry,
+        now_ms: u64,
+        tx: TxTag,
+    ) -> Result<(), Reply> {
+        if let Some(refusal) = self.misconf() {
+            return Err(refusal);
+        }
+        if self.binlog.is_some() {
+            let mut value = Vec::new();
+            snapshot::encode_value(&entry.value, &mut value);
+            let body = Body::Entry {
+                key: key.clone(),
+                expire_at: entry.expire_at,
+                value: value.into(),
+            };
+            self.log(now_ms, db, tx, body);
+        }
+        self.keyspace.db(db).insert(key, entry);
+        Ok(())
+    }
+
     /// Runs one shard's part of a command coordinated across shards (`server::coordinator`):
-    /// `execute`, except that the command's counters, slow log and latency are recorded once, by
-    /// the coordinating connection, rather than once per part.
+    /// [`Shard::execute_in`], except that the command's counters, slow log and latency are
+    /// recorded once, by the coordinating connection, rather than once per part.
     pub fn execute_part(
         &mut self,
         spec: &'static CommandSpec,
         db: usize,
         args: &[Bytes],
         now_ms: u64,
+        tx: Option<TxTag>,
     ) -> Reply {
         self.observe.quiet = true;
-        let reply = self.execute(spec, db, args, now_ms);
+        let reply = self.execute_in(spec, db, args, now_ms, tx);
         self.observe.quiet = false;
         reply
+    }
+
+    /// What a granted lock answers: OK, or the MISCONF refusal while writes are refused, so
+    /// that a cross-shard write refuses as a whole before any part runs (see the coordinator).
+    pub fn grant_reply(&self) -> Reply {
+        self.misconf().unwrap_or_else(Reply::ok)
     }
 
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
@@ -165,7 +323,7 @@ impl Shard {
         for waiter in ready {
             match waiter {
                 Waiter::Lock { token, .. } | Waiter::LockAll { token, .. } => {
-                    replies.push((token.reply_to, Reply::ok()))
+                    replies.push((token.reply_to, self.grant_reply()))
                 }
                 Waiter::Command { token, .. } => {
                     self.observe.caller = token.reply_to.conn;
@@ -190,23 +348,47 @@ impl Shard {
             .collect()
     }
 
-    /// Stores the outcome of a gathered cross-shard command: each key gets its new entry, or is
-    /// deleted when `None`. The caller holds the keys' locks. Like [`Shard::execute`], a place
-    /// where writes reach the keyspace (and so the binlog).
-    pub fn put_entries(&mut self, db: usize, entries: Vec<(Bytes, Option<Entry>)>, now_ms: u64) {
-        let db = self.keyspace.db(db);
+    /// Stores the outcome of a gathered cross-shard command: each key gets its new entry (logged
+    /// as an entry record), or is deleted when `None` (logged as DEL), all under `tx`'s tag. The
+    /// caller holds the keys' locks. `Err` is the MISCONF refusal, before anything changed.
+    pub fn put_entries(
+        &mut self,
+        db: usize,
+        entries: Vec<(Bytes, Option<Entry>)>,
+        now_ms: u64,
+        tx: TxTag,
+    ) -> Result<(), Reply> {
+        if let Some(refusal) = self.misconf() {
+            return Err(refusal);
+        }
         for (key, entry) in entries {
             match entry {
-                Some(entry) => db.insert(key, entry),
+                Some(entry) => self.put_entry(db, key, entry, now_ms, tx)?,
                 None => {
-                    db.remove(&key, now_ms);
+                    self.take_entry(db, &key, true, now_ms, tx);
                 }
             }
         }
+        Ok(())
     }
 
     /// Runs bounded active expiry (called from the shard's tick).
     pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
-        self.keyspace.active_expire(now_ms, budget)
+        let removed = self.keyspace.active_expire(now_ms, budget);
+        if removed > 0 && self.binlog.is_some() {
+            for db in 0..self.keyspace.databases() {
+                self.log_expired(db, now_ms);
+            }
+        }
+        removed
+    }
+
+    /// Logs a DEL for each key expiry reclaimed in `db` (Redis's propagation of expired keys), so
+    /// that the binlog alone says when a key went, for replicas as for replay.
+    fn log_expired(&mut self, db: usize, now_ms: u64) {
+        for key in self.keyspace.take_expired_keys(db) {
+            let body = Body::Command(vec![Bytes::from_static(b"DEL"), key]);
+            self.log(now_ms, db, TxTag::default(), body);
+        }
     }
 }

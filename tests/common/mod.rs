@@ -22,6 +22,8 @@ pub struct TestServer {
     pub admin_port: Option<u16>,
     pub dir: PathBuf,
     handle: Option<ServerHandle>,
+    /// Whether dropping the server deletes `dir` (not for a dir a test reuses across restarts).
+    owns_dir: bool,
 }
 
 impl TestServer {
@@ -32,11 +34,27 @@ impl TestServer {
 
     /// A server with `threads` shards and extra directives (`[("timeout", "1")]`).
     pub fn start_with(threads: usize, directives: &[(&str, &str)]) -> TestServer {
-        let dir = std::env::temp_dir().join(format!(
-            "shardis-test-{}-{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
+        let mut server = Self::start_in(&temp_data_dir(), threads, directives);
+        server.owns_dir = true;
+        server
+    }
+
+    /// A server on an existing data directory (a restart); the directory outlives the server.
+    pub fn start_in(
+        dir: &std::path::Path,
+        threads: usize,
+        directives: &[(&str, &str)],
+    ) -> TestServer {
+        Self::try_start_in(dir, threads, directives).expect("server starts")
+    }
+
+    /// Like [`TestServer::start_in`], returning the start-up error (a refused recovery).
+    pub fn try_start_in(
+        dir: &std::path::Path,
+        threads: usize,
+        directives: &[(&str, &str)],
+    ) -> Result<TestServer, server::ServerError> {
+        let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = Config::default();
         let mut apply = |name: &str, value: &str| {
@@ -65,15 +83,15 @@ impl TestServer {
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| {
                 panic!("server with {threads} shards did not start within {START_TIMEOUT:?}")
-            })
-            .expect("server starts");
-        TestServer {
+            })?;
+        Ok(TestServer {
             port: handle.port,
             memcached_port: 0,
             admin_port: handle.admin_port,
             dir,
             handle: Some(handle),
-        }
+            owns_dir: false,
+        })
     }
 
     /// A server that also speaks memcached, on a port found free just before; tried again on
@@ -226,7 +244,101 @@ impl Drop for TestServer {
                 handle.wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, for one test's data.
+pub fn temp_data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shardis-test-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The shardis binary run as a child process, for tests that must kill it (kill -9): it cannot
+/// report an ephemeral port, so a free one is found by binding port 0 first; readiness is a
+/// successful connection.
+pub struct ChildServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl ChildServer {
+    pub fn start(
+        dir: &std::path::Path,
+        threads: usize,
+        directives: &[(&str, &str)],
+    ) -> ChildServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"));
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ]);
+        command.args([
+            "--cpu-affinity",
+            "no",
+            "--dir",
+            dir.to_str().expect("utf-8 dir"),
+        ]);
+        command.args(["--loglevel", "warning"]);
+        // Parallel tests cannot all listen on 11211 and 9379; a test that wants them says so.
+        command.args(["--memcached-port", "0", "--admin-port", "0"]);
+        for (name, value) in directives {
+            command.arg(format!("--{name}")).arg(value);
+        }
+        let mut child = command.spawn().expect("run shardis");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("shardis exited during start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "shardis did not start listening");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        ChildServer {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+        }
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client")
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SHUTDOWN-like stop (SIGTERM) and wait.
+    pub fn stop(mut self) {
+        // SAFETY: signalling our own child process by its pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -428,6 +540,15 @@ pub fn for_each_topology(f: impl Fn(&TestServer)) {
         // Shown with the failure, so a broken assertion names its topology.
         eprintln!("--- topology: {threads} shard(s)");
         let server = TestServer::start(threads);
+        f(&server);
+    }
+}
+
+/// Runs `f` against a server with 1, 2 and 4 shards that also listens for memcached.
+pub fn for_each_memcached_topology(f: impl Fn(&TestServer)) {
+    for threads in TOPOLOGIES {
+        eprintln!("--- topology: {threads} shard(s), memcached port");
+        let server = TestServer::start_memcached(threads);
         f(&server);
     }
 }

@@ -2,7 +2,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::command::{CommandLimits, ExecContext};
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace, Value};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -16,6 +16,7 @@ fn run(keyspace: &mut Keyspace, spec: &CommandSpec, args: &[&[u8]]) -> Outcome {
         db_index: 0,
         now_ms: NOW,
         limits: &limits,
+        propagate: None,
     };
     let handler = spec.handler.expect("handler");
     Outcome::from_reply(handler(&mut ctx, &full))

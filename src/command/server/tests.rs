@@ -62,6 +62,7 @@ fn shards() -> Vec<ShardSnapshot> {
             memory_estimate: 524_288,
             remote_commands: 3,
             keyspace: vec![(0, 20, 1, 6000)],
+            persistence: Default::default(),
         },
         ShardSnapshot {
             shard: 0,
@@ -78,6 +79,7 @@ fn shards() -> Vec<ShardSnapshot> {
             memory_estimate: 1_048_576,
             remote_commands: 7,
             keyspace: vec![(0, 10, 4, 1000), (3, 5, 0, 0)],
+            persistence: Default::default(),
         },
     ]
 }
@@ -251,6 +253,7 @@ fn client_list_line_in_redis_field_order() {
         lib_version: "5.0.1".to_string(),
         shard: 1,
         reply_buffer_size: 1024,
+        monitor: false,
     };
     assert_eq!(
         client_list_line(&client),

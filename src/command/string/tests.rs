@@ -728,6 +728,7 @@ fn stored_values_do_not_share_the_request_buffer() {
         db_index: 0,
         now_ms: h.now_ms,
         limits: &h.limits,
+        propagate: None,
     };
     assert_eq!(crate::command::run(&mut ctx, &args), Reply::ok());
     let now_ms = h.now_ms;

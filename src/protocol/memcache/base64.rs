@@ -9,7 +9,7 @@ fn value(byte: u8) -> Option<u32> {
 
 /// Decodes `text`; `None` if it is empty, not a multiple of 4 long, or has a stray character.
 pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.is_empty() || text.len() % 4 != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);

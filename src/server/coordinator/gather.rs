@@ -56,7 +56,15 @@ pub(super) async fn run(
             (*shard, keys)
         })
         .collect();
-    lock_in_order(rt, client, tx, locks).await;
+    let refusal = lock_in_order(rt, client, tx, locks).await;
+    if let Some(refusal) = refusal.filter(|_| spec.is_write()) {
+        // A shard refuses writes (MISCONF): the whole command is refused before any part runs.
+        for shard in keys_by_shard.keys() {
+            rt.submit(*shard, client, Op::Unlock { tx });
+        }
+        wait(client).await;
+        return refusal;
+    }
 
     let fetches: Vec<(usize, u32)> = keys_by_shard
         .iter()
@@ -92,6 +100,7 @@ pub(super) async fn run(
         db_index: db,
         now_ms,
         limits: &limits,
+        propagate: None,
     };
     let reply = handler(&mut ctx, args);
 
@@ -104,12 +113,31 @@ pub(super) async fn run(
             }
         }
     }
+    // Only the shards that store something log a part of the transaction.
+    let participants = changes.len() as u16;
+    let mut stores = Vec::new();
     for shard in keys_by_shard.keys() {
         match changes.remove(shard) {
-            Some(entries) => rt.submit(*shard, client, Op::TxPutEntries { tx, db, entries }),
-            None => rt.submit(*shard, client, Op::Unlock { tx }),
-        };
+            Some(entries) => {
+                let op = Op::TxPutEntries {
+                    tx,
+                    participants,
+                    db,
+                    entries,
+                };
+                stores.push(rt.submit(*shard, client, op));
+            }
+            None => {
+                rt.submit(*shard, client, Op::Unlock { tx });
+            }
+        }
     }
     wait(client).await;
+    // A shard whose disk fails refuses its part (MISCONF); say so rather than the reply.
+    for seq in stores {
+        if let error @ Reply::Error(_) = client.inbox.take(seq).into_reply() {
+            return error;
+        }
+    }
     reply
 }

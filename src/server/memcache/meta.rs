@@ -58,7 +58,7 @@ pub(super) fn request(conn: &mut McConnection, command: Command) {
             };
             // Memcached: add ignores a CAS; the others compare it.
             let compare = options.compare_cas.filter(|_| mode != StoreMode::Add);
-            let args = store_args(
+            let mut args = store_args(
                 conn,
                 key,
                 mode,
@@ -68,6 +68,9 @@ pub(super) fn request(conn: &mut McConnection, command: Command) {
                 compare,
                 options.new_cas,
             );
+            if options.invalidate && compare.is_some() {
+                args.push(Bytes::from_static(b"I"));
+            }
             conn.submit(&semantics::STORE, args);
         }
         Kind::SetTooLarge => {

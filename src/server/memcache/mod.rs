@@ -200,7 +200,7 @@ impl McConnection {
 
     /// A CAS value for a write, drawn from this core's source.
     fn draw_cas(&self) -> u64 {
-        self.rt.shard.borrow_mut().keyspace.cas.next()
+        self.rt.shard.borrow_mut().keyspace.cas.draw()
     }
 
     /// Memcached's exptime as an absolute deadline in ms: 0 never; negative already past; up to
@@ -330,7 +330,8 @@ fn item_size(key_len: usize, data_len: usize, flags: u32) -> usize {
     48 + 8 + key_len + 1 + data_len + 2 + if flags == 0 { 0 } else { 4 }
 }
 
-/// The `__mc.store` mode for a store request.
+/// `__mc.store` arguments for a store request, drawing its CAS unless it brings one (meta `E`).
+#[allow(clippy::too_many_arguments)]
 fn store_args(
     conn: &McConnection,
     key: Bytes,

@@ -1,6 +1,7 @@
 //! The classic text commands: which internal commands a request runs, and memcached 1.6's
 //! reply lines for their outcomes.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -211,12 +212,12 @@ pub(super) fn write(
                         });
                         out.put_slice(b"VALUE ");
                         out.put_slice(key);
-                        let header = if cas {
-                            format!(" {} {} {}\r\n", view.flags, view.data.len(), view.cas)
+                        // fmt::Write into the output buffer: no allocation per hit.
+                        let _ = if cas {
+                            write!(out, " {} {} {}\r\n", view.flags, view.data.len(), view.cas)
                         } else {
-                            format!(" {} {}\r\n", view.flags, view.data.len())
+                            write!(out, " {} {}\r\n", view.flags, view.data.len())
                         };
-                        out.put_slice(header.as_bytes());
                         out.put_slice(&view.data);
                         out.put_slice(b"\r\n");
                     }

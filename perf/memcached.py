@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""memcached 1.6 (the Debian package) and shardis's memcached port side by side, alternating.
+
+    python3 perf/memcached.py [--rounds 5] [--requests 200000] [--connects 20000] > perf/last-memcached.md
+
+Scenarios, each run against memcached then shardis, round after round:
+  long-lived   CONNECTIONS connections kept open, each doing set/get request-response (no pipelining)
+  connect      connect, one set or get, close; spread over 127.0.0.1-127.0.0.8 (the ephemeral-port
+               ceiling of one address pair is ~15k connections/s, see PERF-METHOD.md section 3)
+
+Both servers get one core (taskset core 0, memcached -t 1, shardis --threads 1) and the load
+generator another (core 1). The figure that matters is the server's CPU time per request, read from
+/proc/<pid>/stat before and after each run (utime+stime, all threads); throughput is reported too, but
+this generator (Python, one process) sets the pace on non-pipelined load. Reports medians over rounds
+and the ratio memcached/shardis of CPU per request (above 1: shardis is cheaper). Every reply is
+checked. Standard library only; needs memcached, taskset and target/release/shardis.
+"""
+
+import argparse
+import os
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+TICKS = os.sysconf("SC_CLK_TCK")
+VALUE = b"x" * 32
+ADDRESSES = [f"127.0.0.{i}" for i in range(1, 9)]
+
+
+def progress(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of `pid`, in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def wait_port(port, proc):
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"server exited during start-up: {proc.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"port {port} never opened")
+
+
+def start(name, args):
+    binary, port = args.shardis, args.port
+    if name == "memcached":
+        command = ["memcached", "-p", str(port), "-U", "0", "-t", "1", "-l", "0.0.0.0",
+                   "-c", "4096", "-m", "1024"]
+        if os.getuid() == 0:
+            command += ["-u", "root"]
+    else:
+        data = tempfile.mkdtemp(prefix="shardis-perf-")
+        command = [binary, "--threads", "1", "--port", "0", "--bind", "0.0.0.0",
+                   "--memcached-port", str(port), "--dir", data, "--maxclients", "4096",
+                   "--loglevel", "warning"]
+    proc = subprocess.Popen(["taskset", "-c", "0"] + command,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc
+
+
+def read_reply(sock, buf, want_value):
+    """Reads one reply; returns (ok, rest of buffer)."""
+    while True:
+        if want_value:
+            end = buf.find(b"END\r\n")
+            if end >= 0:
+                return buf.startswith(b"VALUE ") or end == 0, buf[end + 5:]
+        else:
+            end = buf.find(b"\r\n")
+            if end >= 0:
+                return buf[:end] == b"STORED", buf[end + 2:]
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed")
+        buf += chunk
+
+
+def long_lived(port, connections, requests, keys):
+    """`connections` sockets, each alternating set and get; returns requests served."""
+    selector = selectors.DefaultSelector()
+    per_connection = requests // connections
+    states = []
+    for i in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        state = {"sock": sock, "left": per_connection, "buf": b"", "n": i, "get": False}
+        states.append(state)
+        selector.register(sock, selectors.EVENT_READ, state)
+
+    def send(state):
+        key = b"key:%d" % ((state["n"] * 7919 + state["left"]) % keys)
+        state["get"] = state["left"] % 2 == 0
+        if state["get"]:
+            state["sock"].send(b"get " + key + b"\r\n")
+        else:
+            state["sock"].send(b"set " + key + b" 0 0 %d\r\n" % len(VALUE) + VALUE + b"\r\n")
+
+    for state in states:
+        send(state)
+    active, served, errors = connections, 0, 0
+    while active:
+        for key, _ in selector.select():
+            state = key.data
+            state["buf"] += state["sock"].recv(65536)
+            want_value = state["get"]
+            marker = b"END\r\n" if want_value else b"\r\n"
+            if marker not in state["buf"]:
+                continue
+            end = state["buf"].find(marker)
+            reply = state["buf"][:end]
+            state["buf"] = state["buf"][end + len(marker):]
+            ok = (reply == b"" or reply.startswith(b"VALUE ")) if want_value else reply == b"STORED"
+            errors += not ok
+            served += 1
+            state["left"] -= 1
+            if state["left"] > 0:
+                send(state)
+            else:
+                selector.unregister(state["sock"])
+                state["sock"].close()
+                active -= 1
+    if errors:
+        sys.exit(f"{errors} bad replies on the long-lived run")
+    return served
+
+
+def connect_per_request(port, requests, keys):
+    served = 0
+    for i in range(requests):
+        sock = socket.create_connection((ADDRESSES[i % len(ADDRESSES)], port))
+        key = b"key:%d" % (i % keys)
+        if i % 2:
+            sock.sendall(b"get " + key + b"\r\n")
+            ok, _ = read_reply(sock, b"", True)
+        else:
+            sock.sendall(b"set " + key + b" 0 0 %d\r\n" % len(VALUE) + VALUE + b"\r\n")
+            ok, _ = read_reply(sock, b"", False)
+        sock.close()
+        if not ok:
+            sys.exit("bad reply on the connect-per-request run")
+        served += 1
+    return served
+
+
+def measure(name, scenario, args):
+    proc = start(name, args)
+    try:
+        os.sched_setaffinity(0, {1})
+        cpu_before, t_before = cpu_seconds(proc.pid), time.perf_counter()
+        if scenario == "long-lived":
+            served = long_lived(args.port, args.connections, args.requests, args.keys)
+        else:
+            served = connect_per_request(args.port, args.connects, args.keys)
+        elapsed = time.perf_counter() - t_before
+        cpu = cpu_seconds(proc.pid) - cpu_before
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return {"rps": served / elapsed, "cpu_us": cpu * 1e6 / served}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=200000, help="per long-lived run")
+    parser.add_argument("--connects", type=int, default=20000, help="per connect-per-request run")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=100000)
+    parser.add_argument("--port", type=int, default=16411)
+    parser.add_argument("--shardis", default=os.path.join(REPO, "target/release/shardis"))
+    args = parser.parse_args()
+    for tool in ("memcached", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found")
+    if not os.access(args.shardis, os.X_OK):
+        sys.exit(f"{args.shardis} not found: cargo build --release")
+    version = subprocess.run(["memcached", "-V"], capture_output=True, text=True).stdout.strip()
+    print("# memcached vs shardis (memcached port)\n")
+    print(f"`{' '.join(sys.argv)}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"nproc {os.cpu_count()}, {version}, servers on core 0, generator on core 1.\n")
+    print("| scenario | memcached req/s | shardis req/s | memcached us CPU/req | "
+          "shardis us CPU/req | CPU ratio memcached/shardis |")
+    print("|---|---|---|---|---|---|")
+    for scenario in ("long-lived", "connect"):
+        results = {"memcached": [], "shardis": []}
+        for round_ in range(args.rounds):
+            for name in ("memcached", "shardis"):
+                result = measure(name, scenario, args)
+                results[name].append(result)
+                progress(f"{scenario} round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
+                         f"{result['cpu_us']:.2f} us CPU/req")
+        med = {name: {field: statistics.median(r[field] for r in runs)
+                      for field in ("rps", "cpu_us")} for name, runs in results.items()}
+        ratio = med["memcached"]["cpu_us"] / med["shardis"]["cpu_us"]
+        print(f"| {scenario} | {med['memcached']['rps']:.0f} | {med['shardis']['rps']:.0f} | "
+              f"{med['memcached']['cpu_us']:.2f} | {med['shardis']['cpu_us']:.2f} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
