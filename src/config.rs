@@ -31,6 +31,9 @@ pub struct Config {
     pub cpu_affinity: bool,
     /// `tcp-backlog`: the listen(2) backlog.
     pub tcp_backlog: u32,
+    /// `tcp-defer-accept` (shardis): seconds the kernel holds a new connection until its first
+    /// bytes arrive (TCP_DEFER_ACCEPT); 0 = accept on the handshake, as Redis does.
+    pub tcp_defer_accept: u32,
     /// `loglevel`.
     pub loglevel: LogLevel,
     /// `logfile`: "" logs to standard output.
@@ -303,6 +306,9 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "tcp-backlog", default: "511", mutable: false,
         set: One(|c, v| { c.tcp_backlog = integer(v, 0, INT_MAX)?; Ok(()) }),
         get: |c| c.tcp_backlog.to_string() },
+    Directive { name: "tcp-defer-accept", default: "0", mutable: false,
+        set: One(|c, v| { c.tcp_defer_accept = integer(v, 0, 3600)?; Ok(()) }),
+        get: |c| c.tcp_defer_accept.to_string() },
     Directive { name: "loglevel", default: "notice", mutable: true,
         set: One(|c, v| { c.loglevel = log_level(v)?; Ok(()) }),
         get: |c| c.loglevel.name().to_string() },
@@ -492,6 +498,7 @@ impl Config {
             threads: 0,
             cpu_affinity: false,
             tcp_backlog: 0,
+            tcp_defer_accept: 0,
             loglevel: LogLevel::Nothing,
             logfile: String::new(),
             databases: 0,

@@ -932,3 +932,33 @@ fn config_set_loglevel_applies_at_once() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `tcp-defer-accept`, the kernel hands over a connection once its first request arrived:
+/// a client that connects and stays silent is not a client yet; once it speaks it is served.
+#[test]
+fn tcp_defer_accept_hands_over_connections_with_their_first_request() {
+    let server = TestServer::start_with(1, &[("tcp-defer-accept", "30")]);
+    let mut admin = server.connection();
+    let clients = |admin: &mut Connection| -> usize {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(admin).unwrap();
+        list.lines().count()
+    };
+    assert_eq!(clients(&mut admin), 1);
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Give the handshake time to complete; the connection must still not be accepted.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(clients(&mut admin), 1, "a silent connection was accepted");
+    std::io::Write::write_all(&mut silent, b"PING\r\n").unwrap();
+    let mut reply = [0u8; 7];
+    std::io::Read::read_exact(&mut silent, &mut reply).unwrap();
+    assert_eq!(&reply, b"+PONG\r\n");
+    assert_eq!(clients(&mut admin), 2);
+    let value: Vec<String> = redis::cmd("CONFIG")
+        .arg(&["GET", "tcp-defer-accept"])
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(value, ["tcp-defer-accept", "30"]);
+}

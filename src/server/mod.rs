@@ -190,6 +190,9 @@ fn bind_listeners(
                     .unwrap_or(0);
             }
             let fd = socket.into_raw_fd();
+            if config.tcp_defer_accept > 0 {
+                set_defer_accept(fd, config.tcp_defer_accept).map_err(error(port))?;
+            }
             set_inherited_options(fd, config.tcp_keepalive);
             fds.push(fd);
         }
@@ -652,13 +655,25 @@ async fn run_shard(
     tick_loop(&rt, &control, &listeners, &ticker).await;
 }
 
+/// Connections a listener accepts before yielding to the shard's other tasks.
+const ACCEPTS_PER_TURN: usize = 64;
+
 async fn accept_loop(
     rt: Rc<Runtime>,
     poller: Rc<net::Poller>,
     listener: Rc<net::Listener>,
     protocol: Speaks,
 ) {
+    let mut accepted_this_turn = 0;
     loop {
+        // A storm of new connections must not starve the established ones: after a bounded
+        // number of accepts, let every other ready task run before accepting more (Redis bounds
+        // accepts per event the same way, MAX_ACCEPTS_PER_CALL).
+        accepted_this_turn += 1;
+        if accepted_this_turn > ACCEPTS_PER_TURN {
+            accepted_this_turn = 0;
+            futures_lite::future::yield_now().await;
+        }
         let stream = match listener.accept().await {
             Ok(stream) => stream,
             Err(error) => {
@@ -705,6 +720,26 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// TCP_DEFER_ACCEPT on a listening socket: the kernel hands a connection over once its first
+/// bytes have arrived (or after `seconds`).
+fn set_defer_accept(fd: RawFd, seconds: u32) -> std::io::Result<()> {
+    let value = seconds as libc::c_int;
+    // SAFETY: setsockopt on an open socket with a pointer to an int and its size.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Sets what accepted connections inherit from a listening socket: TCP_NODELAY, and keepalive
