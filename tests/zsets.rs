@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{arity, error_of, for_each_topology, numbered, query, resp, TestServer};
+use common::{
+    arity, error_of, for_each_topology, numbered, query, resp, temp_data_dir, TestServer,
+    TOPOLOGIES,
+};
 use redis::Connection;
 
 const SYNTAX: &str = "ERR syntax error";
@@ -609,4 +612,69 @@ fn generic_key_commands_on_sorted_sets() {
             query(&mut con, &["SCAN", "0", "TYPE", "zset", "COUNT", "1000"]);
         assert_eq!(keys, strings(&["scanned"]));
     });
+}
+
+/// Every sorted set with its members and scores, as text.
+fn dump_zsets(con: &mut Connection) -> Vec<(String, String, Vec<String>)> {
+    let mut keys: Vec<String> = query(con, &["KEYS", "*"]);
+    keys.sort();
+    keys.into_iter()
+        .map(|key| {
+            let encoding: String = query(con, &["OBJECT", "ENCODING", &key]);
+            let pairs = zrange_all(con, &key);
+            (key, encoding, pairs)
+        })
+        .collect()
+}
+
+#[test]
+fn sorted_sets_survive_restarts_from_the_binlog_and_a_snapshot() {
+    for threads in TOPOLOGIES {
+        let dir = temp_data_dir();
+        let server = TestServer::start_in(&dir, threads, &[]);
+        let mut con = server.connection();
+        for key in numbered("board", 8) {
+            query::<i64>(&mut con, &["ZADD", &key, "1", "a", "2.5", "b", "-inf", "c"]);
+            // Float increments are logged as their exact result.
+            query::<String>(&mut con, &["ZINCRBY", &key, "0.1", "a"]);
+            query::<String>(&mut con, &["ZINCRBY", &key, "0.2", "a"]);
+            query::<Option<String>>(&mut con, &["ZADD", &key, "XX", "INCR", "1e-9", "b"]);
+            query::<Vec<String>>(&mut con, &["ZPOPMIN", &key]);
+        }
+        let mut pipe = redis::pipe();
+        for n in 0..300 {
+            pipe.cmd("ZADD")
+                .arg("big")
+                .arg(n as f64 / 3.0)
+                .arg(format!("m{n}"));
+        }
+        pipe.query::<()>(&mut con).unwrap();
+        query::<i64>(&mut con, &["ZREMRANGEBYSCORE", "big", "10", "20"]);
+        query::<i64>(
+            &mut con,
+            &["ZUNIONSTORE", "union", "3", "board0", "board5", "big"],
+        );
+        query::<i64>(&mut con, &["ZRANGESTORE", "top", "big", "0", "9", "REV"]);
+        query::<redis::Value>(&mut con, &["ZMPOP", "2", "nokey", "board7", "MAX"]);
+        let before = dump_zsets(&mut con);
+        assert!(before.iter().any(|(_, encoding, _)| encoding == "skiplist"));
+        drop(con);
+        server.stop();
+
+        // Recovered from the binlog.
+        let server = TestServer::start_in(&dir, threads, &[]);
+        let mut con = server.connection();
+        assert_eq!(dump_zsets(&mut con), before, "{threads} shard(s), binlog");
+        assert_eq!(query::<String>(&mut con, &["SAVE"]), "OK");
+        drop(con);
+        server.stop();
+
+        // Recovered from the snapshot.
+        let server = TestServer::start_in(&dir, threads, &[]);
+        let mut con = server.connection();
+        assert_eq!(dump_zsets(&mut con), before, "{threads} shard(s), snapshot");
+        drop(con);
+        server.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

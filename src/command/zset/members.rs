@@ -1,10 +1,9 @@
 //! Sorted-set commands that name their members: ZADD, ZINCRBY, ZREM, ZCARD, ZSCORE, ZMSCORE,
-//! ZRANK, ZREVRANK (Redis's `zaddGenericCommand`, `zremCommand`, `zrankGenericCommand`, ...),
-//! and the form ZADD INCR / ZINCRBY take in the binlog.
+//! ZRANK, ZREVRANK (Redis's `zaddGenericCommand`, `zremCommand`, `zrankGenericCommand`, ...).
 //!
-//! Logging: ZADD INCR and ZINCRBY are to be logged as their effect, the resulting score, so that
-//! a replay never re-does float arithmetic; [`logged_effect`] gives that form for the binlog.
-//! Every other sorted-set write is deterministic given the keyspace and can be logged as sent.
+//! Binlog: ZADD INCR and ZINCRBY are logged as their effect, `ZADD key <resulting score>
+//! member`, so that a replay never re-does float arithmetic (as Redis logs INCRBYFLOAT as a SET).
+//! Every other sorted-set write is deterministic given the keyspace and is logged as sent.
 
 use bytes::Bytes;
 
@@ -13,43 +12,13 @@ use crate::command::util::{eq_ignore_case, parse_f64, syntax_error};
 use crate::command::{arity_error, ExecContext};
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::{Entry, Value};
-use crate::protocol::reply::Reply;
+use crate::protocol::reply::{format_double, Reply};
 
 const ERR_NOT_FLOAT: &str = "ERR value is not a valid float";
 const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
 const ERR_XX_NX: &str = "ERR XX and NX options at the same time are not compatible";
 const ERR_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
 const ERR_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
-
-/// How a sorted-set write that ran and answered `reply` is to be logged.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoggedEffect {
-    /// Log the command as the client sent it (if it wrote anything).
-    AsSent,
-    /// Log this command instead: `ZADD key score member` for ZINCRBY and ZADD ... INCR.
-    Rewritten(Vec<Bytes>),
-    /// Nothing changed (an INCR that NX, XX, GT or LT skipped, or an error): log nothing.
-    Nothing,
-}
-
-/// The binlog form of a sorted-set command (see [`LoggedEffect`]).
-pub fn logged_effect(args: &[Bytes], reply: &Reply) -> LoggedEffect {
-    let incr = eq_ignore_case(&args[0], "zincrby")
-        || (eq_ignore_case(&args[0], "zadd")
-            && args[2..].iter().any(|arg| eq_ignore_case(arg, "incr")));
-    if !incr {
-        return LoggedEffect::AsSent;
-    }
-    match (reply, args.last()) {
-        (Reply::Double(score), Some(member)) => LoggedEffect::Rewritten(vec![
-            Bytes::from_static(b"ZADD"),
-            args[1].clone(),
-            Bytes::from(crate::protocol::reply::format_double(*score)),
-            member.clone(),
-        ]),
-        _ => LoggedEffect::Nothing,
-    }
-}
 
 /// A score argument (ZADD, ZINCRBY): Redis's "not a valid float" when it is not one.
 fn score_arg(arg: &[u8]) -> Result<f64, Reply> {
@@ -179,6 +148,13 @@ fn zadd_generic(ctx: &mut ExecContext<'_>, args: &[Bytes], incr: bool) -> Outcom
     }
     Ok(if flags.incr {
         if processed > 0 {
+            let member = args.last().cloned().unwrap_or_default();
+            ctx.propagate_as(vec![vec![
+                Bytes::from_static(b"ZADD"),
+                key.clone(),
+                Bytes::from(format_double(last_score)),
+                member,
+            ]]);
             Reply::Double(last_score)
         } else {
             Reply::Null

@@ -2,7 +2,7 @@
 //!
 //! - `mod.rs` (here): the command table and the lookups every handler shares.
 //! - `members.rs`: commands naming their members: ZADD, ZINCRBY, ZREM, ZCARD, ZSCORE, ZMSCORE,
-//!   ZRANK, ZREVRANK; and how ZADD INCR / ZINCRBY are logged ([`logged_effect`]).
+//!   ZRANK, ZREVRANK (ZADD INCR and ZINCRBY set what the binlog records: their resulting score).
 //! - `sample.rs`: commands taking members by position: ZPOPMIN, ZPOPMAX, ZRANDMEMBER, ZSCAN.
 //! - `range.rs`: score, lex and rank ranges: the ZRANGE family, ZRANGESTORE, ZCOUNT, ZLEXCOUNT,
 //!   ZREMRANGEBY*.
@@ -27,8 +27,6 @@ mod store;
 
 #[cfg(test)]
 mod tests;
-
-pub use members::{logged_effect, LoggedEffect};
 
 use bytes::Bytes;
 
@@ -388,6 +386,24 @@ pub(super) fn read<'a>(
     key: &[u8],
 ) -> Result<Option<&'a ZSet>, Reply> {
     match ctx.keyspace.lookup_read(ctx.db_index, key, ctx.now_ms) {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::ZSet(set),
+            ..
+        }) => Ok(Some(set)),
+        Some(_) => Err(wrongtype_error()),
+    }
+}
+
+/// The sorted set under `key` as a store command's source (ZRANGESTORE): like Redis's
+/// `lookupKeyWrite` no hit/miss is counted, and unlike [`write`] it is not marked changed (which
+/// would copy it for a snapshot in progress and log nothing useful).
+pub(super) fn source<'a>(
+    ctx: &'a mut ExecContext<'_>,
+    key: &[u8],
+) -> Result<Option<&'a ZSet>, Reply> {
+    let now_ms = ctx.now_ms;
+    match ctx.db().get(key, now_ms) {
         None => Ok(None),
         Some(Entry {
             value: Value::ZSet(set),

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{answer, delete_if_empty, read, store_set, write, Outcome};
+use super::{answer, delete_if_empty, read, source, store_set, write, Outcome};
 use crate::command::util::{eq_ignore_case, integer_arg, parse_f64, syntax_error};
 use crate::command::ExecContext;
 use crate::keyspace::zset::ZSet;
@@ -363,7 +363,7 @@ fn range_generic(
     );
     let found = match store {
         // ZRANGESTORE reads its source as a write lookup does (no hit/miss counted).
-        Some(_) => write(ctx, key)?.map(|set| &*set),
+        Some(_) => source(ctx, key)?,
         None => read(ctx, key)?,
     };
     if let Some(set) = found {

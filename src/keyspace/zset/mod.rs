@@ -72,13 +72,17 @@ impl ZSet {
         ZSet::default()
     }
 
-    /// A set holding `pairs` (a later duplicate member wins), in the compact encoding when it fits
-    /// `limits`. For the STORE commands and snapshot loading.
+    /// A set holding `pairs`, whose members are distinct (of duplicates only one is kept), in the
+    /// compact encoding when it fits `limits`. For the STORE commands and snapshot loading. A NaN score, which no command can
+    /// store, is dropped rather than trusted (it could only come from a damaged file).
     pub fn from_pairs<M: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (M, f64)>,
         limits: &ZSetLimits,
     ) -> ZSet {
-        let mut pairs: Vec<(M, f64)> = pairs.into_iter().collect();
+        let mut pairs: Vec<(M, f64)> = pairs
+            .into_iter()
+            .filter(|(_, score)| !score.is_nan())
+            .collect();
         let fits = pairs.len() <= limits.max_listpack_entries.min(Listpack::MAX_ENTRIES)
             && pairs
                 .iter()

@@ -238,3 +238,19 @@ fn equality_ignores_the_encoding() {
     assert_eq!(large.encoding(), "skiplist");
     assert_eq!(compact, large);
 }
+
+#[test]
+fn from_pairs_drops_nan_and_keeps_one_of_duplicates() {
+    let set = ZSet::from_pairs(
+        vec![
+            (b"a".to_vec(), 1.0),
+            (b"b".to_vec(), f64::NAN),
+            (b"a".to_vec(), 2.0),
+        ],
+        &ZSetLimits::default(),
+    );
+    set.check_invariants();
+    assert_eq!(set.len(), 1);
+    assert_eq!(set.score(b"b"), None);
+    assert!(set.score(b"a").is_some());
+}
