@@ -82,6 +82,12 @@ for port in "$PORT_REDIS" "$PORT_SHARDIS" "$PORT_MEMCACHED" "$PORT_SHARDIS_MC"; 
 done
 # maxclients 30000 needs as many descriptors; servers inherit this shell's soft limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fd_limit=$(ulimit -n)
+if [[ $fd_limit != unlimited ]] && ((fd_limit < MAXCLIENTS + 64)); then
+    # memcached refuses to start when it cannot get -c descriptors; redis would shrink its own.
+    MAXCLIENTS=$((fd_limit - 64))
+    progress "open-file limit $fd_limit: maxclients $MAXCLIENTS for every server"
+fi
 
 clk_tck=$(getconf CLK_TCK)
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/shardis-short.XXXXXX")
@@ -248,7 +254,7 @@ for config in "${configs[@]}"; do
 
     if [[ $MEMCACHED == yes ]]; then
         start memcached "$pin" "$PORT_MEMCACHED" memcache "$MEMCACHED_BIN" -t "$threads" \
-            -p "$PORT_MEMCACHED" -l 0.0.0.0 -U 0 -c "$MAXCLIENTS" -m 1024
+            -p "$PORT_MEMCACHED" -l 0.0.0.0 -U 0 -c "$MAXCLIENTS" -m 1024 -u "$(id -un)"
         memcached_pid=$started_pid
         mapfile -d '' -t cmd < <(shardis_cmd "$threads" "$PORT_SHARDIS" "$PORT_SHARDIS_MC")
         start shardis-mc "$pin" "$PORT_SHARDIS_MC" memcache "${cmd[@]}"
@@ -279,6 +285,7 @@ printf -- '- %s; shardis %s (checkout %s)\n' "$("$REDIS_BIN" --version | cut -d'
 printf -- '- pinned: servers `taskset -c 0` (shardis `--threads 1`), generators `taskset -c 1`; unpinned: no taskset, shardis `--threads 2`, memcached `-t 2`\n'
 printf -- '- loadgen: `perf/loadgen --host-range %s --workers %s --duration %s --commands %s`; redis-benchmark: `-h 127.0.0.1 -k 0 -c %s -n %s -t get,set` (one address: capped near 14-17k conn/s, PERF-METHOD section 3)\n' \
     "$HOSTS" "$WORKERS" "$DURATION" "$COMMANDS" "$BENCH_CLIENTS" "$N_BENCH"
+printf -- '- maxclients (memcached -c) %s for every server; open-file limit %s\n' "$MAXCLIENTS" "$fd_limit"
 printf -- '- busy others at start: %s\n\n' "$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 20 { printf "%s %s%%, ", $2, $1 }' | sed 's/, $//')"
 
 python3 - "$raw" "$clk_tck" <<'EOF'
