@@ -38,7 +38,8 @@ fn ask(client: &mut RawClient, args: &[&str]) -> String {
 /// The payload of a bulk or verbatim reply (`$n\r\n...\r\n`).
 fn bulk_text(reply: &str) -> &str {
     let (_, body) = reply.split_once("\r\n").expect("bulk header");
-    body.strip_suffix("\r\n").expect("bulk end")
+    body.strip_suffix("\r\n")
+        .unwrap_or_else(|| panic!("not a bulk reply: {reply:?}"))
 }
 
 /// The `id=` of every line of a CLIENT LIST reply, checking each line names an address too.
@@ -366,4 +367,115 @@ fn idle_timeout_closes_idle_clients_and_spares_active_ones_on_one_shard() {
 #[test]
 fn idle_timeout_closes_idle_clients_and_spares_active_ones_on_two_shards() {
     idle_timeout_spares_active_clients(2);
+}
+
+/// `rejected_connections` from INFO stats.
+fn rejected_connections(client: &mut RawClient) -> u64 {
+    let reply = ask(client, &["INFO", "stats"]);
+    bulk_text(&reply)
+        .lines()
+        .find_map(|l| l.strip_prefix("rejected_connections:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rejected_connections in {reply}"))
+}
+
+/// A storm of connections against `maxclients`: every one is either served or told
+/// `-ERR max number of clients reached` and closed (never hung or reset), the server never holds
+/// more than the limit, and once the storm is over every slot is free again.
+fn maxclients_under_a_storm(threads: usize) {
+    const LIMIT: usize = 16;
+    const STORM: usize = 48;
+    let server = TestServer::start_with(threads, &[("maxclients", &LIMIT.to_string())]);
+    let mut admin = server.raw();
+    // Served before the storm starts: a connection only waiting in a shard's accept queue could
+    // still lose its slot to the storm on another shard.
+    assert_eq!(ask(&mut admin, &["PING"]), "+PONG\r\n");
+    // Opened all at once and held, sending nothing: a refused client must not have written
+    // anything, or the server's close could turn into a reset that hides the error line.
+    let mut storm: Vec<RawClient> = std::thread::scope(|scope| {
+        let openers: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| (0..STORM / 8).map(|_| server.raw()).collect::<Vec<_>>()))
+            .collect();
+        openers
+            .into_iter()
+            .flat_map(|o| o.join().expect("connect"))
+            .collect()
+    });
+    // The server has seen them all once each is either counted as a client or rejected.
+    let seen = TestServer::eventually(Duration::from_secs(10), || {
+        connected_clients(&mut admin) + rejected_connections(&mut admin) == 1 + STORM as u64
+    });
+    let (connected, rejected) = (
+        connected_clients(&mut admin),
+        rejected_connections(&mut admin),
+    );
+    assert!(
+        seen,
+        "{connected} connected + {rejected} rejected != 1 + {STORM}"
+    );
+    assert!(
+        connected as usize <= LIMIT && connected >= 2,
+        "{connected} clients held with maxclients {LIMIT}"
+    );
+
+    // The rejected ones are those that get something unasked: exactly the error, then the end.
+    let mut refused = 0;
+    let resolved = TestServer::eventually(Duration::from_secs(10), || {
+        let mut kept = Vec::new();
+        for mut client in storm.drain(..) {
+            client.stream.set_nonblocking(true).expect("nonblocking");
+            let mut first = [0u8; 1];
+            match client.stream.peek(&mut first) {
+                Ok(_) => {
+                    client.stream.set_nonblocking(false).expect("blocking");
+                    let got = client
+                        .read_until_eof()
+                        .unwrap_or_else(|e| panic!("refused client not closed cleanly: {e}"));
+                    assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        "-ERR max number of clients reached\r\n"
+                    );
+                    refused += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    client.stream.set_nonblocking(false).expect("blocking");
+                    kept.push(client);
+                }
+                Err(e) => panic!("a storm connection failed: {e}"),
+            }
+        }
+        storm = kept;
+        refused == rejected
+    });
+    assert!(
+        resolved,
+        "{refused} clients saw the error, {rejected} were counted as rejected"
+    );
+    assert_eq!(storm.len() as u64, connected - 1);
+    for client in &mut storm {
+        assert_eq!(ask(client, &["PING"]), "+PONG\r\n");
+    }
+
+    // Every slot comes back: the server counts only the admin again, then takes LIMIT - 1 more.
+    drop(storm);
+    assert!(
+        TestServer::eventually(Duration::from_secs(10), || connected_clients(&mut admin)
+            == 1),
+        "connected_clients stays at {} after the storm closed",
+        connected_clients(&mut admin)
+    );
+    let mut refill: Vec<RawClient> = (1..LIMIT).map(|_| server.raw()).collect();
+    for client in &mut refill {
+        assert_eq!(ask(client, &["PING"]), "+PONG\r\n");
+    }
+}
+
+#[test]
+fn maxclients_holds_under_a_storm_and_frees_every_slot_on_one_shard() {
+    maxclients_under_a_storm(1);
+}
+
+#[test]
+fn maxclients_holds_under_a_storm_and_frees_every_slot_on_two_shards() {
+    maxclients_under_a_storm(2);
 }
