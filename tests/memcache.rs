@@ -386,22 +386,38 @@ fn internal_commands_are_invisible_to_resp() {
 }
 
 #[test]
-#[ignore = "needs the binlog: items, their flags and CAS must survive a restart"]
 fn items_survive_restart_with_flags_and_cas() {
-    let server = TestServer::start_memcached_with(1, &[("appendonly", "yes")]);
+    // A data directory of the test's own: a TestServer removes the one it made when it stops.
+    let dir = common::temp_data_dir();
+    let directives = [("appendonly", "yes"), ("dir", dir.to_str().unwrap())];
+    let server = TestServer::start_memcached_with(1, &directives);
     let mut raw = server.memcached_raw();
     raw.roundtrip(b"set k 42 0 1\r\nv\r\n", b"STORED\r\n");
     let mc = client(&server, "ascii");
     let cas = cas_of(&mc, "k");
-    let dir = server.dir.clone();
     server.stop();
-    let server = TestServer::start_memcached_with(
-        1,
-        &[("appendonly", "yes"), ("dir", dir.to_str().unwrap())],
-    );
+    let server = TestServer::start_memcached_with(1, &directives);
     let mc = client(&server, "ascii");
     let found: HashMap<String, (Vec<u8>, u32, Option<u64>)> = mc.gets(&["k"]).unwrap();
     assert_eq!(found["k"], (b"v".to_vec(), 42, Some(cas)));
     mc.set("k", "w", 0).unwrap();
     assert!(cas_of(&mc, "k") > cas, "no CAS reuse after restart");
+    // And from a snapshot: BGSAVE, then restart again.
+    let mut con = server.connection();
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    let new_cas = cas_of(&mc, "k");
+    assert!(TestServer::eventually(Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:ok")
+    }));
+    server.stop();
+    let server = TestServer::start_memcached_with(1, &directives);
+    let mc = client(&server, "ascii");
+    let found: HashMap<String, (Vec<u8>, u32, Option<u64>)> = mc.gets(&["k"]).unwrap();
+    assert_eq!(found["k"], (b"w".to_vec(), 0, Some(new_cas)));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

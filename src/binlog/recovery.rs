@@ -351,7 +351,7 @@ pub fn apply_record(
                 limits,
                 propagate: None,
             };
-            let reply = command::run(&mut ctx, &args);
+            let reply = command::run_logged(&mut ctx, &args);
             if let crate::protocol::reply::Reply::Error(text) = &reply {
                 // A logged write that fails on replay means the log and the code disagree; the
                 // write changed nothing live either (it would not have been logged), so go on.

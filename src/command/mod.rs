@@ -265,7 +265,22 @@ pub fn arity_error(name: &[u8]) -> Reply {
 
 /// Runs a command that has a handler, after checking its arity.
 pub fn run(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
-    let Some(spec) = lookup(&args[0]) else {
+    run_spec(ctx, lookup(&args[0]), args)
+}
+
+/// Runs a write read back from the binlog: like [`run`], but also finds the internal commands
+/// (the memcached port's `__mc.*`) that no client can call over RESP.
+pub fn run_logged(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
+    let spec = lookup(&args[0]).or_else(|| memcache::lookup_internal(&args[0]));
+    run_spec(ctx, spec, args)
+}
+
+fn run_spec(
+    ctx: &mut ExecContext<'_>,
+    spec: Option<&'static CommandSpec>,
+    args: &[Bytes],
+) -> Reply {
+    let Some(spec) = spec else {
         return unknown_command_error(args);
     };
     if !spec.arity_ok(args.len()) {
