@@ -29,7 +29,9 @@ IDLE_SECONDS=${IDLE_SECONDS:-2}
 # explicitly); everysec or always: both with their append-only log and that appendfsync, no
 # snapshots (redis: AOF, shardis: binlog).
 PERSISTENCE=${PERSISTENCE:-off}
-TESTS=set,get
+TESTS=${TESTS:-set,get}
+# Which scenarios to run: any of clients pipelined connect.
+SCENARIOS=${SCENARIOS:-clients pipelined connect}
 
 die() {
     printf 'bench.sh: %s\n' "$*" >&2
@@ -297,6 +299,10 @@ run_config() {
             "$scenario_pipelined") n=$N_PIPELINED extra=(-P 16) ;;
             "$scenario_connect") n=$N_CONNECT extra=(-k 0) ;;
         esac
+        local short=${scenario%% *}
+        [[ $scenario == "$scenario_clients" ]] && short=clients
+        [[ $scenario == "$scenario_connect" ]] && short=connect
+        [[ " $SCENARIOS " == *" $short "* ]] || continue
         for round in $(seq "$ROUNDS"); do
             bench "$config" "$scenario" "$reference_label" "$reference_pid" "$PORT_REDIS" \
                 "$candidate_pid" "$round" "$n" "${extra[@]}"
