@@ -68,7 +68,10 @@ def start(name, args):
         data = tempfile.mkdtemp(prefix="shardis-perf-")
         command = [binary, "--threads", "1", "--port", "0", "--bind", "0.0.0.0",
                    "--memcached-port", str(port), "--dir", data, "--maxclients", "4096",
-                   "--loglevel", "warning"]
+                   "--loglevel", "warning", "--admin-port", "0"]
+        if not args.persistence:
+            # memcached keeps nothing on disk: compare like with like unless asked.
+            command += ["--appendonly", "no", "--save", ""]
     proc = subprocess.Popen(["taskset", "-c", "0"] + command,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
@@ -185,6 +188,8 @@ def main():
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--keys", type=int, default=100000)
     parser.add_argument("--port", type=int, default=16411)
+    parser.add_argument("--persistence", action="store_true",
+                        help="run shardis with its default binlog (memcached has none)")
     parser.add_argument("--shardis", default=os.path.join(REPO, "target/release/shardis"))
     args = parser.parse_args()
     for tool in ("memcached", "taskset"):

@@ -74,7 +74,11 @@ for round in $(seq "$ROUNDS"); do
         bench=$!
         while redis-cli -p "$PORT" info persistence | grep -q 'rdb_bgsave_in_progress:1'; do
             now=$(rss_kb "$pid")
-            for child in $(pgrep -P "$pid" || true); do now=$((now + $(rss_kb "$child"))); done
+            for child in $(pgrep -P "$pid" || true); do
+                # A fork that just exited has no status file any more.
+                child_kb=$(rss_kb "$child" 2>/dev/null || true)
+                now=$((now + ${child_kb:-0}))
+            done
             ((now > peak)) && peak=$now
             sleep 0.01
         done

@@ -1359,8 +1359,15 @@ impl LocalExecutor {
         tq.active_executing = Some(queue.clone());
         drop(tq);
 
+        // shardis patch: with the idle hook installed (one task queue, no stall detector in
+        // shardis) the clock is not read for each queue run; run times then count as zero.
+        let timed = !crate::sys::has_idle_hook() || self.stall_detector.borrow().is_some();
         let time = {
-            let now = Instant::now();
+            let now = if timed {
+                Instant::now()
+            } else {
+                queue.borrow().last_adjustment
+            };
             let mut queue_ref = queue.borrow_mut();
             queue_ref.prepare_to_run(now);
             self.reactor
@@ -1395,7 +1402,11 @@ impl LocalExecutor {
                     break;
                 }
             }
-            let elapsed = time.elapsed();
+            let elapsed = if timed {
+                time.elapsed()
+            } else {
+                Duration::ZERO
+            };
             drop(guard);
             (elapsed, tasks_executed_this_loop)
         };
@@ -1505,7 +1516,8 @@ impl LocalExecutor {
                         break t.unwrap();
                     } else {
                         while !this.reactor.spin_poll_io().unwrap() {
-                            if pre_time.elapsed() > spin_before_park {
+                            // shardis patch: no clock read when there is no spinning to do.
+                            if spin_before_park.is_zero() || pre_time.elapsed() > spin_before_park {
                                 this.parker
                                     .park()
                                     .expect("Failed to park! This is actually pretty bad!");
