@@ -198,7 +198,7 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-    #[error("'{name}' is not supported yet: persistence arrives with the binlog (until then only 'appendonly no' and 'save \"\"' are accepted)")]
+    #[error("'{name}' is a Redis RDB/AOF file setting that shardis does not have: it persists through its per-shard binlog and snapshots (see appendfsync, save and binlog-* in tuning/shardis.conf)")]
     PersistenceNotSupported { name: String },
     #[error("'{name}' can't be changed while the server runs; set it in the config file or on the command line and restart")]
     Immutable { name: String },
@@ -234,7 +234,7 @@ impl ConfigError {
             }
             ConfigError::InvalidValue { reason, .. } => format!("{failed} - {reason}"),
             ConfigError::PersistenceNotSupported { .. } => {
-                format!("{failed} - not supported yet: persistence arrives with the binlog")
+                format!("{failed} - not a shardis setting: it persists through its binlog and snapshots")
             }
             other => format!("ERR {other}"),
         }
@@ -247,7 +247,8 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Redis's CONFIG_BINDADDR_MAX.
 const MAX_BIND_ADDRESSES: usize = 16;
 
-/// Redis persistence directives that need the binlog; refused by name rather than as unknown.
+/// Redis RDB/AOF file directives shardis has no use for (it persists through its binlog);
+/// refused by name, with that reason, rather than as unknown.
 const PERSISTENCE_NOT_YET: &[&str] = &[
     "dbfilename",
     "appendfilename",

@@ -6,7 +6,7 @@ pub use super::item::Item;
 use super::zset::ZSet;
 use super::{hash::Hash, list::List, set::Set};
 
-/// A stored value. More types arrive with the data-types issue.
+/// A stored value: a string (or a memcached item, a string with flags and CAS) or a collection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Bytes),
