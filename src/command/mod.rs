@@ -294,8 +294,31 @@ fn run_spec(
 
 #[cfg(test)]
 pub mod test_support {
-    //! In-process command runner: `run(&mut ks, ["SET", "k", "v"])`.
+    //! In-process command runner: `run(&mut ks, ["SET", "k", "v"])`, and the expected replies
+    //! the families' tests compare with.
     use super::*;
+
+    pub use super::util::ERR_WRONGTYPE as WRONGTYPE;
+
+    pub fn bulk(text: &str) -> Reply {
+        Reply::bulk_from_slice(text.as_bytes())
+    }
+
+    pub fn err(text: &str) -> Reply {
+        Reply::error(text.to_string())
+    }
+
+    pub fn int(n: i64) -> Reply {
+        Reply::Integer(n)
+    }
+
+    pub fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|item| bulk(item)).collect())
+    }
+
+    pub fn ints(items: &[i64]) -> Reply {
+        Reply::Array(items.iter().map(|&n| int(n)).collect())
+    }
 
     pub struct Harness {
         pub keyspace: Keyspace,

@@ -4,23 +4,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::command::lookup;
-use crate::command::test_support::Harness;
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk_from_slice(text.as_bytes())
-}
-
-fn err(text: &str) -> Reply {
-    Reply::error(text.to_string())
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn bulks(items: &[&str]) -> Reply {
-    Reply::Array(items.iter().map(|item| bulk(item)).collect())
-}
+use crate::command::test_support::{bulk, bulks, err, int, Harness, WRONGTYPE};
 
 /// The texts of an array (or map, flattened) reply, sorted.
 fn sorted(reply: Reply) -> Vec<String> {
@@ -39,8 +23,6 @@ fn sorted(reply: Reply) -> Vec<String> {
     items.sort();
     items
 }
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 #[test]
 fn table_rows() {

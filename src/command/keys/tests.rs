@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::command::test_support::Harness;
+use crate::command::test_support::{bulk, err, int, Harness};
 use crate::command::{lookup, util::ERR_NOT_INTEGER, util::ERR_SYNTAX};
 use crate::keyspace::Entry;
 
@@ -36,18 +36,6 @@ fn deadline_of(h: &mut Harness, db: usize, key: &str) -> Option<u64> {
         .db(db)
         .get(key.as_bytes(), now)
         .map(|entry| entry.expire_at)
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn err(text: &str) -> Reply {
-    Reply::error(text.to_string())
-}
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk_from_slice(text.as_bytes())
 }
 
 fn sorted_bulks(reply: Reply) -> Vec<Bytes> {

@@ -4,29 +4,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::*;
 use crate::command::lookup;
-use crate::command::test_support::Harness;
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk_from_slice(text.as_bytes())
-}
-
-fn err(text: &str) -> Reply {
-    Reply::error(text.to_string())
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn bulks(items: &[&str]) -> Reply {
-    Reply::Array(items.iter().map(|item| bulk(item)).collect())
-}
-
-fn ints(items: &[i64]) -> Reply {
-    Reply::Array(items.iter().map(|&n| int(n)).collect())
-}
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+use crate::command::test_support::{bulk, bulks, err, int, ints, Harness, WRONGTYPE};
 
 #[test]
 fn table_rows() {

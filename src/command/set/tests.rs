@@ -4,19 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::*;
 use crate::command::lookup;
-use crate::command::test_support::Harness;
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk_from_slice(text.as_bytes())
-}
-
-fn err(text: &str) -> Reply {
-    Reply::error(text.to_string())
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
+use crate::command::test_support::{bulk, err, int, Harness, WRONGTYPE};
 
 /// The texts of an array or set reply, sorted.
 fn sorted(reply: Reply) -> Vec<String> {
@@ -33,8 +21,6 @@ fn sorted(reply: Reply) -> Vec<String> {
     items.sort();
     items
 }
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 #[test]
 fn table_rows() {

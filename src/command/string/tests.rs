@@ -2,15 +2,7 @@
 
 use super::*;
 use crate::command::lookup;
-use crate::command::test_support::Harness;
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk_from_slice(text.as_bytes())
-}
-
-fn err(text: &str) -> Reply {
-    Reply::error(text.to_string())
-}
+use crate::command::test_support::{bulk, err, Harness};
 
 fn ttl_ms(h: &mut Harness, key: &str) -> Option<u64> {
     let now_ms = h.now_ms;
