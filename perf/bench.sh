@@ -92,7 +92,7 @@ cleanup() {
     done
     for pid in "${pids[@]}"; do
         for _ in $(seq 50); do
-            server_alive "$pid" || break
+            process_alive "$pid" || break
             sleep 0.1
         done
         kill -9 "$pid" 2>/dev/null
@@ -127,25 +127,8 @@ fi
 
 # ---- servers ---------------------------------------------------------------------------------
 
-# utime + stime of the whole process (all threads), in clock ticks. Fields 14 and 15 of
-# /proc/PID/stat; the command name in field 2 may hold spaces, so count from its closing paren.
-cpu_ticks() {
-    local stat rest
-    read -r stat <"/proc/$1/stat" || die "server process $1 is gone (did it crash? its log is under $workdir; set KEEP_TMP=1 to keep it)"
-    rest=${stat##*) }
-    local -a fields
-    read -r -a fields <<<"$rest"
-    echo $((fields[11] + fields[12]))
-}
-
-# True while PID runs; a killed child of this script stays a zombie until bash reaps it, and
-# kill -0 succeeds on a zombie, so read the state instead.
-server_alive() {
-    local stat
-    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
-}
+# shellcheck source=perf/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # start_server LABEL KIND PORT THREADS PIN; sets started_pid.
 start_server() {
@@ -167,7 +150,7 @@ start_server() {
     pids+=("$started_pid")
     local reply=
     for _ in $(seq 100); do
-        if ! server_alive "$started_pid"; then
+        if ! process_alive "$started_pid"; then
             cat "$dir/log" >&2
             die "$label exited during startup: $(cat "$dir/cmdline")"
         fi
@@ -192,7 +175,7 @@ stop_server() {
     local pid=$1
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
-        server_alive "$pid" || break
+        process_alive "$pid" || break
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null || true
@@ -223,10 +206,10 @@ bench() {
         timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$out" 2>"$err" &
         bench_pid=$!
         while kill -0 "$bench_pid" 2>/dev/null; do
-            server_alive "$pid" || break
+            process_alive "$pid" || break
             sleep 0.25
         done
-        if ! server_alive "$pid"; then
+        if ! process_alive "$pid"; then
             kill "$bench_pid" 2>/dev/null || true
             wait "$bench_pid" || true
             cat "$err" >&2

@@ -100,7 +100,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
     for pid in "${pids[@]}"; do
         for _ in $(seq 50); do
-            alive "$pid" || break
+            process_alive "$pid" || break
             sleep 0.1
         done
         kill -9 "$pid" 2>/dev/null
@@ -115,21 +115,8 @@ cp "$SHARDIS_BIN" "$workdir/shardis" # a rebuild mid-run cannot mix binaries
 SHARDIS_BIN=$workdir/shardis
 
 # utime + stime of the whole process (all threads), in clock ticks (fields 14 and 15).
-cpu_ticks() {
-    local stat rest
-    read -r stat <"/proc/$1/stat" || die "process $1 is gone (crashed?); KEEP_TMP=1 keeps its log"
-    rest=${stat##*) }
-    local -a fields
-    read -r -a fields <<<"$rest"
-    echo $((fields[11] + fields[12]))
-}
-
-alive() {
-    local stat
-    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
-}
+# shellcheck source=perf/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # start LABEL PIN CHECK_PORT CHECK_PROTOCOL COMMAND...; sets started_pid.
 start() {
@@ -143,7 +130,7 @@ start() {
     pids+=("$started_pid")
     local ok=
     for _ in $(seq 100); do
-        alive "$started_pid" || { cat "$workdir/$label.log" >&2; die "$label exited at start-up"; }
+        process_alive "$started_pid" || { cat "$workdir/$label.log" >&2; die "$label exited at start-up"; }
         if [[ $protocol == resp ]]; then
             [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && ok=1
         else
@@ -164,7 +151,7 @@ EOF
 stop() {
     kill "$1" 2>/dev/null || true
     for _ in $(seq 50); do
-        alive "$1" || break
+        process_alive "$1" || break
         sleep 0.1
     done
     kill -9 "$1" 2>/dev/null || true
@@ -196,7 +183,7 @@ measure() {
             >"$out" 2>"$err" || rc=$?
     fi
     s1=$EPOCHREALTIME t1=$(cpu_ticks "$pid") o1=$(cpu_ticks "$other")
-    alive "$pid" || die "$server died during $scenario"
+    process_alive "$pid" || die "$server died during $scenario"
     if ((rc != 0)); then
         cat "$out" "$err" >&2
         die "$server: $kind exited with status $rc"
