@@ -27,11 +27,11 @@ use crate::protocol::reply::Reply;
 use crate::protocol::resp::{ParserLimits, RespParser};
 use crate::shard::ReplyTo;
 
+use super::buffers::READ_CHUNK;
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
 use super::{commands, coordinator, net, observe};
 
-const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
 
@@ -116,15 +116,27 @@ pub(super) async fn close_gracefully(fd: RawFd) {
 
 impl Connection {
     async fn run(&mut self, stream: &net::Connection) -> std::io::Result<()> {
-        let mut input = BytesMut::with_capacity(READ_CHUNK);
+        let mut input = BytesMut::new();
         let mut parser = RespParser::new();
         let mut batch: Vec<Vec<Bytes>> = Vec::new();
         loop {
+            if input.is_empty() {
+                if !stream.is_readable() {
+                    // Nothing to parse and nothing to read: wait holding no read buffer, so that
+                    // idle connections cost little memory (see `buffers`).
+                    self.rt.read_buffers.give_back(std::mem::take(&mut input));
+                    stream.readable().await;
+                }
+                if input.capacity() == 0 {
+                    input = self.rt.read_buffers.take();
+                }
+            }
             let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
             let read = stream.read(spare_capacity(&mut input, want)).await?;
             // A client killed (CLIENT KILL, timeout) while this task waited may still have input
             // queued: shutdown(SHUT_RD) does not stop Linux from queueing what arrives later.
             if read == 0 || self.client.meta.borrow().closing {
+                self.rt.read_buffers.give_back(input);
                 return Ok(());
             }
             // SAFETY: the socket read initialised the first `read` bytes of the spare capacity.
@@ -186,9 +198,6 @@ impl Connection {
             }
             if self.monitor.is_some() {
                 return observe::stream_monitor(self, stream).await;
-            }
-            if input.is_empty() && input.capacity() > KEEP_BUFFER {
-                input = BytesMut::with_capacity(READ_CHUNK);
             }
         }
     }

@@ -8,6 +8,7 @@
 //! every shard to stop accepting and close its clients' reads, waits until every shard has drained
 //! its connections, then lets the executors exit.
 
+pub mod buffers;
 pub mod commands;
 pub mod connection;
 pub mod coordinator;

@@ -299,6 +299,17 @@ impl Connection {
         })
     }
 
+    /// Whether a read may find data without waiting (readiness not yet consumed).
+    pub fn is_readable(&self) -> bool {
+        self.registration.readiness.readable.get()
+    }
+
+    /// Waits until the socket is readable, without reading.
+    pub async fn readable(&self) {
+        let readiness = &self.registration.readiness;
+        Readiness::wait(&readiness.readable, &readiness.reader).await;
+    }
+
     /// Reads what the socket has (at most `buf.len()` bytes); 0 means the peer closed.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let readiness = &self.registration.readiness;

@@ -132,6 +132,8 @@ pub struct Runtime {
     handling_from: Cell<Option<u64>>,
     /// Minute of the day (UTC, with the day) of the last `save-schedule` snapshot started.
     pub last_scheduled_save: Cell<u64>,
+    /// Read buffers lent to connections while they have input (see `buffers`).
+    pub read_buffers: super::buffers::ReadBuffers,
 }
 
 /// What a persistence command asks of a shard.
@@ -182,6 +184,7 @@ impl Runtime {
             held_replies: RefCell::new(Vec::new()),
             handling_from: Cell::new(None),
             last_scheduled_save: Cell::new(0),
+            read_buffers: Default::default(),
         }
     }
 

@@ -31,12 +31,12 @@ use crate::command::{self, CommandSpec};
 use crate::protocol::memcache::{self as protocol, Close, Limits, MemcacheParser, Parsed};
 use crate::shard::ReplyTo;
 
+use super::buffers::READ_CHUNK;
 use super::connection::{close_gracefully, spare_capacity};
 use super::router::{Op, Response};
 use super::runtime::{now_ms, Client, Runtime};
 use super::{coordinator, net};
 
-const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
 /// The memcached port's database.
@@ -99,12 +99,24 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
 
 impl McConnection {
     async fn run(&mut self, stream: &net::Connection) -> std::io::Result<()> {
-        let mut input = BytesMut::with_capacity(READ_CHUNK);
+        let mut input = BytesMut::new();
         let mut parser = MemcacheParser::new();
         loop {
+            if input.is_empty() {
+                if !stream.is_readable() {
+                    // Nothing to parse and nothing to read: wait holding no read buffer, so that
+                    // idle connections cost little memory (see `buffers`).
+                    self.rt.read_buffers.give_back(std::mem::take(&mut input));
+                    stream.readable().await;
+                }
+                if input.capacity() == 0 {
+                    input = self.rt.read_buffers.take();
+                }
+            }
             let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
             let read = stream.read(spare_capacity(&mut input, want)).await?;
             if read == 0 {
+                self.rt.read_buffers.give_back(input);
                 return Ok(());
             }
             // SAFETY: the socket read initialised the first `read` bytes of the spare capacity.
@@ -145,9 +157,6 @@ impl McConnection {
             }
             if self.quit {
                 return Ok(());
-            }
-            if input.is_empty() && input.capacity() > KEEP_BUFFER {
-                input = BytesMut::with_capacity(READ_CHUNK);
             }
         }
     }
