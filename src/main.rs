@@ -129,6 +129,9 @@ fn main() -> ExitCode {
         }
         Err(error) => eprintln!("could not install signal handlers: {}", error),
     }
-    handle.wait();
-    ExitCode::SUCCESS
+    if handle.wait() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use common::{reply_len, resp, TestServer};
+use common::{reply_len, resp, temp_data_dir, ChildServer, TestServer};
 
 /// Splits `bytes` into integer replies; panics on anything else, including a cut-off reply.
 fn integer_replies(bytes: &[u8]) -> Vec<i64> {
@@ -190,4 +190,33 @@ fn shutdown_without_clients() {
     server.handle().shutdown();
     assert!(server.exits_within(Duration::from_secs(10)));
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+/// A shard whose thread panics (a bug; DEBUG PANIC does it on purpose) takes the server down with
+/// an error exit status instead of leaving it running without that shard's keys or hanging in
+/// shutdown: the other shards stop accepting, cut their clients off and exit.
+#[test]
+fn a_shard_that_panics_stops_the_server_with_an_error() {
+    let dir = temp_data_dir();
+    let mut server = ChildServer::start(&dir, 2, &[("appendonly", "no")]);
+    // Clients on both shards (connections spread over the shards as they are accepted).
+    let mut others: Vec<redis::Connection> = (0..4)
+        .map(|_| server.client().get_connection().expect("connect"))
+        .collect();
+    for con in &mut others {
+        let pong: String = redis::cmd("PING").query(con).expect("PING");
+        assert_eq!(pong, "PONG");
+    }
+    let mut panicking = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    panicking
+        .write_all(&resp(&["DEBUG", "PANIC"]))
+        .expect("send DEBUG PANIC");
+    let status = server
+        .exit_status_within(Duration::from_secs(20))
+        .expect("the server exits after a shard panicked");
+    assert!(
+        !status.success(),
+        "exit status {status} should report the failure"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

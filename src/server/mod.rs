@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::admin::{self, AdminThreads, Observability};
 use crate::binlog::recovery::{self, RecoverOptions, ShardState};
@@ -84,6 +84,35 @@ pub enum ControlEvent {
     Shutdown,
     /// A shard has no connections left after being told to stop.
     Drained(usize),
+    /// A shard's thread panicked (a bug, or DEBUG PANIC): the server shuts down and exits with
+    /// an error instead of serving without that shard's keys.
+    ShardDied(usize),
+}
+
+thread_local! {
+    /// On a shard's thread: where to report that it panicked, and its number.
+    static PANIC_NOTICE: std::cell::RefCell<Option<(Sender<ControlEvent>, usize)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Installs, once per process, a panic hook that tells a shard's control thread when that shard's
+/// thread panics (the hook runs on the panicking thread, before unwinding). Threads that are not
+/// shards are left to the previous hook alone.
+fn install_panic_notice() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            PANIC_NOTICE.with(|notice| {
+                if let Ok(notice) = notice.try_borrow() {
+                    if let Some((control, shard)) = notice.as_ref() {
+                        let _ = control.send(ControlEvent::ShardDied(*shard));
+                    }
+                }
+            });
+        }));
+    });
 }
 
 /// Messages from the control thread to a shard, read on the shard's tick.
@@ -100,7 +129,7 @@ pub struct ServerHandle {
     /// The admin HTTP port listened on, `None` when `admin-port` is 0.
     pub admin_port: Option<u16>,
     control: Sender<ControlEvent>,
-    control_thread: Option<JoinHandle<()>>,
+    control_thread: Option<JoinHandle<bool>>,
 }
 
 impl ServerHandle {
@@ -114,10 +143,12 @@ impl ServerHandle {
         self.control.clone()
     }
 
-    /// Waits until every shard has exited.
-    pub fn wait(mut self) {
-        if let Some(thread) = self.control_thread.take() {
-            let _ = thread.join();
+    /// Waits until every shard has exited. Returns false when a shard failed (panicked), so that
+    /// the process can exit with an error.
+    pub fn wait(mut self) -> bool {
+        match self.control_thread.take() {
+            Some(thread) => thread.join().unwrap_or(false),
+            None => true,
         }
     }
 }
@@ -267,6 +298,7 @@ pub fn start_with_file(
     let addresses = Arc::new(addresses);
     let mut mailboxes = mailboxes.into_iter();
     let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    install_panic_notice();
     let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(shards);
 
     let mut shard_controls = Vec::with_capacity(shards);
@@ -301,6 +333,7 @@ pub fn start_with_file(
             .name(&format!("shard-{}", shard))
             .io_memory(1 << 20);
         let spawned = builder.spawn(move || async move {
+            PANIC_NOTICE.with(|notice| *notice.borrow_mut() = Some((control_tx.clone(), shard)));
             let rt = Rc::new(Runtime::new(
                 shard, shards, config, slots, facts, control_tx, obs,
             ));
@@ -503,11 +536,31 @@ fn control_loop(
     shards: Vec<Sender<ShardControl>>,
     executors: Vec<glommio::ExecutorJoinHandle<()>>,
     mut admin: Option<AdminThreads>,
-) {
+) -> bool {
     let mut drained = vec![false; shards.len()];
     let mut stopping = false;
+    let mut clean = true;
     while let Ok(event) = events.recv() {
         match event {
+            ControlEvent::ShardDied(shard) => {
+                error!(shard, "shard thread panicked: shutting down the server");
+                clean = false;
+                if let Some(flag) = drained.get_mut(shard) {
+                    *flag = true;
+                }
+                if !stopping {
+                    stopping = true;
+                    if let Some(admin) = &admin {
+                        admin.shutting_down();
+                    }
+                    for shard in &shards {
+                        let _ = shard.send(ShardControl::StopAccepting);
+                    }
+                }
+                if drained.iter().all(|d| *d) {
+                    break;
+                }
+            }
             ControlEvent::Shutdown if !stopping => {
                 info!("Received shutdown request, closing connections");
                 stopping = true;
@@ -539,6 +592,7 @@ fn control_loop(
         admin.stop();
     }
     info!("shardis is now ready to exit, bye bye...");
+    clean
 }
 
 /// Which protocol a listener speaks.

@@ -180,6 +180,14 @@ async fn debug(conn: &mut Connection, args: Vec<Bytes>) -> Reply {
             }
             Reply::ok()
         }
+        ("panic", 2) => {
+            // Redis's DEBUG PANIC: a deliberate crash, to test what a shard failure does (the
+            // server logs it, stops the other shards and exits with an error, see `server`).
+            panic!(
+                "DEBUG PANIC called at Unix time {}",
+                super::runtime::now_ms() / 1000
+            );
+        }
         ("object", 3) => {
             conn.drain().await;
             let target = conn.rt.shard_of_key(&args[2]);

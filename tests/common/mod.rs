@@ -325,6 +325,20 @@ impl ChildServer {
         let _ = self.child.wait();
     }
 
+    /// Waits up to `limit` for the process to exit by itself; its exit status, if it did.
+    pub fn exit_status_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SHUTDOWN-like stop (SIGTERM) and wait.
     pub fn stop(mut self) {
         // SAFETY: signalling our own child process by its pid.
