@@ -29,7 +29,7 @@ use crate::shard::ReplyTo;
 
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe};
+use super::{commands, coordinator, net, observe, pubsub};
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
@@ -70,6 +70,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         errors: 0,
     };
     let outcome = conn.run(&stream).await;
+    pubsub::forget(&rt, &conn.client);
     if conn.monitor.is_some() {
         rt.obs.monitors.remove(id);
     }
@@ -121,7 +122,21 @@ impl Connection {
         let mut batch: Vec<Vec<Bytes>> = Vec::new();
         loop {
             let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
-            let read = stream.read(spare_capacity(&mut input, want)).await?;
+            let subscriber = self.client.subscriber.borrow().clone();
+            let read = match subscriber {
+                None => stream.read(spare_capacity(&mut input, want)).await?,
+                // A connection that subscribed also wakes for messages queued for it.
+                Some(subscriber) => {
+                    let buf = spare_capacity(&mut input, want);
+                    match pubsub::read_or_pushes(stream, buf, &subscriber).await? {
+                        Some(read) => read,
+                        None => {
+                            pubsub::write_pushes(&self.rt, stream, &subscriber).await?;
+                            continue;
+                        }
+                    }
+                }
+            };
             // A client killed (CLIENT KILL, timeout) while this task waited may still have input
             // queued: shutdown(SHUT_RD) does not stop Linux from queueing what arrives later.
             if read == 0 || self.client.meta.borrow().closing {
@@ -181,6 +196,10 @@ impl Connection {
                     self.out = BytesMut::new();
                 }
             }
+            let subscriber = self.client.subscriber.borrow().clone();
+            if let Some(subscriber) = subscriber {
+                pubsub::write_pushes(&self.rt, stream, &subscriber).await?;
+            }
             if self.quit {
                 return Ok(());
             }
@@ -224,6 +243,10 @@ impl Connection {
             return;
         }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
+        if let Some(reply) = pubsub::subscribed_mode_reply(self, spec, &args) {
+            self.push_reply(reply);
+            return;
+        }
         observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         match spec.routing {
             Routing::SingleKey => {

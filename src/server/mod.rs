@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod memcache;
 pub mod net;
 pub mod observe;
+pub mod pubsub;
 pub mod router;
 pub mod runtime;
 
@@ -611,6 +612,7 @@ async fn run_shard(
         }
     })
     .detach();
+    glommio::spawn_local(pubsub::notification_loop(rt.clone())).detach();
     // Flushers: one per destination and direction, each posting what a loop turn queued.
     for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
         let (outbox, address) = (rt.requests_out[peer].clone(), addresses[peer].clone());
