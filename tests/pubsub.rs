@@ -19,8 +19,13 @@ fn command(args: &[&str]) -> Vec<u8> {
 
 /// A frame of bulk strings and a trailing integer, as (un)subscribe confirmations are.
 fn confirmation(word: &str, name: Option<&str>, count: i64, resp3: bool) -> Vec<u8> {
-    let mut out = format!("{}3\r\n${}\r\n{}\r\n", if resp3 { '>' } else { '*' }, word.len(), word)
-        .into_bytes();
+    let mut out = format!(
+        "{}3\r\n${}\r\n{}\r\n",
+        if resp3 { '>' } else { '*' },
+        word.len(),
+        word
+    )
+    .into_bytes();
     match name {
         Some(name) => out.extend(format!("${}\r\n{}\r\n", name.len(), name).into_bytes()),
         None => out.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
@@ -50,7 +55,12 @@ fn subscribe_more(client: &mut RawClient, word: &str, names: &[&str], already: i
         let got = client.read_reply().expect("confirmation");
         assert_eq!(
             text(&got),
-            text(&confirmation(word, Some(name), already + i as i64 + 1, resp3))
+            text(&confirmation(
+                word,
+                Some(name),
+                already + i as i64 + 1,
+                resp3
+            ))
         );
     }
 }
@@ -85,7 +95,10 @@ fn publish_reaches_subscribers_on_every_core() {
         assert_eq!(publish(publisher, "publish", "news", &message), 7);
         for subscriber in &mut subscribers {
             let got = subscriber.read_reply().expect("message");
-            assert_eq!(text(&got), text(&frame(&["message", "news", &message], false)));
+            assert_eq!(
+                text(&got),
+                text(&frame(&["message", "news", &message], false))
+            );
         }
         let got = watcher.read_reply().expect("pmessage");
         assert_eq!(
@@ -147,7 +160,10 @@ fn resp2_subscribed_mode_allows_only_pubsub_commands_and_ping() {
         b"-ERR Can't execute 'client|list': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
     );
     client.roundtrip(&command(&["PING"]), b"*2\r\n$4\r\npong\r\n$0\r\n\r\n");
-    client.roundtrip(&command(&["PING", "hi"]), b"*2\r\n$4\r\npong\r\n$2\r\nhi\r\n");
+    client.roundtrip(
+        &command(&["PING", "hi"]),
+        b"*2\r\n$4\r\npong\r\n$2\r\nhi\r\n",
+    );
     subscribe(&mut client, "ssubscribe", &["s1"], false);
     client.roundtrip(
         &command(&["SUNSUBSCRIBE"]),
@@ -209,7 +225,11 @@ fn redis_crate_pubsub_connection() {
     for _ in 0..2 {
         let message = pubsub.get_message().expect("message");
         let payload: String = message.get_payload().expect("payload");
-        got.push((message.get_channel_name().to_string(), payload, message.from_pattern()));
+        got.push((
+            message.get_channel_name().to_string(),
+            payload,
+            message.from_pattern(),
+        ));
     }
     got.sort();
     assert_eq!(
@@ -226,7 +246,12 @@ fn pubsub_subcommands_count_over_every_core() {
     let server = TestServer::start(2);
     let mut subscribers: Vec<RawClient> = (0..4).map(|_| server.raw()).collect();
     for (i, subscriber) in subscribers.iter_mut().enumerate() {
-        subscribe(subscriber, "subscribe", &["news", &format!("own{i}")], false);
+        subscribe(
+            subscriber,
+            "subscribe",
+            &["news", &format!("own{i}")],
+            false,
+        );
     }
     subscribe_more(&mut subscribers[0], "psubscribe", &["a*"], 2, false);
     subscribe_more(&mut subscribers[1], "psubscribe", &["a*"], 2, false);
@@ -264,7 +289,10 @@ fn pubsub_subcommands_count_over_every_core() {
             redis::Value::Int(0),
         ]
     );
-    let numpat: i64 = redis::cmd("PUBSUB").arg("NUMPAT").query(&mut con).expect("numpat");
+    let numpat: i64 = redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query(&mut con)
+        .expect("numpat");
     assert_eq!(numpat, 2, "distinct patterns");
     let shard: Vec<String> = redis::cmd("PUBSUB")
         .arg("SHARDCHANNELS")
@@ -278,7 +306,10 @@ fn pubsub_subcommands_count_over_every_core() {
         .expect("shardnumsub");
     assert_eq!(
         shard,
-        vec![redis::Value::BulkString(b"shard1".to_vec()), redis::Value::Int(1)]
+        vec![
+            redis::Value::BulkString(b"shard1".to_vec()),
+            redis::Value::Int(1)
+        ]
     );
     // Shard channels and plain channels are separate namespaces.
     let mut publisher = server.raw();
@@ -304,11 +335,17 @@ fn pubsub_subcommands_count_over_every_core() {
         b"%1\r\n$4\r\nown0\r\n:1\r\n",
     );
     // INFO and CLIENT LIST.
-    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).expect("info");
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut con)
+        .expect("info");
     assert!(info.contains("pubsub_channels:5\r\n"), "{info}");
     assert!(info.contains("pubsub_patterns:2\r\n"), "{info}");
     assert!(info.contains("pubsub_shardchannels:1\r\n"), "{info}");
-    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).expect("list");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("list");
     assert_eq!(list.matches("flags=P").count(), 4, "{list}");
     assert!(list.contains("sub=2 psub=0 ssub=1"), "{list}");
     assert!(list.contains("sub=2 psub=1 ssub=0"), "{list}");
@@ -324,6 +361,12 @@ fn next_message(client: &mut RawClient) -> (String, String) {
     let channel = lines[lines.len() - 4].to_string();
     (channel, payload)
 }
+
+/// A request and the (key, event) notifications it raises, in order.
+type Step = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
 #[test]
 fn keyspace_notifications_for_writes_on_every_shard() {
@@ -347,7 +390,7 @@ fn keyspace_notifications_for_writes_on_every_shard() {
     subscribe(&mut keyevent, "psubscribe", &["__keyevent@0__:*"], false);
 
     // Keys without a hashtag: with two shards they land on both.
-    let steps: &[(&[&str], &[(&str, &str)])] = &[
+    let steps: &[Step] = &[
         (&["SET", "alpha", "1"], &[("alpha", "set")]),
         (&["INCRBY", "alpha", "2"], &[("alpha", "incrby")]),
         (&["APPEND", "beta", "x"], &[("beta", "append")]),
@@ -380,8 +423,15 @@ fn keyspace_notifications_for_writes_on_every_shard() {
     }
     // A read raises nothing, a write that changes nothing neither: the next event is the SET.
     let _: redis::Value = redis::cmd("GET").arg("alpha").query(&mut con).expect("get");
-    let _: redis::Value = redis::cmd("DEL").arg("nothere").query(&mut con).expect("del");
-    let _: () = redis::cmd("SET").arg("omega").arg("1").query(&mut con).expect("set");
+    let _: redis::Value = redis::cmd("DEL")
+        .arg("nothere")
+        .query(&mut con)
+        .expect("del");
+    let _: () = redis::cmd("SET")
+        .arg("omega")
+        .arg("1")
+        .query(&mut con)
+        .expect("set");
     assert_eq!(
         next_message(&mut keyevent),
         ("__keyevent@0__:set".to_string(), "omega".to_string())
@@ -392,7 +442,12 @@ fn keyspace_notifications_for_writes_on_every_shard() {
 fn expired_keys_raise_expired() {
     let server = TestServer::start_with(2, &[("notify-keyspace-events", "Ex")]);
     let mut watcher = server.raw();
-    subscribe(&mut watcher, "subscribe", &["__keyevent@0__:expired"], false);
+    subscribe(
+        &mut watcher,
+        "subscribe",
+        &["__keyevent@0__:expired"],
+        false,
+    );
     let mut con = server.connection();
     let _: () = redis::cmd("SET")
         .arg("short")
@@ -420,10 +475,8 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn subscriber_that_stops_reading_is_closed_at_the_output_limit() {
-    let server = TestServer::start_with(
-        2,
-        &[("client-output-buffer-limit", "pubsub 1mb 256kb 60")],
-    );
+    let server =
+        TestServer::start_with(2, &[("client-output-buffer-limit", "pubsub 1mb 256kb 60")]);
     let mut con = server.connection();
     let limits: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
@@ -467,7 +520,10 @@ fn subscriber_that_stops_reading_is_closed_at_the_output_limit() {
     let growth = rss_bytes().saturating_sub(rss_before);
     assert!(growth < 64 * 1024 * 1024, "RSS grew by {growth} bytes");
 
-    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).expect("info");
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut con)
+        .expect("info");
     assert!(
         info.contains("client_output_buffer_limit_disconnections:1\r\n"),
         "{info}"

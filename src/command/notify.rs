@@ -70,14 +70,12 @@ fn has_option(args: &[Bytes], from: usize, options: &[&str]) -> bool {
 pub fn key_events(name: &str, args: &[Bytes]) -> Vec<KeyEvent> {
     let mut events = Vec::new();
     let every_key = |from: usize, step: usize, class: u16, event: &'static str, when: When| {
-        (from..args.len())
-            .step_by(step)
-            .map(move |arg| KeyEvent {
-                arg,
-                class,
-                event,
-                when,
-            })
+        (from..args.len()).step_by(step).map(move |arg| KeyEvent {
+            arg,
+            class,
+            event,
+            when,
+        })
     };
     match name {
         "set" => {
@@ -201,7 +199,9 @@ mod tests {
     use super::*;
 
     fn args(text: &str) -> Vec<Bytes> {
-        text.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        text.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
     }
 
     fn names(command: &str) -> Vec<(usize, &'static str)> {
@@ -216,12 +216,21 @@ mod tests {
     #[test]
     fn events_follow_redis_names() {
         assert_eq!(names("SET k v"), vec![(1, "set")]);
-        assert_eq!(names("SET k v EX 10"), vec![(1, "set"), (1, "expire"), (1, "del")]);
+        assert_eq!(
+            names("SET k v EX 10"),
+            vec![(1, "set"), (1, "expire"), (1, "del")]
+        );
         assert_eq!(names("MSET a 1 b 2"), vec![(1, "set"), (3, "set")]);
         assert_eq!(names("INCRBY k 2"), vec![(1, "incrby")]);
         assert_eq!(names("DEL a b"), vec![(1, "del"), (2, "del")]);
-        assert_eq!(names("RENAME a b"), vec![(1, "rename_from"), (2, "rename_to")]);
-        assert_eq!(names("LMOVE a b LEFT RIGHT"), vec![(1, "lpop"), (2, "rpush")]);
+        assert_eq!(
+            names("RENAME a b"),
+            vec![(1, "rename_from"), (2, "rename_to")]
+        );
+        assert_eq!(
+            names("LMOVE a b LEFT RIGHT"),
+            vec![(1, "lpop"), (2, "rpush")]
+        );
         assert_eq!(names("ZADD z INCR 1 m"), vec![(1, "zincr")]);
         assert_eq!(names("ZINCRBY z 1 m"), vec![(1, "zincr")]);
         assert_eq!(names("SUNIONSTORE d a b"), vec![(1, "sunionstore")]);

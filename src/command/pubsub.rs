@@ -44,7 +44,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         arity: -1,
-        summary: "Stops listening to messages published to channels that match one or more patterns.",
+        summary:
+            "Stops listening to messages published to channels that match one or more patterns.",
         ..PUBSUB_COMMAND
     },
     CommandSpec {

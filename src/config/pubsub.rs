@@ -146,7 +146,11 @@ pub struct OutputBufferLimits {
 impl OutputBufferLimits {
     /// Applies `<class> <hard> <soft> <soft-seconds>` groups (values may be split over several
     /// arguments or written as one); classes not named keep their limits. All or nothing.
-    pub fn apply(&mut self, values: &[String], memory: fn(&str) -> Result<u64, String>) -> Result<(), String> {
+    pub fn apply(
+        &mut self,
+        values: &[String],
+        memory: fn(&str) -> Result<u64, String>,
+    ) -> Result<(), String> {
         let words: Vec<&str> = values.iter().flat_map(|v| v.split_whitespace()).collect();
         if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -157,9 +161,16 @@ impl OutputBufferLimits {
                 "normal" => &mut updated.normal,
                 "slave" | "replica" => &mut updated.replica,
                 "pubsub" => &mut updated.pubsub,
-                _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
             };
-            let invalid = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+            let invalid = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
             let hard = memory(group[1]).map_err(|_| invalid())?;
             let soft = memory(group[2]).map_err(|_| invalid())?;
             let soft_seconds: u64 = group[3].parse().map_err(|_| invalid())?;
@@ -176,7 +187,10 @@ impl OutputBufferLimits {
     /// As Redis's CONFIG GET renders it (`slave` for the replica class).
     pub fn render(&self) -> String {
         let class = |name: &str, limit: &ClassLimit| {
-            format!("{name} {} {} {}", limit.hard, limit.soft, limit.soft_seconds)
+            format!(
+                "{name} {} {} {}",
+                limit.hard, limit.soft, limit.soft_seconds
+            )
         };
         format!(
             "{} {} {}",
@@ -193,10 +207,22 @@ mod tests {
 
     #[test]
     fn notify_flags_round_trip_as_redis_renders_them() {
-        assert_eq!(NotifyFlags::parse("").map(NotifyFlags::render), Ok(String::new()));
-        assert_eq!(NotifyFlags::parse("KEA").map(NotifyFlags::render), Ok("AKE".into()));
-        assert_eq!(NotifyFlags::parse("Kx$g").map(NotifyFlags::render), Ok("g$xK".into()));
-        assert_eq!(NotifyFlags::parse("AKEmn").map(NotifyFlags::render), Ok("AKEmn".into()));
+        assert_eq!(
+            NotifyFlags::parse("").map(NotifyFlags::render),
+            Ok(String::new())
+        );
+        assert_eq!(
+            NotifyFlags::parse("KEA").map(NotifyFlags::render),
+            Ok("AKE".into())
+        );
+        assert_eq!(
+            NotifyFlags::parse("Kx$g").map(NotifyFlags::render),
+            Ok("g$xK".into())
+        );
+        assert_eq!(
+            NotifyFlags::parse("AKEmn").map(NotifyFlags::render),
+            Ok("AKEmn".into())
+        );
         assert!(NotifyFlags::parse("Kq").is_err());
         let flags = NotifyFlags::parse("Eg").unwrap_or_default();
         assert!(flags.wants(NotifyFlags::GENERIC));
@@ -215,7 +241,16 @@ mod tests {
     fn output_limits_apply_per_class() {
         let mut limits = OutputBufferLimits::default();
         limits
-            .apply(&["normal 0 0 0 slave 256mb 64mb 60".into(), "pubsub".into(), "32mb".into(), "8mb".into(), "60".into()], bytes)
+            .apply(
+                &[
+                    "normal 0 0 0 slave 256mb 64mb 60".into(),
+                    "pubsub".into(),
+                    "32mb".into(),
+                    "8mb".into(),
+                    "60".into(),
+                ],
+                bytes,
+            )
             .expect("valid");
         assert_eq!(
             limits.render(),
@@ -224,8 +259,17 @@ mod tests {
         assert!(limits.apply(&["pubsub 1 2".into()], bytes).is_err());
         assert!(limits.apply(&["bogus 1 2 3".into()], bytes).is_err());
         assert!(limits.apply(&["pubsub x 2 3".into()], bytes).is_err());
-        limits.apply(&["PUBSUB 1000 500 5".into()], bytes).expect("valid");
-        assert_eq!(limits.pubsub, ClassLimit { hard: 1000, soft: 500, soft_seconds: 5 });
+        limits
+            .apply(&["PUBSUB 1000 500 5".into()], bytes)
+            .expect("valid");
+        assert_eq!(
+            limits.pubsub,
+            ClassLimit {
+                hard: 1000,
+                soft: 500,
+                soft_seconds: 5
+            }
+        );
         assert_eq!(limits.replica.hard, 256 << 20);
     }
 }

@@ -100,7 +100,10 @@ impl<T: Clone> Registry<T> {
 
     /// The subscribers of channel (or shard channel) `name`.
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> impl Iterator<Item = &T> {
-        self.map(kind).get(name).into_iter().flat_map(|s| s.values())
+        self.map(kind)
+            .get(name)
+            .into_iter()
+            .flat_map(|s| s.values())
     }
 
     /// The (pattern, subscriber) pairs whose pattern matches `channel`.
@@ -190,13 +193,20 @@ mod tests {
         assert!(registry.subscribe(Kind::Shard, b("news"), 3, 3));
         assert_eq!(registry.count(Kind::Channel, b"news"), 2);
         assert_eq!(registry.count(Kind::Shard, b"news"), 1);
-        let mut got: Vec<u64> = registry.subscribers(Kind::Channel, b"news").copied().collect();
+        let mut got: Vec<u64> = registry
+            .subscribers(Kind::Channel, b"news")
+            .copied()
+            .collect();
         got.sort();
         assert_eq!(got, vec![1, 2]);
         assert!(registry.unsubscribe(Kind::Channel, b"news", 1));
         assert!(!registry.unsubscribe(Kind::Channel, b"news", 1));
         assert!(registry.unsubscribe(Kind::Channel, b"news", 2));
-        assert_eq!(registry.len(Kind::Channel), 0, "an empty channel is dropped");
+        assert_eq!(
+            registry.len(Kind::Channel),
+            0,
+            "an empty channel is dropped"
+        );
         assert_eq!(registry.len(Kind::Shard), 1);
     }
 
@@ -224,7 +234,10 @@ mod tests {
             &frame(2, &[b"message", b"ch", b"hi"])[..],
             b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
         );
-        assert_eq!(&frame(3, &[b"message", b"", b"x"])[..], b">3\r\n$7\r\nmessage\r\n$0\r\n\r\n$1\r\nx\r\n");
+        assert_eq!(
+            &frame(3, &[b"message", b"", b"x"])[..],
+            b">3\r\n$7\r\nmessage\r\n$0\r\n\r\n$1\r\nx\r\n"
+        );
         let mut frames = Frames::default();
         let first = frames.get(3, &[b"a"]);
         assert_eq!(frames.get(3, &[b"ignored"]), first, "encoded once");

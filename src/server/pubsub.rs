@@ -450,7 +450,8 @@ async fn pubsub_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
         Ok(name) => name,
         Err(reply) => return reply,
     };
-    let names_reply = |names: Vec<Bytes>| Reply::Array(names.into_iter().map(Reply::Bulk).collect());
+    let names_reply =
+        |names: Vec<Bytes>| Reply::Array(names.into_iter().map(Reply::Bulk).collect());
     match name {
         "channels" => names_reply(distinct_names(conn, Kind::Channel, args.get(2).cloned()).await),
         "shardchannels" => {

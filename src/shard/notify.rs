@@ -78,7 +78,14 @@ impl Notifier {
     }
 
     /// Queues the events of a command that changed something (see the module doc).
-    pub fn raise(&mut self, watch: Watch, args: &[Bytes], db: &mut Db, db_index: usize, now_ms: u64) {
+    pub fn raise(
+        &mut self,
+        watch: Watch,
+        args: &[Bytes],
+        db: &mut Db,
+        db_index: usize,
+        now_ms: u64,
+    ) {
         let mut emptied: Vec<usize> = Vec::new();
         let mut created: Vec<usize> = Vec::new();
         for (event, existed) in watch.events.iter().zip(&watch.existed) {
@@ -125,7 +132,9 @@ mod tests {
     use crate::command::test_support::Harness;
 
     fn args(text: &str) -> Vec<Bytes> {
-        text.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        text.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
     }
 
     /// Runs `command` in the harness and returns the notifications it raised.
@@ -155,7 +164,9 @@ mod tests {
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -170,8 +181,16 @@ mod tests {
             pairs(&[("__keyspace@0__:k", "set"), ("__keyevent@0__:set", "k")])
         );
         assert_eq!(run(&mut harness, &mut notifier, "GET k"), pairs(&[]));
-        assert_eq!(run(&mut harness, &mut notifier, "DEL k nothere").len(), 2, "only k");
-        assert_eq!(run(&mut harness, &mut notifier, "DEL k"), pairs(&[]), "nothing changed");
+        assert_eq!(
+            run(&mut harness, &mut notifier, "DEL k nothere").len(),
+            2,
+            "only k"
+        );
+        assert_eq!(
+            run(&mut harness, &mut notifier, "DEL k"),
+            pairs(&[]),
+            "nothing changed"
+        );
     }
 
     #[test]
