@@ -132,6 +132,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
     if let Some(protocol) = request.protocol {
         conn.protocol = protocol;
         conn.client.meta.borrow_mut().resp = protocol;
+        super::pubsub::protocol_changed(conn);
     }
     render::hello_reply(conn.client.id, conn.protocol, conn.rt.nshards)
 }

@@ -418,6 +418,9 @@ fn install_state(
         return Ok(());
     };
     shard.keyspace = state.keyspace;
+    // The recovered keyspace keeps expired keys for notifications as the configuration says.
+    let notify_flags = shard.notify.flags;
+    shard.set_notify_flags(notify_flags);
     // Recovery builds a plain keyspace; CAS values must keep this shard's stride, above every
     // CAS the recovered items and replayed writes carried.
     let recovered_cas = shard.keyspace.cas.high_water();

@@ -274,6 +274,13 @@ pub fn subscribed_mode_reply(
     }
 }
 
+/// HELLO switched protocols: messages from now on are framed in the new one.
+pub fn protocol_changed(conn: &Connection) {
+    if let Some(subscriber) = conn.client.subscriber.borrow().as_ref() {
+        subscriber.protocol.set(conn.protocol);
+    }
+}
+
 /// Drops a closing connection's subscriptions. Called before its socket closes.
 pub fn forget(rt: &Runtime, client: &Client) {
     let Some(subscriber) = client.subscriber.borrow_mut().take() else {
