@@ -349,6 +349,22 @@ fn pubsub_subcommands_count_over_every_core() {
     assert_eq!(list.matches("flags=P").count(), 4, "{list}");
     assert!(list.contains("sub=2 psub=0 ssub=1"), "{list}");
     assert!(list.contains("sub=2 psub=1 ssub=0"), "{list}");
+    // CLIENT KILL TYPE pubsub closes the subscribed clients only.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .expect("kill");
+    assert_eq!(killed, 4);
+    assert!(TestServer::eventually(Duration::from_secs(5), || {
+        let numsub: Vec<redis::Value> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("news")
+            .query(&mut con)
+            .expect("numsub");
+        numsub.get(1) == Some(&redis::Value::Int(0))
+    }));
 }
 
 /// Reads one message from a RESP2 (p)subscriber and returns its last two parts: channel and
