@@ -15,6 +15,9 @@ use std::path::PathBuf;
 
 use crate::keyspace::EncodingLimits;
 
+mod pubsub;
+pub use pubsub::{ClassLimit, NotifyFlags, OutputBufferLimits};
+
 /// The server's settings. Build it with [`Config::from_args`] (start-up) and change it with
 /// [`Config::apply`] (CONFIG SET); defaults and ranges are in [`DIRECTIVES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +115,10 @@ pub struct Config {
     pub disk_probe_interval: u64,
     /// `disk-latency-threshold` (shardis): ms a probe's write + fsync may take.
     pub disk_latency_threshold: u64,
+    /// `notify-keyspace-events`: which keyspace notifications are published ("" = none).
+    pub notify_keyspace_events: NotifyFlags,
+    /// `client-output-buffer-limit`: when a client whose output piles up is closed.
+    pub client_output_buffer_limit: OutputBufferLimits,
 }
 
 /// Redis's `appendfsync`.
@@ -444,6 +451,13 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "disk-latency-threshold", default: "500", mutable: true,
         set: One(|c, v| { c.disk_latency_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
         get: |c| c.disk_latency_threshold.to_string() },
+    Directive { name: "notify-keyspace-events", default: "", mutable: true,
+        set: One(|c, v| { c.notify_keyspace_events = NotifyFlags::parse(v)?; Ok(()) }),
+        get: |c| c.notify_keyspace_events.render() },
+    Directive { name: "client-output-buffer-limit",
+        default: "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60", mutable: true,
+        set: Many(|c, v| c.client_output_buffer_limit.apply(v, |m| memory(m, 0))),
+        get: |c| c.client_output_buffer_limit.render() },
 ];
 
 /// Redis's old names for directives (`standardConfig` aliases): accepted everywhere the new name
@@ -537,6 +551,8 @@ impl Config {
             shard_stall_threshold: 0,
             disk_probe_interval: 0,
             disk_latency_threshold: 0,
+            notify_keyspace_events: NotifyFlags::default(),
+            client_output_buffer_limit: OutputBufferLimits::default(),
         }
     }
 

@@ -15,8 +15,10 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod memcache;
+pub mod notify;
 pub mod observe;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -205,6 +207,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(zset::COMMANDS.iter())
         .chain(observe::COMMANDS.iter())
         .chain(persistence::COMMANDS.iter())
+        .chain(pubsub::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

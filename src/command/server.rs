@@ -540,6 +540,8 @@ pub struct ClientInfo {
     pub reply_buffer_size: usize,
     /// A MONITOR client (`flags=O`).
     pub monitor: bool,
+    /// Channels, patterns and shard channels subscribed (`sub`, `psub`, `ssub`; `flags=P`).
+    pub subscriptions: (usize, usize, usize),
 }
 
 /// One `CLIENT LIST` line in Redis 7.2's field order, without the trailing newline.
@@ -549,14 +551,21 @@ pub struct ClientInfo {
 /// buffers shardis tracks.
 pub fn client_list_line(c: &ClientInfo) -> String {
     let total_memory = c.query_buffer + c.query_buffer_free + c.reply_buffer_size + c.output_memory;
-    let flags = if c.monitor { "O" } else { "N" };
+    let (sub, psub, ssub) = c.subscriptions;
+    let flags = if c.monitor {
+        "O"
+    } else if sub + psub + ssub > 0 {
+        "P"
+    } else {
+        "N"
+    };
     let command = if c.last_command.is_empty() {
         "NULL"
     } else {
         c.last_command.as_str()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
          qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -568,6 +577,9 @@ pub fn client_list_line(c: &ClientInfo) -> String {
         c.idle_seconds,
         flags,
         c.db,
+        sub,
+        psub,
+        ssub,
         c.query_buffer,
         c.query_buffer_free,
         c.reply_buffer_size,
@@ -633,11 +645,15 @@ impl KillFilter {
         {
             return false;
         }
-        // Every shardis client is a normal one: no replicas, masters or pub/sub connections yet.
-        if self
-            .client_type
-            .is_some_and(|wanted| wanted != ClientType::Normal)
-        {
+        // No replicas or masters yet: a client is a pub/sub one while it subscribes to
+        // anything (Redis's CLIENT_PUBSUB), a normal one otherwise.
+        let (sub, psub, ssub) = client.subscriptions;
+        let actual = if sub + psub + ssub > 0 {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        };
+        if self.client_type.is_some_and(|wanted| wanted != actual) {
             return false;
         }
         if self.id.is_some_and(|id| id != client.id) {
@@ -874,6 +890,18 @@ pub struct ServerFacts {
     pub server_time_usec: u64,
     /// The `hz` the configuration asks for (`configured_hz`).
     pub configured_hz: u32,
+    pub pubsub: PubSubFacts,
+}
+
+/// INFO's pub/sub figures, over every core.
+#[derive(Debug, Clone, Default)]
+pub struct PubSubFacts {
+    /// Distinct channels, patterns and shard channels with at least one subscriber.
+    pub channels: u64,
+    pub patterns: u64,
+    pub shard_channels: u64,
+    /// Clients closed for passing `client-output-buffer-limit`.
+    pub output_limit_disconnections: u64,
 }
 
 /// INFO's sections in the order Redis prints them, each with its header. Every one is also a
@@ -916,7 +944,7 @@ pub fn render_info(sections: &[Bytes], facts: &ServerFacts, shards: &[ShardSnaps
             "clients" => clients_section(&mut info, facts, shards),
             "memory" => memory_section(&mut info, facts, shards),
             "persistence" => persistence_section(&mut info, facts, shards),
-            "stats" => stats_section(&mut info, shards),
+            "stats" => stats_section(&mut info, facts, shards),
             "replication" => replication_section(&mut info, facts),
             "cpu" => cpu_section(&mut info, facts),
             "cluster" => info.field("cluster_enabled", 0),
@@ -1142,7 +1170,7 @@ fn persistence_section(info: &mut InfoText, facts: &ServerFacts, shards: &[Shard
     }
 }
 
-fn stats_section(info: &mut InfoText, shards: &[ShardSnapshot]) {
+fn stats_section(info: &mut InfoText, facts: &ServerFacts, shards: &[ShardSnapshot]) {
     info.field(
         "total_connections_received",
         sum(shards, |s| s.total_connections_received),
@@ -1175,13 +1203,18 @@ fn stats_section(info: &mut InfoText, shards: &[ShardSnapshot]) {
     info.field("evicted_keys", 0);
     info.field("keyspace_hits", sum(shards, |s| s.keyspace_hits));
     info.field("keyspace_misses", sum(shards, |s| s.keyspace_misses));
-    info.field("pubsub_channels", 0);
-    info.field("pubsub_patterns", 0);
+    info.field("pubsub_channels", facts.pubsub.channels);
+    info.field("pubsub_patterns", facts.pubsub.patterns);
+    info.field("pubsub_shardchannels", facts.pubsub.shard_channels);
     info.field("latest_fork_usec", 0);
     info.field("total_forks", 0);
     info.field(
         "total_error_replies",
         sum(shards, |s| s.total_error_replies),
+    );
+    info.field(
+        "client_output_buffer_limit_disconnections",
+        facts.pubsub.output_limit_disconnections,
     );
     info.field("total_reads_processed", 0);
     info.field("total_writes_processed", 0);

@@ -433,6 +433,8 @@ fn mutability_and_config_set_messages() {
         "binlog-retention",
         "aof-load-truncated",
         "binlog-failpoint",
+        "notify-keyspace-events",
+        "client-output-buffer-limit",
     ];
     for directive in DIRECTIVES {
         assert_eq!(

@@ -56,6 +56,10 @@ pub async fn run(
         "command" => render::command_command(&args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
+        | "sunsubscribe" | "publish" | "spublish" | "pubsub" => {
+            return super::pubsub::run(conn, spec, args).await;
+        }
         "shutdown" => {
             let abort = args.iter().skip(1).any(|a| eq_ignore_case(a, "abort"));
             if abort {
@@ -128,6 +132,7 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
     if let Some(protocol) = request.protocol {
         conn.protocol = protocol;
         conn.client.meta.borrow_mut().resp = protocol;
+        super::pubsub::protocol_changed(conn);
     }
     render::hello_reply(conn.client.id, conn.protocol, conn.rt.nshards)
 }
@@ -213,6 +218,7 @@ fn process_facts(conn: &Connection, config: &Config) -> ServerFacts {
         used_cpu_sys: seconds(usage.ru_stime),
         used_cpu_user: seconds(usage.ru_utime),
         server_time_usec: now_ms() * 1000,
+        pubsub: Default::default(),
     }
 }
 
@@ -228,7 +234,8 @@ async fn info(conn: &mut Connection, args: &[Bytes]) -> Reply {
             }
         })
         .collect();
-    let facts = process_facts(conn, &conn.rt.config());
+    let mut facts = process_facts(conn, &conn.rt.config());
+    facts.pubsub = super::pubsub::info_figures(conn).await;
     let mut text = render::render_info(&args[1..], &facts, &snapshots);
     let extra = super::observe::info_sections(conn, &args[1..], &text).await;
     text.push_str(&extra);
@@ -273,7 +280,7 @@ const CONFIG_SUBCOMMANDS: &[(&str, i32)] = &[
 /// Finds the subcommand in `args[1]` of `container`, and checks its arity, with Redis 7's
 /// errors: "unknown subcommand 'x'. Try CLIENT HELP." and "wrong number of arguments for
 /// 'client|id' command".
-fn subcommand(
+pub(super) fn subcommand(
     container: &str,
     table: &[(&'static str, i32)],
     args: &[Bytes],

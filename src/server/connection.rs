@@ -30,7 +30,7 @@ use crate::shard::ReplyTo;
 use super::buffers::READ_CHUNK;
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe};
+use super::{commands, coordinator, net, observe, pubsub};
 
 const MAX_READ_CHUNK: usize = 1024 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
@@ -70,6 +70,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         errors: 0,
     };
     let outcome = conn.run(&stream).await;
+    pubsub::forget(&rt, &conn.client);
     if conn.monitor.is_some() {
         rt.obs.monitors.remove(id);
     }
@@ -120,10 +121,12 @@ impl Connection {
         let mut parser = RespParser::new();
         let mut batch: Vec<Vec<Bytes>> = Vec::new();
         loop {
+            let subscriber = self.client.subscriber.borrow().clone();
             if input.is_empty() {
-                if !stream.is_readable() {
-                    // Nothing to parse and nothing to read: wait holding no read buffer, so that
-                    // idle connections cost little memory (see `buffers`).
+                // Nothing to parse and nothing to read: wait holding no read buffer, so that
+                // idle connections cost little memory (see `buffers`). A subscriber also wakes
+                // for its messages, below, so it keeps its buffer.
+                if !stream.is_readable() && subscriber.is_none() {
                     self.rt.read_buffers.give_back(std::mem::take(&mut input));
                     stream.readable().await;
                 }
@@ -132,7 +135,20 @@ impl Connection {
                 }
             }
             let want = parser.wanted().clamp(READ_CHUNK, MAX_READ_CHUNK);
-            let read = stream.read(spare_capacity(&mut input, want)).await?;
+            let read = match subscriber {
+                None => stream.read(spare_capacity(&mut input, want)).await?,
+                // A connection that subscribed also wakes for messages queued for it.
+                Some(subscriber) => {
+                    let buf = spare_capacity(&mut input, want);
+                    match pubsub::read_or_pushes(stream, buf, &subscriber).await? {
+                        Some(read) => read,
+                        None => {
+                            pubsub::write_pushes(&self.rt, stream, &subscriber).await?;
+                            continue;
+                        }
+                    }
+                }
+            };
             // A client killed (CLIENT KILL, timeout) while this task waited may still have input
             // queued: shutdown(SHUT_RD) does not stop Linux from queueing what arrives later.
             if read == 0 || self.client.meta.borrow().closing {
@@ -193,6 +209,10 @@ impl Connection {
                     self.out = BytesMut::new();
                 }
             }
+            let subscriber = self.client.subscriber.borrow().clone();
+            if let Some(subscriber) = subscriber {
+                pubsub::write_pushes(&self.rt, stream, &subscriber).await?;
+            }
             if self.quit {
                 return Ok(());
             }
@@ -233,6 +253,10 @@ impl Connection {
             return;
         }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
+        if let Some(reply) = pubsub::subscribed_mode_reply(self, spec, &args) {
+            self.push_reply(reply);
+            return;
+        }
         observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         match spec.routing {
             Routing::SingleKey => {

@@ -15,6 +15,7 @@ pub mod coordinator;
 pub mod memcache;
 pub mod net;
 pub mod observe;
+pub mod pubsub;
 pub mod router;
 pub mod runtime;
 
@@ -451,6 +452,9 @@ fn install_state(
         return Ok(());
     };
     shard.keyspace = state.keyspace;
+    // The recovered keyspace keeps expired keys for notifications as the configuration says.
+    let notify_flags = shard.notify.flags;
+    shard.set_notify_flags(notify_flags);
     // Recovery builds a plain keyspace; CAS values must keep this shard's stride, above every
     // CAS the recovered items and replayed writes carried.
     let recovered_cas = shard.keyspace.cas.high_water();
@@ -666,6 +670,7 @@ async fn run_shard(
         }
     })
     .detach();
+    glommio::spawn_local(pubsub::notification_loop(rt.clone())).detach();
     // Flushers: one per destination and direction, each posting what a loop turn queued.
     for peer in (0..rt.nshards).filter(|&p| p != rt.id) {
         let (outbox, address) = (rt.requests_out[peer].clone(), addresses[peer].clone());

@@ -95,6 +95,9 @@ pub enum Op {
     MemcacheStats { reset: bool },
     /// Read or reset this shard's slow log or latency monitor (SLOWLOG, LATENCY).
     Observe(super::observe::ObserveOp),
+    /// Deliver a published message or keyspace notifications here, or answer PUBSUB/INFO
+    /// questions about this core's subscriptions (see `server::pubsub`).
+    PubSub(super::pubsub::PubSubOp),
 }
 
 /// A request travelling between shards.
@@ -115,6 +118,7 @@ pub enum Response {
     Count(u64),
     MemcacheStats(Box<super::memcache::stats::Report>),
     Observed(Box<super::observe::Observed>),
+    PubSub(Box<super::pubsub::Answer>),
 }
 
 impl Response {

@@ -47,6 +47,8 @@ pub struct Client {
     /// reached: its replies leave once the binlog acknowledges it (0 = the batch logged nothing
     /// here, so nothing to wait for, whatever other connections wrote meanwhile).
     pub ack_position: Cell<u64>,
+    /// Set on the first SUBSCRIBE/PSUBSCRIBE/SSUBSCRIBE: subscriptions and pushes queued.
+    pub subscriber: RefCell<Option<Rc<super::pubsub::Subscriber>>>,
 }
 
 impl Client {
@@ -134,6 +136,8 @@ pub struct Runtime {
     pub last_scheduled_save: Cell<u64>,
     /// Read buffers lent to connections while they have input (see `buffers`).
     pub read_buffers: super::buffers::ReadBuffers,
+    /// This core's subscribers (see `server::pubsub`).
+    pub pubsub: super::pubsub::PubSub,
 }
 
 /// What a persistence command asks of a shard.
@@ -164,6 +168,7 @@ impl Runtime {
         shard.observe = ShardObserver::new(obs.shards[id].clone(), obs.clock.clone(), id, nshards);
         shard.observe.configure(&config);
         shard.observe.tick(super::TICK);
+        shard.set_notify_flags(config.notify_keyspace_events);
         Runtime {
             id,
             nshards,
@@ -185,6 +190,7 @@ impl Runtime {
             handling_from: Cell::new(None),
             last_scheduled_save: Cell::new(0),
             read_buffers: Default::default(),
+            pubsub: Default::default(),
         }
     }
 
@@ -521,6 +527,7 @@ impl Runtime {
                 let mut shard = self.shard.borrow_mut();
                 shard.limits = CommandLimits::from_config(&config);
                 shard.observe.configure(&config);
+                shard.set_notify_flags(config.notify_keyspace_events);
                 if let Some(writer) = shard.binlog.as_mut() {
                     writer.set_options(Self::writer_options(&config));
                 }
@@ -528,6 +535,11 @@ impl Runtime {
                 self.obs.configure(&config);
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
+            }
+            Op::PubSub(op) => {
+                if let Some(response) = super::pubsub::handle(self, op) {
+                    self.respond(reply_to, response);
+                }
             }
             Op::MemcacheStats { reset } => {
                 let report = super::memcache::stats::report(self);
@@ -551,6 +563,11 @@ impl Runtime {
 
     pub fn client_info(&self, client: &Client) -> ClientInfo {
         let addresses = client.addresses();
+        let (subscriptions, pushes_pending) = client
+            .subscriber
+            .borrow()
+            .as_ref()
+            .map_or(((0, 0, 0), 0), |s| (s.counts(), s.pending_bytes()));
         let meta = client.meta.borrow();
         let now = Instant::now();
         ClientInfo {
@@ -564,7 +581,8 @@ impl Runtime {
             db: meta.db,
             query_buffer: meta.query_buffer,
             query_buffer_free: meta.query_buffer_free,
-            output_memory: meta.output_memory,
+            output_memory: meta.output_memory + pushes_pending,
+            subscriptions,
             reply_buffer_size: 16 * 1024,
             monitor: meta.monitor,
             last_command: meta.last_command.to_string(),
@@ -663,6 +681,7 @@ impl Runtime {
             fd,
             inbox: Inbox::default(),
             ack_position: Cell::new(0),
+            subscriber: RefCell::new(None),
             meta: RefCell::new(ClientMeta {
                 addresses: None,
                 name: String::new(),

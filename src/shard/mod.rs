@@ -8,6 +8,7 @@
 //! on. Only the owning core ever touches a `Shard`.
 
 pub mod locks;
+pub mod notify;
 mod persistence;
 
 use std::task::Waker;
@@ -71,6 +72,8 @@ pub struct Shard {
     pub(crate) last_timestamp_ms: u64,
     /// The snapshot being written, if any, and what the last one did (INFO, LASTSAVE).
     pub snapshots: snapshot::Snapshots,
+    /// Keyspace notifications (`notify-keyspace-events`) waiting to be published.
+    pub notify: notify::Notifier,
 }
 
 impl Shard {
@@ -87,6 +90,16 @@ impl Shard {
             tx_epoch: 0,
             last_timestamp_ms: 0,
             snapshots: snapshot::Snapshots::default(),
+            notify: notify::Notifier::default(),
+        }
+    }
+
+    /// Installs `notify-keyspace-events`; with `x`, expiry keeps the keys it reclaims so that
+    /// they can be announced as `expired`.
+    pub fn set_notify_flags(&mut self, flags: crate::config::NotifyFlags) {
+        self.notify.flags = flags;
+        if flags.wants(crate::config::NotifyFlags::EXPIRED) {
+            self.keyspace.keep_expired_keys();
         }
     }
 
@@ -159,7 +172,18 @@ impl Shard {
                 return refusal;
             }
         }
-        let before = if logged { self.keyspace.mutations() } else { 0 };
+        // Notifications cost nothing while `notify-keyspace-events` is empty (the default).
+        let watch = if self.notify.is_on() && spec.is_write() {
+            self.notify
+                .watch(spec.name, args, self.keyspace.db(db), now_ms)
+        } else {
+            None
+        };
+        let before = if logged || watch.is_some() {
+            self.keyspace.mutations()
+        } else {
+            0
+        };
         let mut ctx = ExecContext {
             keyspace: &mut self.keyspace,
             db_index: db,
@@ -171,9 +195,13 @@ impl Shard {
         let reply = handler(&mut ctx, args);
         let propagate = ctx.propagate.take();
         self.observe.end(running, args, reply.is_error());
-        if self.binlog.is_some() {
-            // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
-            self.log_expired(db, now_ms);
+        // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
+        self.log_expired(db, now_ms);
+        if let Some(watch) = watch {
+            if self.keyspace.mutations() != before {
+                self.notify
+                    .raise(watch, args, self.keyspace.db(db), db, now_ms);
+            }
         }
         if logged {
             let changed = self.keyspace.mutations() != before;
@@ -375,7 +403,7 @@ impl Shard {
     /// Runs bounded active expiry (called from the shard's tick).
     pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
         let removed = self.keyspace.active_expire(now_ms, budget);
-        if removed > 0 && self.binlog.is_some() {
+        if removed > 0 {
             for db in 0..self.keyspace.databases() {
                 self.log_expired(db, now_ms);
             }
@@ -384,11 +412,16 @@ impl Shard {
     }
 
     /// Logs a DEL for each key expiry reclaimed in `db` (Redis's propagation of expired keys), so
-    /// that the binlog alone says when a key went, for replicas as for replay.
+    /// that the binlog alone says when a key went, for replicas as for replay; and announces each
+    /// as `expired` when notifications want it. Free when expiry keeps no keys.
     fn log_expired(&mut self, db: usize, now_ms: u64) {
         for key in self.keyspace.take_expired_keys(db) {
-            let body = Body::Command(vec![Bytes::from_static(b"DEL"), key]);
-            self.log(now_ms, db, TxTag::default(), body);
+            self.notify
+                .notify(crate::config::NotifyFlags::EXPIRED, "expired", &key, db);
+            if self.binlog.is_some() {
+                let body = Body::Command(vec![Bytes::from_static(b"DEL"), key]);
+                self.log(now_ms, db, TxTag::default(), body);
+            }
         }
     }
 }

@@ -41,6 +41,7 @@ fn facts() -> ServerFacts {
         used_cpu_user: 0.25,
         server_time_usec: 1_700_000_000_123_456,
         configured_hz: 10,
+        pubsub: Default::default(),
     }
 }
 
@@ -254,6 +255,7 @@ fn client_list_line_in_redis_field_order() {
         shard: 1,
         reply_buffer_size: 1024,
         monitor: false,
+        subscriptions: (0, 0, 0),
     };
     assert_eq!(
         client_list_line(&client),
