@@ -20,6 +20,7 @@ pub mod persistence;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod transaction;
 pub mod util;
 pub mod zset;
 
@@ -205,6 +206,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(zset::COMMANDS.iter())
         .chain(observe::COMMANDS.iter())
         .chain(persistence::COMMANDS.iter())
+        .chain(transaction::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

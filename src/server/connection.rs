@@ -29,7 +29,7 @@ use crate::shard::ReplyTo;
 
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe};
+use super::{commands, coordinator, net, observe, transaction};
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
@@ -51,6 +51,8 @@ pub struct Connection {
     pub quit: bool,
     /// Set by MONITOR: the commands of every shard arrive here and are streamed to the client.
     pub monitor: Option<crossbeam_channel::Receiver<Bytes>>,
+    /// MULTI's queue and the WATCHed keys (`server::transaction`).
+    pub transaction: transaction::State,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -65,6 +67,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         protocol: 2,
         quit: false,
         monitor: None,
+        transaction: transaction::State::default(),
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
@@ -72,6 +75,9 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
     let outcome = conn.run(&stream).await;
     if conn.monitor.is_some() {
         rt.obs.monitors.remove(id);
+    }
+    if conn.transaction.watching() {
+        transaction::forget_watches(&mut conn).await;
     }
     match outcome {
         Ok(()) => {
@@ -215,6 +221,10 @@ impl Connection {
     }
 
     async fn execute(&mut self, args: Vec<Bytes>, now_ms: u64) {
+        // Inside MULTI, commands are queued instead (one branch otherwise).
+        let Some(args) = transaction::queue(self, args) else {
+            return;
+        };
         let Some(spec) = command::lookup(&args[0]) else {
             self.push_reply(command::unknown_command_error(&args));
             return;

@@ -16,6 +16,7 @@ pub mod net;
 pub mod observe;
 pub mod router;
 pub mod runtime;
+pub mod transaction;
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};

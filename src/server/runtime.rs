@@ -462,6 +462,54 @@ impl Runtime {
                 self.respond(reply_to, Response::Reply(Reply::ok()));
                 self.unlock(tx);
             }
+            Op::Watch { keys } => {
+                let stamps = self.shard.borrow_mut().watch_keys(keys, now_ms());
+                self.respond(reply_to, Response::Watched(stamps));
+            }
+            Op::Unwatch { keys } => {
+                self.shard.borrow_mut().unwatch_keys(&keys);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+            }
+            Op::WatchCheck { watched } => {
+                let intact = self.shard.borrow_mut().check_watches(&watched, now_ms());
+                self.respond(reply_to, Response::Reply(Reply::Integer(intact as i64)));
+            }
+            Op::TxExec {
+                tx,
+                participants,
+                items,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let mut shard = self.shard.borrow_mut();
+                shard.observe.caller = reply_to.conn;
+                let replies = shard.execute_batch(&items, now_ms(), Some(tag));
+                drop(shard);
+                self.respond(reply_to, Response::Reply(Reply::Array(replies)));
+                self.unlock(tx);
+            }
+            Op::TxStore {
+                tx,
+                participants,
+                entries,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let now = now_ms();
+                let mut shard = self.shard.borrow_mut();
+                let mut stored = Ok(());
+                for (db, key, entry) in entries {
+                    stored = stored.and_then(|()| shard.put_entries(db, vec![(key, entry)], now, tag));
+                }
+                drop(shard);
+                let reply = stored.err().unwrap_or_else(Reply::ok);
+                self.respond(reply_to, Response::Reply(reply));
+                self.unlock(tx);
+            }
             Op::Scan {
                 db,
                 cursor,

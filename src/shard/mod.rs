@@ -9,6 +9,8 @@
 
 pub mod locks;
 mod persistence;
+pub mod transaction;
+pub mod watch;
 
 use std::task::Waker;
 
@@ -71,6 +73,8 @@ pub struct Shard {
     pub(crate) last_timestamp_ms: u64,
     /// The snapshot being written, if any, and what the last one did (INFO, LASTSAVE).
     pub snapshots: snapshot::Snapshots,
+    /// The keys of this shard that connections WATCH, and their versions.
+    pub watches: watch::WatchTable,
 }
 
 impl Shard {
@@ -87,6 +91,7 @@ impl Shard {
             tx_epoch: 0,
             last_timestamp_ms: 0,
             snapshots: snapshot::Snapshots::default(),
+            watches: watch::WatchTable::default(),
         }
     }
 
@@ -159,7 +164,18 @@ impl Shard {
                 return refusal;
             }
         }
-        let before = if logged { self.keyspace.mutations() } else { 0 };
+        // WATCH: only a write that changed something touches keys, and only while any is watched.
+        let watched = spec.is_write() && !self.watches.is_empty();
+        let before = if logged || watched {
+            self.keyspace.mutations()
+        } else {
+            0
+        };
+        let flushed = if watched {
+            self.watched_before(spec, db, args, now_ms)
+        } else {
+            Vec::new()
+        };
         let mut ctx = ExecContext {
             keyspace: &mut self.keyspace,
             db_index: db,
@@ -171,6 +187,9 @@ impl Shard {
         let reply = handler(&mut ctx, args);
         let propagate = ctx.propagate.take();
         self.observe.end(running, args, reply.is_error());
+        if watched && self.keyspace.mutations() != before {
+            self.touch_watched(spec, db, args, flushed);
+        }
         if self.binlog.is_some() {
             // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
             self.log_expired(db, now_ms);
@@ -206,6 +225,7 @@ impl Shard {
             return self.keyspace.db(db).get(key, now_ms).cloned();
         }
         let entry = self.keyspace.db(db).remove(key, now_ms);
+        self.watches.touch(db, key);
         let body = if entry.is_some() {
             vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
         } else {
@@ -238,6 +258,7 @@ impl Shard {
             };
             self.log(now_ms, db, tx, body);
         }
+        self.watches.touch(db, &key);
         self.keyspace.db(db).insert(key, entry);
         Ok(())
     }
