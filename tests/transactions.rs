@@ -90,6 +90,29 @@ fn misuse_errors_match_redis() {
 }
 
 #[test]
+fn client_list_shows_the_queue() {
+    let server = TestServer::start(2);
+    let mut raw = server.raw();
+    let mut other = server.connection();
+    let id: i64 = {
+        raw.send(&resp(&["CLIENT", "ID"]));
+        let reply = String::from_utf8(raw.read_reply().expect("id")).expect("utf-8");
+        reply.trim_start_matches(':').trim().parse().expect("id")
+    };
+    let line = |other: &mut redis::Connection| -> String {
+        query(other, &["CLIENT", "LIST", "ID", &id.to_string()])
+    };
+    assert!(line(&mut other).contains(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "));
+    exchange(&mut raw, &["MULTI"]);
+    exchange(&mut raw, &["SET", "k", "v"]);
+    exchange(&mut raw, &["GET", "k"]);
+    assert!(line(&mut other).contains(" flags=x db=0 sub=0 psub=0 ssub=0 multi=2 "));
+    exchange(&mut raw, &["EXEC"]);
+    assert!(line(&mut other).contains(" multi=-1 "));
+    server.stop();
+}
+
+#[test]
 fn a_queueing_error_aborts_exec() {
     let server = TestServer::start(2);
     let mut raw = server.raw();
@@ -354,7 +377,8 @@ fn readers_never_see_half_a_transaction() {
     let (a, b) = apart("atomic");
     let done = Arc::new(AtomicBool::new(false));
     let rounds = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(25);
+    // A safety net against a hang, far beyond the few seconds the rounds take.
+    let deadline = Instant::now() + Duration::from_secs(120);
     let mut threads = Vec::new();
     for role in 0..6 {
         let (client, a, b) = (server.client(), a.clone(), b.clone());
@@ -415,6 +439,8 @@ fn readers_never_see_half_a_transaction() {
         .expect("mget");
     assert_eq!(x, y);
     assert!(x > 0, "the writers ran");
+    let rounds = rounds.load(Ordering::Relaxed);
+    assert!(rounds >= ROUNDS, "only {rounds} rounds before the deadline");
     server.stop();
 }
 
@@ -486,6 +512,7 @@ fn a_cross_shard_exec_survives_kill_9_whole_or_not_at_all() {
             values.iter().all(|v| *v == values[0]),
             "round {round}: half a transaction after recovery: {values:?}"
         );
+        assert!(values[0].is_some(), "round {round}: the writes before the kill were kept");
         server.stop();
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -540,6 +540,8 @@ pub struct ClientInfo {
     pub reply_buffer_size: usize,
     /// A MONITOR client (`flags=O`).
     pub monitor: bool,
+    /// Commands queued since MULTI (`multi=`, `flags=x`); `None` outside MULTI (`multi=-1`).
+    pub queued: Option<usize>,
 }
 
 /// One `CLIENT LIST` line in Redis 7.2's field order, without the trailing newline.
@@ -549,14 +551,19 @@ pub struct ClientInfo {
 /// buffers shardis tracks.
 pub fn client_list_line(c: &ClientInfo) -> String {
     let total_memory = c.query_buffer + c.query_buffer_free + c.reply_buffer_size + c.output_memory;
-    let flags = if c.monitor { "O" } else { "N" };
+    let flags = match (c.monitor, c.queued.is_some()) {
+        (true, _) => "O",
+        (false, true) => "x",
+        (false, false) => "N",
+    };
+    let multi = c.queued.map_or(-1, |n| n as i64);
     let command = if c.last_command.is_empty() {
         "NULL"
     } else {
         c.last_command.as_str()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
          qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -568,6 +575,7 @@ pub fn client_list_line(c: &ClientInfo) -> String {
         c.idle_seconds,
         flags,
         c.db,
+        multi,
         c.query_buffer,
         c.query_buffer_free,
         c.reply_buffer_size,

@@ -92,6 +92,8 @@ pub struct ClientMeta {
     pub closing: bool,
     /// Set by MONITOR (CLIENT LIST shows `flags=O`).
     pub monitor: bool,
+    /// Commands queued since MULTI, `None` outside MULTI (CLIENT LIST's `multi=` and `flags=x`).
+    pub queued: Option<usize>,
 }
 
 /// Connection counters of one core.
@@ -612,6 +614,7 @@ impl Runtime {
             output_memory: meta.output_memory,
             reply_buffer_size: 16 * 1024,
             monitor: meta.monitor,
+            queued: meta.queued,
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
@@ -723,6 +726,7 @@ impl Runtime {
                 output_memory: 0,
                 closing: false,
                 monitor: false,
+                queued: None,
             }),
         });
         self.clients.borrow_mut().insert(client.id, client.clone());

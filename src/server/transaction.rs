@@ -54,11 +54,6 @@ impl State {
         self.multi.is_some()
     }
 
-    /// CLIENT LIST's `multi`: the number of queued commands, or -1 outside MULTI.
-    pub fn queued_count(&self) -> i64 {
-        self.multi.as_ref().map_or(-1, |q| q.commands.len() as i64)
-    }
-
     pub fn watching(&self) -> bool {
         !self.watched.is_empty()
     }
@@ -86,6 +81,7 @@ pub fn queue(conn: &mut Connection, args: Vec<Bytes>) -> Option<Vec<Bytes>> {
             observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             if let Some(queued) = conn.transaction.multi.as_mut() {
                 queued.commands.push((spec, args));
+                conn.client.meta.borrow_mut().queued = Some(queued.commands.len());
             }
             conn.push_reply(Reply::status("QUEUED"));
             return None;
@@ -106,12 +102,14 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
                 return Reply::error_static("ERR MULTI calls can not be nested");
             }
             conn.transaction.multi = Some(Queued::default());
+            conn.client.meta.borrow_mut().queued = Some(0);
             Reply::ok()
         }
         "discard" => {
             if conn.transaction.multi.take().is_none() {
                 return Reply::error_static("ERR DISCARD without MULTI");
             }
+            conn.client.meta.borrow_mut().queued = None;
             forget_watches(conn).await;
             Reply::ok()
         }
@@ -119,6 +117,7 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
             let Some(queued) = conn.transaction.multi.take() else {
                 return Reply::error_static("ERR EXEC without MULTI");
             };
+            conn.client.meta.borrow_mut().queued = None;
             let reply = if queued.aborted {
                 Reply::error_static(
                     "EXECABORT Transaction discarded because of previous errors.",
