@@ -183,7 +183,11 @@ fn a_write_by_another_connection_aborts_on_either_shard() {
         query::<()>(&mut other, &["SET", touched, "other"]);
         assert_eq!(exchange(&mut raw, &["MULTI"]), "+OK\r\n");
         exchange(&mut raw, &["SET", &a, "mine"]);
-        assert_eq!(exchange(&mut raw, &["EXEC"]), "*-1\r\n", "touched {touched}");
+        assert_eq!(
+            exchange(&mut raw, &["EXEC"]),
+            "*-1\r\n",
+            "touched {touched}"
+        );
         assert_ne!(get(&mut other, &a).as_deref(), Some("mine"));
     }
     // Untouched watches let it run; so does a write by the client itself before WATCH.
@@ -307,15 +311,8 @@ fn atomic_pipelines_across_shards_with_every_kind_of_command() {
     let (a, b) = apart("pipe");
     let (s1, s2) = apart("set");
     // One-shard, split (MSET, MGET, DEL), gathered (SMOVE, RENAME) and connection commands.
-    let (ok, got, added, moved, members, renamed, deleted): (
-        (),
-        Vec<String>,
-        i64,
-        i64,
-        i64,
-        (),
-        i64,
-    ) = redis::pipe()
+    type Replies = ((), Vec<String>, i64, i64, i64, (), i64);
+    let ((), got, added, moved, members, (), deleted): Replies = redis::pipe()
         .atomic()
         .cmd("MSET")
         .arg(&a)
@@ -343,16 +340,17 @@ fn atomic_pipelines_across_shards_with_every_kind_of_command() {
         .arg(&s1)
         .query(&mut con)
         .expect("exec");
-    let _ = ok;
     assert_eq!(got, vec!["1", "2"]);
     assert_eq!((added, moved, members, deleted), (2, 1, 1, 2));
-    let _ = renamed;
     assert_eq!(get(&mut con, &format!("{b}-renamed")).as_deref(), Some("1"));
     assert_eq!(query::<i64>(&mut con, &["EXISTS", &a, &b, &s1]), 0);
-    assert_eq!(query::<Vec<String>>(&mut con, &["SMEMBERS", &s2]), vec!["m1"]);
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["SMEMBERS", &s2]),
+        vec!["m1"]
+    );
 
     // Commands over every shard among keyed ones.
-    let (sizes_before, flushed, sizes_after, set): (i64, (), i64, ()) = redis::pipe()
+    let (sizes_before, (), sizes_after, ()): (i64, (), i64, ()) = redis::pipe()
         .atomic()
         .cmd("DBSIZE")
         .cmd("FLUSHALL")
@@ -362,9 +360,11 @@ fn atomic_pipelines_across_shards_with_every_kind_of_command() {
         .arg("after")
         .query(&mut con)
         .expect("exec");
-    let _ = (flushed, set);
     assert_eq!((sizes_before, sizes_after), (2, 0));
-    assert_eq!(query::<Vec<String>>(&mut con, &["KEYS", "*"]), vec![a.clone()]);
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["KEYS", "*"]),
+        vec![a.clone()]
+    );
     server.stop();
 }
 
@@ -419,8 +419,7 @@ fn readers_never_see_half_a_transaction() {
                         assert_eq!(x, y, "MGET saw half a transaction");
                     }
                 }
-                if rounds.fetch_add(1, Ordering::Relaxed) + 1 >= ROUNDS
-                    || Instant::now() > deadline
+                if rounds.fetch_add(1, Ordering::Relaxed) + 1 >= ROUNDS || Instant::now() > deadline
                 {
                     done.store(true, Ordering::Relaxed);
                 }
@@ -512,7 +511,10 @@ fn a_cross_shard_exec_survives_kill_9_whole_or_not_at_all() {
             values.iter().all(|v| *v == values[0]),
             "round {round}: half a transaction after recovery: {values:?}"
         );
-        assert!(values[0].is_some(), "round {round}: the writes before the kill were kept");
+        assert!(
+            values[0].is_some(),
+            "round {round}: the writes before the kill were kept"
+        );
         server.stop();
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -53,7 +53,12 @@ pub(super) struct Part {
 }
 
 /// Splits a multi-key command's arguments by owning shard (ascending).
-pub(super) fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMap<usize, Part> {
+pub(super) fn split(
+    rt: &Runtime,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> BTreeMap<usize, Part> {
     let step = spec.step.max(1) as usize;
     let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
     for (key_index, position) in spec.key_positions(&args).enumerate() {
@@ -110,9 +115,7 @@ pub async fn run(
         return command::arity_error(&args[0]);
     }
     let reply = match spec.name {
-        name if FAN_OUT.contains(&name) => {
-            fan_out(rt, client, db, spec, &args).await
-        }
+        name if FAN_OUT.contains(&name) => fan_out(rt, client, db, spec, &args).await,
         "copy" => copy(rt, client, db, &args).await,
         _ => gather::run(rt, client, db, spec, &args).await,
     };
@@ -239,7 +242,12 @@ async fn lock_all_and_run(
         .collect())
 }
 
-pub(super) async fn unlock_all(rt: &Runtime, client: &Client, tx: TxId, shards: impl Iterator<Item = usize>) {
+pub(super) async fn unlock_all(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    shards: impl Iterator<Item = usize>,
+) {
     for shard in shards {
         rt.submit(shard, client, Op::Unlock { tx });
     }

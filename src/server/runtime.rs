@@ -505,7 +505,8 @@ impl Runtime {
                 let mut shard = self.shard.borrow_mut();
                 let mut stored = Ok(());
                 for (db, key, entry) in entries {
-                    stored = stored.and_then(|()| shard.put_entries(db, vec![(key, entry)], now, tag));
+                    stored =
+                        stored.and_then(|()| shard.put_entries(db, vec![(key, entry)], now, tag));
                 }
                 drop(shard);
                 let reply = stored.err().unwrap_or_else(Reply::ok);

@@ -76,8 +76,7 @@ pub fn queue(conn: &mut Connection, args: Vec<Bytes>) -> Option<Vec<Bytes>> {
             Reply::error_static("ERR Command not allowed inside a transaction")
         }
         Some(spec) => {
-            conn.client.meta.borrow_mut().last_command =
-                command::observe::full_name(spec, &args);
+            conn.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
             observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             if let Some(queued) = conn.transaction.multi.as_mut() {
                 queued.commands.push((spec, args));
@@ -119,9 +118,7 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
             };
             conn.client.meta.borrow_mut().queued = None;
             let reply = if queued.aborted {
-                Reply::error_static(
-                    "EXECABORT Transaction discarded because of previous errors.",
-                )
+                Reply::error_static("EXECABORT Transaction discarded because of previous errors.")
             } else {
                 let watched = conn.transaction.watched.clone();
                 exec::run(conn, queued.commands, &watched).await
@@ -170,9 +167,7 @@ async fn watch(conn: &mut Connection, keys: &[Bytes]) {
     for (shard, keys, seq) in sent {
         if let Response::Watched(stamps) = client.inbox.take(seq) {
             for (key, stamp) in keys.into_iter().zip(stamps) {
-                conn.transaction
-                    .watched
-                    .push(Watched { shard, key, stamp });
+                conn.transaction.watched.push(Watched { shard, key, stamp });
             }
         }
     }

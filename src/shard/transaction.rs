@@ -121,9 +121,7 @@ impl Shard {
         for position in spec.key_positions(args) {
             self.watches.touch(db, &args[position]);
         }
-        if let Touch::Keys(extra) =
-            watch::touched_by(spec, db, args, self.keyspace.databases())
-        {
+        if let Touch::Keys(extra) = watch::touched_by(spec, db, args, self.keyspace.databases()) {
             for (other_db, key) in extra {
                 self.watches.touch(other_db as usize, &key);
             }

@@ -138,9 +138,7 @@ pub fn touched_by(spec: &CommandSpec, db: usize, args: &[Bytes], databases: usiz
             )
         }
         "copy" => match parse_copy_options(args, db, databases) {
-            Ok((dst_db, _)) if dst_db != db => {
-                Touch::Keys(vec![(dst_db as u16, args[2].clone())])
-            }
+            Ok((dst_db, _)) if dst_db != db => Touch::Keys(vec![(dst_db as u16, args[2].clone())]),
             _ => Touch::Keys(Vec::new()),
         },
         _ => Touch::Keys(Vec::new()),
@@ -173,7 +171,10 @@ mod tests {
         let mut table = WatchTable::default();
         let first = table.watch(3, key("k"));
         let second = table.watch(3, key("k"));
-        assert_eq!(first, second, "watchers of an untouched key share its version");
+        assert_eq!(
+            first, second,
+            "watchers of an untouched key share its version"
+        );
         table.unwatch(3, &key("k"));
         assert_eq!(table.len(), 1);
         table.unwatch(3, &key("k"));

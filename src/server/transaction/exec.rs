@@ -148,7 +148,12 @@ pub(super) async fn run(
             *slot = Some(run_on_connection(conn, planned.spec, planned.args).await);
         }
     }
-    Reply::Array(replies.into_iter().map(|r| r.unwrap_or_else(Reply::ok)).collect())
+    Reply::Array(
+        replies
+            .into_iter()
+            .map(|r| r.unwrap_or_else(Reply::ok))
+            .collect(),
+    )
 }
 
 fn plan(
@@ -273,7 +278,7 @@ async fn watches_intact(rt: &Runtime, client: &Client, watched: &[Watched]) -> b
     wait(client).await;
     seqs.into_iter()
         .map(|seq| client.inbox.take(seq).into_reply())
-        .fold(true, |intact, reply| intact && reply == Reply::Integer(1))
+        .all(|reply| reply == Reply::Integer(1))
 }
 
 /// Step 4 without a gathered command: each locked shard runs its share of the queue in one
