@@ -165,7 +165,7 @@ impl Shard {
             }
         }
         // WATCH: only a write that changed something touches keys, and only while any is watched.
-        let watched = spec.is_write() && !self.watches.is_empty();
+        let watched = !self.watches.is_empty() && spec.is_write();
         let before = if logged || watched {
             self.keyspace.mutations()
         } else {
