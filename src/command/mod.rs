@@ -22,6 +22,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod transaction;
 pub mod util;
 pub mod zset;
 
@@ -208,6 +209,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(observe::COMMANDS.iter())
         .chain(persistence::COMMANDS.iter())
         .chain(pubsub::COMMANDS.iter())
+        .chain(transaction::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

@@ -542,6 +542,8 @@ pub struct ClientInfo {
     pub monitor: bool,
     /// Channels, patterns and shard channels subscribed (`sub`, `psub`, `ssub`; `flags=P`).
     pub subscriptions: (usize, usize, usize),
+    /// Commands queued since MULTI (`multi=`, `flags=x`); `None` outside MULTI (`multi=-1`).
+    pub queued: Option<usize>,
 }
 
 /// One `CLIENT LIST` line in Redis 7.2's field order, without the trailing newline.
@@ -554,18 +556,21 @@ pub fn client_list_line(c: &ClientInfo) -> String {
     let (sub, psub, ssub) = c.subscriptions;
     let flags = if c.monitor {
         "O"
+    } else if c.queued.is_some() {
+        "x"
     } else if sub + psub + ssub > 0 {
         "P"
     } else {
         "N"
     };
+    let multi = c.queued.map_or(-1, |n| n as i64);
     let command = if c.last_command.is_empty() {
         "NULL"
     } else {
         c.last_command.as_str()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -580,6 +585,7 @@ pub fn client_list_line(c: &ClientInfo) -> String {
         sub,
         psub,
         ssub,
+        multi,
         c.query_buffer,
         c.query_buffer_free,
         c.reply_buffer_size,

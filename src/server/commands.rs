@@ -54,6 +54,9 @@ pub async fn run(
         "debug" | "slowlog" | "latency" | "monitor" => super::observe::run(conn, spec, args).await,
         "save" | "bgsave" | "bgrewriteaof" | "lastsave" => persist(conn, spec.name, &args).await,
         "command" => render::command_command(&args),
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+            super::transaction::run(conn, spec, args).await
+        }
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"

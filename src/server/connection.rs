@@ -30,7 +30,7 @@ use crate::shard::ReplyTo;
 use super::buffers::READ_CHUNK;
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe, pubsub};
+use super::{commands, coordinator, net, observe, pubsub, transaction};
 
 const MAX_READ_CHUNK: usize = 1024 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
@@ -51,6 +51,8 @@ pub struct Connection {
     pub quit: bool,
     /// Set by MONITOR: the commands of every shard arrive here and are streamed to the client.
     pub monitor: Option<crossbeam_channel::Receiver<Bytes>>,
+    /// MULTI's queue and the WATCHed keys (`server::transaction`).
+    pub transaction: transaction::State,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -65,6 +67,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         protocol: 2,
         quit: false,
         monitor: None,
+        transaction: transaction::State::default(),
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
@@ -73,6 +76,9 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
     pubsub::forget(&rt, &conn.client);
     if conn.monitor.is_some() {
         rt.obs.monitors.remove(id);
+    }
+    if conn.transaction.watching() {
+        transaction::forget_watches(&mut conn).await;
     }
     match outcome {
         Ok(()) => {
@@ -244,6 +250,10 @@ impl Connection {
     }
 
     async fn execute(&mut self, args: Vec<Bytes>, now_ms: u64) {
+        // Inside MULTI, commands are queued instead (one branch otherwise).
+        let Some(args) = transaction::queue(self, args) else {
+            return;
+        };
         let Some(spec) = command::lookup(&args[0]) else {
             self.push_reply(command::unknown_command_error(&args));
             return;

@@ -44,16 +44,21 @@ use super::router::{Op, Response};
 use super::runtime::{Client, Runtime};
 
 /// One shard's share of a multi-key command.
-struct Part {
+pub(super) struct Part {
     /// The command name followed by this shard's key groups.
-    args: Vec<Bytes>,
-    keys: Vec<LockKey>,
+    pub(super) args: Vec<Bytes>,
+    pub(super) keys: Vec<LockKey>,
     /// Index of each of this part's keys among the command's keys (for MGET's reply order).
-    key_indices: Vec<usize>,
+    pub(super) key_indices: Vec<usize>,
 }
 
 /// Splits a multi-key command's arguments by owning shard (ascending).
-fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMap<usize, Part> {
+pub(super) fn split(
+    rt: &Runtime,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> BTreeMap<usize, Part> {
     let step = spec.step.max(1) as usize;
     let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
     for (key_index, position) in spec.key_positions(&args).enumerate() {
@@ -71,15 +76,14 @@ fn split(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> BTreeMa
     parts
 }
 
-async fn wait(client: &Client) {
+pub(super) async fn wait(client: &Client) {
     client.inbox.wait_all().await;
 }
 
-/// Takes locks for `tx` on each (shard, keys), in the given (ascending) order.
 /// Takes locks for `tx` on each (shard, keys), in the given (ascending) order. A shard whose
 /// binlog cannot be written grants with its `-MISCONF` refusal instead of OK; the first such
 /// refusal is returned, so that a write refuses as a whole before any shard runs a part of it.
-async fn lock_in_order(
+pub(super) async fn lock_in_order(
     rt: &Runtime,
     client: &Client,
     tx: TxId,
@@ -111,9 +115,7 @@ pub async fn run(
         return command::arity_error(&args[0]);
     }
     let reply = match spec.name {
-        "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => {
-            fan_out(rt, client, db, spec, &args).await
-        }
+        name if FAN_OUT.contains(&name) => fan_out(rt, client, db, spec, &args).await,
         "copy" => copy(rt, client, db, &args).await,
         _ => gather::run(rt, client, db, spec, &args).await,
     };
@@ -121,8 +123,11 @@ pub async fn run(
     reply
 }
 
+/// The multi-key commands whose parts each shard runs on its own keys, combined by [`fan_out`].
+pub(super) const FAN_OUT: &[&str] = &["mget", "mset", "del", "unlink", "exists", "touch"];
+
 /// Whether the arguments after the first key form whole groups of `step` (key and values).
-fn complete_key_groups(spec: &CommandSpec, argc: usize) -> bool {
+pub(super) fn complete_key_groups(spec: &CommandSpec, argc: usize) -> bool {
     let (first, step) = (spec.first_key.max(1) as usize, spec.step.max(1) as usize);
     spec.last_key != -1 || argc < first || (argc - first).is_multiple_of(step)
 }
@@ -159,14 +164,27 @@ async fn fan_out(
     wait(client).await;
 
     let key_count = spec.key_positions(&args).count();
-    let mut values = if spec.name == "mget" {
+    let replies = sent
+        .into_iter()
+        .map(|(seq, key_indices)| (client.inbox.take(seq).into_reply(), key_indices));
+    combine_parts(spec.name, key_count, replies)
+}
+
+/// The reply of a [`FAN_OUT`] command from its parts' replies, each with the indices of its keys
+/// among the command's `key_count` keys: MGET's values in key order, MSET's OK, the others' sum.
+pub(super) fn combine_parts(
+    name: &str,
+    key_count: usize,
+    parts: impl Iterator<Item = (Reply, Vec<usize>)>,
+) -> Reply {
+    let mut values = if name == "mget" {
         vec![Reply::Null; key_count]
     } else {
         Vec::new()
     };
     let mut total = 0i64;
-    for (seq, key_indices) in sent {
-        match client.inbox.take(seq).into_reply() {
+    for (reply, key_indices) in parts {
+        match reply {
             Reply::Array(items) => {
                 for (item, index) in items.into_iter().zip(key_indices) {
                     if let Some(slot) = values.get_mut(index) {
@@ -179,7 +197,7 @@ async fn fan_out(
             _ => {}
         }
     }
-    match spec.name {
+    match name {
         "mget" => Reply::Array(values),
         "mset" => Reply::ok(),
         _ => Reply::Integer(total),
@@ -224,7 +242,12 @@ async fn lock_all_and_run(
         .collect())
 }
 
-async fn unlock_all(rt: &Runtime, client: &Client, tx: TxId, shards: impl Iterator<Item = usize>) {
+pub(super) async fn unlock_all(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    shards: impl Iterator<Item = usize>,
+) {
     for shard in shards {
         rt.submit(shard, client, Op::Unlock { tx });
     }
@@ -370,7 +393,7 @@ pub async fn run_everywhere(
     reply
 }
 
-fn combine(name: &str, replies: Vec<Reply>) -> Reply {
+pub(super) fn combine(name: &str, replies: Vec<Reply>) -> Reply {
     if let Some(error) = replies.iter().find(|r| r.is_error()) {
         return error.clone();
     }

@@ -18,6 +18,7 @@ pub mod observe;
 pub mod pubsub;
 pub mod router;
 pub mod runtime;
+pub mod transaction;
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};

@@ -29,6 +29,8 @@ use crate::config::Config;
 use crate::keyspace::Entry;
 use crate::protocol::reply::Reply;
 use crate::shard::locks::{LockKey, TxId};
+use crate::shard::transaction::{BatchItem, WatchStamp};
+use crate::shard::watch::WatchKey;
 use crate::shard::ReplyTo;
 
 /// What one shard asks of another.
@@ -70,6 +72,29 @@ pub enum Op {
     },
     /// Release `tx`'s locks.
     Unlock { tx: TxId },
+    /// WATCH: register keys of this shard; answers `Response::Watched`, a stamp per key.
+    Watch { keys: Vec<WatchKey> },
+    /// Forget one watcher of each key (EXEC, DISCARD, UNWATCH, a closed connection).
+    Unwatch { keys: Vec<WatchKey> },
+    /// EXEC, holding the keys' locks: are these watched keys unchanged? Answers 1 or 0.
+    WatchCheck {
+        watched: Vec<(WatchKey, WatchStamp)>,
+    },
+    /// Run a transaction's commands for this shard in order inside `tx` (which holds their keys),
+    /// then release `tx`'s locks; answers an array with one reply per command (`server::transaction`).
+    TxExec {
+        tx: TxId,
+        /// Shards that run a write part of `tx` (recorded in the binlog).
+        participants: u16,
+        items: Vec<BatchItem>,
+    },
+    /// Store (or delete, for `None`) entries of several databases inside `tx`, then release its
+    /// locks (a transaction run over gathered entries).
+    TxStore {
+        tx: TxId,
+        participants: u16,
+        entries: Vec<(usize, Bytes, Option<Entry>)>,
+    },
     /// One SCAN step over this shard's database.
     Scan {
         db: usize,
@@ -119,6 +144,7 @@ pub enum Response {
     MemcacheStats(Box<super::memcache::stats::Report>),
     Observed(Box<super::observe::Observed>),
     PubSub(Box<super::pubsub::Answer>),
+    Watched(Vec<WatchStamp>),
 }
 
 impl Response {

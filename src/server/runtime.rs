@@ -94,6 +94,8 @@ pub struct ClientMeta {
     pub closing: bool,
     /// Set by MONITOR (CLIENT LIST shows `flags=O`).
     pub monitor: bool,
+    /// Commands queued since MULTI, `None` outside MULTI (CLIENT LIST's `multi=` and `flags=x`).
+    pub queued: Option<usize>,
 }
 
 /// Connection counters of one core.
@@ -471,6 +473,55 @@ impl Runtime {
                 self.respond(reply_to, Response::Reply(Reply::ok()));
                 self.unlock(tx);
             }
+            Op::Watch { keys } => {
+                let stamps = self.shard.borrow_mut().watch_keys(keys, now_ms());
+                self.respond(reply_to, Response::Watched(stamps));
+            }
+            Op::Unwatch { keys } => {
+                self.shard.borrow_mut().unwatch_keys(&keys);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+            }
+            Op::WatchCheck { watched } => {
+                let intact = self.shard.borrow_mut().check_watches(&watched, now_ms());
+                self.respond(reply_to, Response::Reply(Reply::Integer(intact as i64)));
+            }
+            Op::TxExec {
+                tx,
+                participants,
+                items,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let mut shard = self.shard.borrow_mut();
+                shard.observe.caller = reply_to.conn;
+                let replies = shard.execute_batch(&items, now_ms(), Some(tag));
+                drop(shard);
+                self.respond(reply_to, Response::Reply(Reply::Array(replies)));
+                self.unlock(tx);
+            }
+            Op::TxStore {
+                tx,
+                participants,
+                entries,
+            } => {
+                let tag = TxTag {
+                    id: tx,
+                    participants,
+                };
+                let now = now_ms();
+                let mut shard = self.shard.borrow_mut();
+                let mut stored = Ok(());
+                for (db, key, entry) in entries {
+                    stored =
+                        stored.and_then(|()| shard.put_entries(db, vec![(key, entry)], now, tag));
+                }
+                drop(shard);
+                let reply = stored.err().unwrap_or_else(Reply::ok);
+                self.respond(reply_to, Response::Reply(reply));
+                self.unlock(tx);
+            }
             Op::Scan {
                 db,
                 cursor,
@@ -585,6 +636,7 @@ impl Runtime {
             subscriptions,
             reply_buffer_size: 16 * 1024,
             monitor: meta.monitor,
+            queued: meta.queued,
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
@@ -697,6 +749,7 @@ impl Runtime {
                 output_memory: 0,
                 closing: false,
                 monitor: false,
+                queued: None,
             }),
         });
         self.clients.borrow_mut().insert(client.id, client.clone());

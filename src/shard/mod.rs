@@ -10,6 +10,8 @@
 pub mod locks;
 pub mod notify;
 mod persistence;
+pub mod transaction;
+pub mod watch;
 
 use std::task::Waker;
 
@@ -74,6 +76,8 @@ pub struct Shard {
     pub snapshots: snapshot::Snapshots,
     /// Keyspace notifications (`notify-keyspace-events`) waiting to be published.
     pub notify: notify::Notifier,
+    /// The keys of this shard that connections WATCH, and their versions.
+    pub watches: watch::WatchTable,
 }
 
 impl Shard {
@@ -91,6 +95,7 @@ impl Shard {
             last_timestamp_ms: 0,
             snapshots: snapshot::Snapshots::default(),
             notify: notify::Notifier::default(),
+            watches: watch::WatchTable::default(),
         }
     }
 
@@ -179,10 +184,17 @@ impl Shard {
         } else {
             None
         };
-        let before = if logged || watch.is_some() {
+        // WATCH: only a write that changed something touches keys, and only while any is watched.
+        let watched = !self.watches.is_empty() && spec.is_write();
+        let before = if logged || watched || watch.is_some() {
             self.keyspace.mutations()
         } else {
             0
+        };
+        let flushed = if watched {
+            self.watched_before(spec, db, args, now_ms)
+        } else {
+            Vec::new()
         };
         let mut ctx = ExecContext {
             keyspace: &mut self.keyspace,
@@ -195,6 +207,9 @@ impl Shard {
         let reply = handler(&mut ctx, args);
         let propagate = ctx.propagate.take();
         self.observe.end(running, args, reply.is_error());
+        if watched && self.keyspace.mutations() != before {
+            self.touch_watched(spec, db, args, flushed);
+        }
         // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
         self.log_expired(db, now_ms);
         if let Some(watch) = watch {
@@ -234,6 +249,7 @@ impl Shard {
             return self.keyspace.db(db).get(key, now_ms).cloned();
         }
         let entry = self.keyspace.db(db).remove(key, now_ms);
+        self.watches.touch(db, key);
         let body = if entry.is_some() {
             vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
         } else {
@@ -266,6 +282,7 @@ impl Shard {
             };
             self.log(now_ms, db, tx, body);
         }
+        self.watches.touch(db, &key);
         self.keyspace.db(db).insert(key, entry);
         Ok(())
     }

@@ -256,6 +256,7 @@ fn client_list_line_in_redis_field_order() {
         reply_buffer_size: 1024,
         monitor: false,
         subscriptions: (0, 0, 0),
+        queued: None,
     };
     assert_eq!(
         client_list_line(&client),
@@ -264,6 +265,11 @@ fn client_list_line_in_redis_field_order() {
          obl=0 oll=0 omem=0 tot-mem=21498 events=r cmd=client|list user=default redir=-1 resp=3 \
          lib-name=redis-py lib-ver=5.0.1"
     );
+    let queueing = ClientInfo {
+        queued: Some(3),
+        ..client.clone()
+    };
+    assert!(client_list_line(&queueing).contains(" flags=x db=2 sub=0 psub=0 ssub=0 multi=3 "));
     let fresh = client_list_line(&ClientInfo::default());
     assert!(fresh.contains(" name= age=0 "));
     assert!(fresh.contains(" cmd=NULL "));

@@ -1,0 +1,484 @@
+//! EXEC: runs a queued transaction atomically and isolated, whichever shards its keys live on.
+//!
+//! # How
+//!
+//! 1. **Plan.** Walk the queue once, following SELECTs, to know each command's database and where
+//!    it runs: on the connection (PING, ECHO, SELECT, TIME, ...: they touch no key), on one shard
+//!    (every key there: the common case, and always with one thread), split over shards (MGET,
+//!    MSET, DEL, ... whose parts each touch only their own shard), over every shard (FLUSHALL,
+//!    KEYS, DBSIZE, ...), or gathered (a multi-key command such as SMOVE or RENAME whose keys span
+//!    shards and whose result depends on all of them).
+//! 2. **Lock** the keys of every command and every watched key on their owning shards, shards in
+//!    ascending order (`shard::locks`, the same protocol as every cross-shard command, so no
+//!    deadlock); with a command over every shard, the whole-keyspace lock of every shard instead.
+//!    A shard that refuses writes (MISCONF) aborts a transaction that writes, before anything ran.
+//! 3. **Check the watches** on their shards while the locks are held: if one changed, unlock and
+//!    answer a null array. Nothing can touch a locked key between this check and step 4.
+//! 4. **Run.** Without a gathered command, each shard gets one message (`Op::TxExec`) with its
+//!    share of the queue in order: the one-shard commands it owns, its part of each split command,
+//!    its part of each command over every shard. That equals running the queue in order, because
+//!    what each command reads and writes on a shard depends only on that shard's earlier commands.
+//!    Each shard runs its share back to back through `Shard::execute` and releases its locks; its
+//!    records reach the binlog in one write, tagged with the transaction id and the number of
+//!    shards that write (`binlog` module doc), so recovery after a crash keeps all of the
+//!    transaction or none of it. With a gathered command (and no command over every shard), the
+//!    path of `coordinator::gather` is taken for the whole queue: fetch a copy of every key
+//!    involved, run every handler in order over a scratch keyspace, and send each shard its
+//!    changed entries in one message (`Op::TxStore`), which stores them and releases the locks.
+//! 5. **Connection commands** run last, in queue order, on the connection (their replies take
+//!    their places in the array): they touch no key, so running them after the keyed ones changes
+//!    nothing a client can see, and SELECT's effect on the queue was already followed in step 1.
+//!
+//! Locks are all taken before any is released (two-phase locking), so no client sees a
+//! transaction half applied: a reader that needs a key of a running transaction waits for it.
+//!
+//! # Limits
+//!
+//! - A gathered command together with a command over every shard in one transaction is refused
+//!   (`-ERR`), rather than run without atomicity.
+//! - SCAN inside a transaction runs in step 5, after the keyed commands and without their locks
+//!   (SCAN promises no point-in-time view anyway).
+//! - On the gathered path commands are not counted in INFO commandstats and keyspace hits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+use crate::command::keys::parse_db_index;
+use crate::command::{self, CommandSpec, ExecContext, Routing};
+use crate::keyspace::{Entry, Keyspace};
+use crate::protocol::reply::Reply;
+use crate::shard::locks::{LockKey, TxId};
+use crate::shard::transaction::BatchItem;
+use crate::shard::watch::{self, Touch};
+
+use super::super::commands;
+use super::super::connection::Connection;
+use super::super::coordinator::{
+    self, combine, combine_parts, complete_key_groups, lock_in_order, split, unlock_all, wait,
+    Part, FAN_OUT,
+};
+use super::super::router::{Op, Response};
+use super::super::runtime::{now_ms, Client, Runtime};
+use super::Watched;
+
+/// Where one queued command runs (see the module doc).
+enum Step {
+    Connection,
+    Refused(Reply),
+    Shard(usize),
+    Split(BTreeMap<usize, Part>),
+    Gathered,
+    Everywhere,
+}
+
+struct Planned {
+    spec: &'static CommandSpec,
+    db: usize,
+    args: Vec<Bytes>,
+    /// Every key the command reads or writes, with its database.
+    keys: Vec<LockKey>,
+    step: Step,
+}
+
+#[derive(Default)]
+struct Plan {
+    commands: Vec<Planned>,
+    /// Keys to lock on each shard (the commands' and the watched ones).
+    locks: BTreeMap<usize, BTreeSet<LockKey>>,
+    /// The first command over every shard, if any.
+    everywhere: Option<&'static str>,
+    /// The first gathered command, if any.
+    gathered: Option<&'static str>,
+    writes: bool,
+}
+
+/// Runs the queued `commands` if none of `watched` changed (see the module doc).
+pub(super) async fn run(
+    conn: &mut Connection,
+    commands: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    watched: &[Watched],
+) -> Reply {
+    conn.drain().await;
+    let plan = plan(conn, commands, watched);
+    if let (Some(gathered), Some(everywhere)) = (plan.gathered, plan.everywhere) {
+        return Reply::error(format!(
+            "ERR shardis cannot run {} across shards and {} in one transaction",
+            gathered.to_uppercase(),
+            everywhere.to_uppercase()
+        ));
+    }
+    let (rt, client) = (conn.rt.clone(), conn.client.clone());
+    let tx = rt.new_tx_id();
+    let shards: Vec<usize> = if plan.everywhere.is_some() {
+        (0..rt.nshards).collect()
+    } else {
+        plan.locks.keys().copied().collect()
+    };
+    if let Some(refusal) = lock(&rt, &client, tx, &plan).await.filter(|_| plan.writes) {
+        unlock_all(&rt, &client, tx, shards.into_iter()).await;
+        client.inbox.reset();
+        let text = match refusal {
+            Reply::Error(text) => String::from_utf8_lossy(&text).into_owned(),
+            _ => String::new(),
+        };
+        return Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {text}"
+        ));
+    }
+    if !watches_intact(&rt, &client, watched).await {
+        unlock_all(&rt, &client, tx, shards.into_iter()).await;
+        client.inbox.reset();
+        return Reply::NullArray;
+    }
+    let outcome = if plan.gathered.is_some() {
+        run_gathered(&rt, &client, tx, &plan).await
+    } else {
+        Ok(run_batches(&rt, &client, tx, &plan, &shards).await)
+    };
+    client.inbox.reset();
+    let mut replies = match outcome {
+        Ok(replies) => replies,
+        Err(error) => return error,
+    };
+    for (planned, slot) in plan.commands.into_iter().zip(replies.iter_mut()) {
+        if slot.is_none() {
+            *slot = Some(run_on_connection(conn, planned.spec, planned.args).await);
+        }
+    }
+    Reply::Array(
+        replies
+            .into_iter()
+            .map(|r| r.unwrap_or_else(Reply::ok))
+            .collect(),
+    )
+}
+
+fn plan(
+    conn: &Connection,
+    commands: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    watched: &[Watched],
+) -> Plan {
+    let rt = &conn.rt;
+    let databases = rt.config().databases;
+    let mut plan = Plan::default();
+    for watched in watched {
+        plan.locks
+            .entry(watched.shard)
+            .or_default()
+            .insert(watched.key.clone());
+    }
+    let mut db = conn.db;
+    for (spec, args) in commands {
+        let this_db = db;
+        if spec.name == "select" {
+            if let Ok(index) = parse_db_index(&args[1], databases) {
+                db = index;
+            }
+        }
+        plan.writes |= spec.is_write();
+        let mut keys = Vec::new();
+        let step = match spec.routing {
+            Routing::Connection => Step::Connection,
+            Routing::AllShards if spec.handler.is_none() => Step::Connection,
+            Routing::AllShards => {
+                plan.everywhere.get_or_insert(spec.name);
+                Step::Everywhere
+            }
+            Routing::SingleKey | Routing::MultiKey => {
+                keys = keys_of(spec, this_db, &args, databases);
+                let owners: BTreeSet<usize> =
+                    keys.iter().map(|(_, key)| rt.shard_of_key(key)).collect();
+                for key in &keys {
+                    let owner = rt.shard_of_key(&key.1);
+                    plan.locks.entry(owner).or_default().insert(key.clone());
+                }
+                match owners.len() {
+                    0 => {
+                        plan.locks.entry(rt.id).or_default();
+                        Step::Shard(rt.id)
+                    }
+                    1 => Step::Shard(owners.into_iter().next().unwrap_or(rt.id)),
+                    _ if !complete_key_groups(spec, args.len()) => {
+                        Step::Refused(command::arity_error(&args[0]))
+                    }
+                    _ if FAN_OUT.contains(&spec.name) => {
+                        Step::Split(split(rt, this_db, spec, &args))
+                    }
+                    _ => {
+                        plan.gathered.get_or_insert(spec.name);
+                        Step::Gathered
+                    }
+                }
+            }
+        };
+        plan.commands.push(Planned {
+            spec,
+            db: this_db,
+            args,
+            keys,
+            step,
+        });
+    }
+    plan
+}
+
+/// A keyed command's keys with their database, MOVE's and COPY's key in the other one included.
+fn keys_of(spec: &CommandSpec, db: usize, args: &[Bytes], databases: usize) -> Vec<LockKey> {
+    let mut keys: Vec<LockKey> = spec
+        .key_positions(args)
+        .map(|position| (db as u16, args[position].clone()))
+        .collect();
+    if let Touch::Keys(extra) = watch::touched_by(spec, db, args, databases) {
+        keys.extend(extra);
+    }
+    keys
+}
+
+/// Step 2: every shard's keys in ascending shard order, or every shard's whole keyspace. Returns
+/// the first refusal (MISCONF), if any.
+async fn lock(rt: &Runtime, client: &Client, tx: TxId, plan: &Plan) -> Option<Reply> {
+    if plan.everywhere.is_none() {
+        let locks = plan
+            .locks
+            .iter()
+            .map(|(shard, keys)| (*shard, keys.iter().cloned().collect()))
+            .collect();
+        return lock_in_order(rt, client, tx, locks).await;
+    }
+    let mut refusal = None;
+    for shard in 0..rt.nshards {
+        let seq = rt.submit(shard, client, Op::LockAll { tx });
+        wait(client).await;
+        if let error @ Reply::Error(_) = client.inbox.take(seq).into_reply() {
+            refusal.get_or_insert(error);
+        }
+    }
+    refusal
+}
+
+/// Step 3: whether every watched key is as it was at WATCH, asked of each shard in parallel.
+async fn watches_intact(rt: &Runtime, client: &Client, watched: &[Watched]) -> bool {
+    if watched.is_empty() {
+        return true;
+    }
+    let mut by_shard: BTreeMap<usize, Vec<_>> = BTreeMap::new();
+    for w in watched {
+        by_shard
+            .entry(w.shard)
+            .or_default()
+            .push((w.key.clone(), w.stamp.clone()));
+    }
+    let seqs: Vec<u32> = by_shard
+        .into_iter()
+        .map(|(shard, watched)| rt.submit(shard, client, Op::WatchCheck { watched }))
+        .collect();
+    wait(client).await;
+    seqs.into_iter()
+        .map(|seq| client.inbox.take(seq).into_reply())
+        .all(|reply| reply == Reply::Integer(1))
+}
+
+/// Step 4 without a gathered command: each locked shard runs its share of the queue in one
+/// message and releases its locks. `None` marks the commands left for the connection.
+async fn run_batches(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    plan: &Plan,
+    shards: &[usize],
+) -> Vec<Option<Reply>> {
+    let mut replies: Vec<Option<Reply>> = vec![None; plan.commands.len()];
+    let mut items: BTreeMap<usize, Vec<(usize, BatchItem)>> =
+        shards.iter().map(|shard| (*shard, Vec::new())).collect();
+    let mut push = |shard: usize, index: usize, planned: &Planned, args: Vec<Bytes>| {
+        let item = BatchItem {
+            spec: planned.spec,
+            db: planned.db,
+            args,
+        };
+        items.entry(shard).or_default().push((index, item));
+    };
+    for (index, planned) in plan.commands.iter().enumerate() {
+        match &planned.step {
+            Step::Connection => {}
+            Step::Refused(reply) => replies[index] = Some(reply.clone()),
+            Step::Shard(shard) => push(*shard, index, planned, planned.args.clone()),
+            Step::Split(parts) => {
+                for (shard, part) in parts {
+                    push(*shard, index, planned, part.args.clone());
+                }
+            }
+            Step::Everywhere => {
+                for shard in shards {
+                    push(*shard, index, planned, planned.args.clone());
+                }
+            }
+            Step::Gathered => {
+                replies[index] = Some(Reply::error_static("ERR internal: gathered in a batch"))
+            }
+        }
+    }
+    let participants = items
+        .values()
+        .filter(|items| items.iter().any(|(_, item)| item.spec.is_write()))
+        .count() as u16;
+    let mut sent = Vec::with_capacity(items.len());
+    for (shard, items) in items {
+        let (indices, items): (Vec<usize>, Vec<BatchItem>) = items.into_iter().unzip();
+        let op = Op::TxExec {
+            tx,
+            participants,
+            items,
+        };
+        sent.push((shard, indices, rt.submit(shard, client, op)));
+    }
+    wait(client).await;
+
+    // Each command's replies from its shards, in ascending shard order.
+    let mut parts: Vec<Vec<Reply>> = vec![Vec::new(); plan.commands.len()];
+    for (_, indices, seq) in sent {
+        let batch = match client.inbox.take(seq).into_reply() {
+            Reply::Array(batch) => batch,
+            other => vec![other; indices.len()],
+        };
+        for (index, reply) in indices.into_iter().zip(batch) {
+            parts[index].push(reply);
+        }
+    }
+    for ((planned, part), slot) in plan.commands.iter().zip(parts).zip(replies.iter_mut()) {
+        *slot = match &planned.step {
+            Step::Shard(_) => part.into_iter().next(),
+            Step::Split(split_parts) => {
+                let key_count = planned.spec.key_positions(&planned.args).count();
+                let combined = part
+                    .into_iter()
+                    .zip(split_parts.values())
+                    .map(|(reply, p)| (reply, p.key_indices.clone()));
+                Some(combine_parts(planned.spec.name, key_count, combined))
+            }
+            Step::Everywhere => Some(combine(planned.spec.name, part)),
+            _ => slot.take(),
+        };
+    }
+    replies
+}
+
+/// Step 4 with a gathered command: the whole queue runs over copies of its keys' entries on this
+/// core, and each shard stores its changed entries in one message (see `coordinator::gather`).
+async fn run_gathered(
+    rt: &Runtime,
+    client: &Client,
+    tx: TxId,
+    plan: &Plan,
+) -> Result<Vec<Option<Reply>>, Reply> {
+    let mut wanted: BTreeMap<(usize, usize), Vec<Bytes>> = BTreeMap::new();
+    for planned in &plan.commands {
+        for (db, key) in &planned.keys {
+            let keys = wanted
+                .entry((rt.shard_of_key(key), *db as usize))
+                .or_default();
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    let fetches: Vec<(usize, usize, u32)> = wanted
+        .iter()
+        .map(|(&(shard, db), keys)| {
+            let op = Op::TxGetEntries {
+                tx,
+                db,
+                keys: keys.clone(),
+            };
+            (shard, db, rt.submit(shard, client, op))
+        })
+        .collect();
+    wait(client).await;
+
+    let now_ms = now_ms();
+    let mut scratch = Keyspace::new(rt.config().databases);
+    let mut originals: Vec<(usize, usize, Bytes, Option<Entry>)> = Vec::new();
+    for (shard, db, seq) in fetches {
+        let Response::Entries(entries) = client.inbox.take(seq) else {
+            continue;
+        };
+        for (key, entry) in wanted[&(shard, db)].iter().zip(entries) {
+            if let Some(entry) = &entry {
+                scratch.db(db).insert(key.clone(), entry.clone());
+            }
+            originals.push((shard, db, key.clone(), entry));
+        }
+    }
+
+    let limits = rt.shard.borrow().limits.clone();
+    let mut replies = Vec::with_capacity(plan.commands.len());
+    for planned in &plan.commands {
+        replies.push(match (&planned.step, planned.spec.handler) {
+            (Step::Connection, _) => None,
+            (Step::Refused(reply), _) => Some(reply.clone()),
+            (_, None) => Some(command::unknown_command_error(&planned.args)),
+            (_, Some(handler)) => {
+                let mut ctx = ExecContext {
+                    keyspace: &mut scratch,
+                    db_index: planned.db,
+                    now_ms,
+                    limits: &limits,
+                    propagate: None,
+                };
+                Some(handler(&mut ctx, &planned.args))
+            }
+        });
+    }
+
+    let mut changes: BTreeMap<usize, Vec<(usize, Bytes, Option<Entry>)>> = BTreeMap::new();
+    for (shard, db, key, original) in originals {
+        let outcome = scratch.db(db).remove(&key, now_ms);
+        if outcome != original {
+            changes.entry(shard).or_default().push((db, key, outcome));
+        }
+    }
+    let participants = changes.len() as u16;
+    let mut stores = Vec::new();
+    for shard in plan.locks.keys() {
+        match changes.remove(shard) {
+            Some(entries) => {
+                let op = Op::TxStore {
+                    tx,
+                    participants,
+                    entries,
+                };
+                stores.push(rt.submit(*shard, client, op));
+            }
+            None => {
+                rt.submit(*shard, client, Op::Unlock { tx });
+            }
+        }
+    }
+    wait(client).await;
+    for seq in stores {
+        if let error @ Reply::Error(_) = client.inbox.take(seq).into_reply() {
+            return Err(error);
+        }
+    }
+    Ok(replies)
+}
+
+/// Step 5: a command that runs on the connection (boxed: `commands::run` leads back to EXEC).
+fn run_on_connection<'a>(
+    conn: &'a mut Connection,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+) -> Pin<Box<dyn Future<Output = Reply> + 'a>> {
+    Box::pin(async move {
+        if spec.routing == Routing::AllShards {
+            let (rt, client) = (conn.rt.clone(), conn.client.clone());
+            return coordinator::run_everywhere(&rt, &client, conn.db, spec, args).await;
+        }
+        commands::run(conn, spec, args)
+            .await
+            .unwrap_or_else(Reply::ok)
+    })
+}
