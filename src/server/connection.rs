@@ -29,7 +29,7 @@ use crate::shard::ReplyTo;
 
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe};
+use super::{blocking, commands, coordinator, net, observe};
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 1024 * 1024;
@@ -51,6 +51,8 @@ pub struct Connection {
     pub quit: bool,
     /// Set by MONITOR: the commands of every shard arrive here and are streamed to the client.
     pub monitor: Option<crossbeam_channel::Receiver<Bytes>>,
+    /// The socket, for a blocked command to notice the client going away (`blocking`).
+    pub socket: Rc<net::Connection>,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -58,6 +60,7 @@ pub struct Connection {
 
 pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>) {
     let id = client.id;
+    let stream = Rc::new(stream);
     let mut conn = Connection {
         rt: rt.clone(),
         client,
@@ -65,6 +68,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         protocol: 2,
         quit: false,
         monitor: None,
+        socket: stream.clone(),
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
@@ -225,6 +229,12 @@ impl Connection {
         }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
         observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
+        if command::blocking::is_blocking(spec) {
+            if let Some(reply) = blocking::run(self, spec, args).await {
+                self.push_reply(reply);
+            }
+            return;
+        }
         match spec.routing {
             Routing::SingleKey => {
                 // The arity check does not guarantee the key is there: OBJECT's key is argument
@@ -316,6 +326,8 @@ impl Connection {
             let done = shard.submit(spec, self.db, args, reply_to, now_ms);
             let after = shard.binlog_position();
             drop(shard);
+            // Clients blocked on what this wrote are served before the next command runs.
+            self.rt.serve_blocked();
             if after > before {
                 let ack = &self.client.ack_position;
                 ack.set(ack.get().max(after));

@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod memcache;
 pub mod net;
 pub mod observe;
+pub mod blocking;
 pub mod router;
 pub mod runtime;
 
@@ -816,6 +817,8 @@ async fn tick_loop(
             shard.snapshot_tick(&config, now_ms(), scheduled);
         }
         rt.wake_binlog_waiters();
+        rt.expire_blocked();
+        rt.serve_blocked();
         let expire_every = Duration::from_millis(1000 / config.hz.max(1) as u64);
         if last_expire.elapsed() >= expire_every {
             last_expire = Instant::now();
@@ -849,8 +852,10 @@ fn close_idle_clients(rt: &Runtime, timeout: Duration) {
         .borrow()
         .values()
         .filter(|c| {
-            now_ms().saturating_sub(c.meta.borrow().last_interaction_ms)
-                > timeout.as_millis() as u64
+            // A blocked client waits for its own timeout, not the idle one (as in Redis).
+            let meta = c.meta.borrow();
+            meta.blocked_on.is_empty()
+                && now_ms().saturating_sub(meta.last_interaction_ms) > timeout.as_millis() as u64
         })
         .cloned()
         .collect();

@@ -7,6 +7,7 @@
 //! themselves. While the binlog cannot be written, writes are refused with `-MISCONF` and reads go
 //! on. Only the owning core ever touches a `Shard`.
 
+pub mod blocking;
 pub mod locks;
 mod persistence;
 
@@ -38,6 +39,9 @@ pub struct Parked {
     pub db: usize,
     pub args: Vec<Bytes>,
     pub reply_to: ReplyTo,
+    /// Set for a blocking command (BLPOP ...) that waits for its keys' locks: once it runs, it
+    /// blocks if there is nothing to pop (`blocking`).
+    pub block: Option<blocking::BlockInfo>,
 }
 
 impl Parked {
@@ -48,6 +52,7 @@ impl Parked {
             db: 0,
             args: Vec::new(),
             reply_to,
+            block: None,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct Shard {
     pub(crate) last_timestamp_ms: u64,
     /// The snapshot being written, if any, and what the last one did (INFO, LASTSAVE).
     pub snapshots: snapshot::Snapshots,
+    /// Clients blocked on this shard's keys (BLPOP and friends).
+    pub blocking: blocking::BlockedClients,
 }
 
 impl Shard {
@@ -87,6 +94,7 @@ impl Shard {
             tx_epoch: 0,
             last_timestamp_ms: 0,
             snapshots: snapshot::Snapshots::default(),
+            blocking: blocking::BlockedClients::default(),
         }
     }
 
@@ -159,7 +167,13 @@ impl Shard {
                 return refusal;
             }
         }
-        let before = if logged { self.keyspace.mutations() } else { 0 };
+        // With clients blocked here, a write that changed something may wake them.
+        let watched = spec.is_write() && !self.blocking.is_empty();
+        let before = if logged || watched {
+            self.keyspace.mutations()
+        } else {
+            0
+        };
         let mut ctx = ExecContext {
             keyspace: &mut self.keyspace,
             db_index: db,
@@ -174,6 +188,9 @@ impl Shard {
         if self.binlog.is_some() {
             // Expired keys the command reclaimed are logged as DELs before it, as Redis does.
             self.log_expired(db, now_ms);
+        }
+        if watched && self.keyspace.mutations() != before {
+            self.signal_written(spec, db, args);
         }
         if logged {
             let changed = self.keyspace.mutations() != before;
@@ -238,6 +255,7 @@ impl Shard {
             };
             self.log(now_ms, db, tx, body);
         }
+        self.blocking.signal(db, &key);
         self.keyspace.db(db).insert(key, entry);
         Ok(())
     }
@@ -294,6 +312,7 @@ impl Shard {
                     db,
                     args,
                     reply_to,
+                    block: None,
                 },
             );
             None
@@ -331,6 +350,16 @@ impl Shard {
                         Some(spec) => self.execute(spec, token.db, &token.args, now_ms),
                         None => Reply::ok(),
                     };
+                    if let (Some(spec), Some(info)) = (token.spec, token.block) {
+                        // A blocking command that still finds nothing blocks now.
+                        let (db, args, reply_to) = (token.db, token.args, token.reply_to);
+                        if let Some(reply) =
+                            self.block_unless_served(spec, db, args, reply_to, info, reply)
+                        {
+                            replies.push((reply_to, reply));
+                        }
+                        continue;
+                    }
                     replies.push((token.reply_to, reply));
                 }
             }
