@@ -204,7 +204,10 @@ fn blmpop_and_bzmpop() {
     let mut con = server.connection();
     let (a, b) = ("{p}a".to_string(), "{p}b".to_string());
     query::<()>(&mut con, &["RPUSH", &b, "1", "2", "3"]);
-    let got: Value = query(&mut con, &["BLMPOP", "0", "2", &a, &b, "RIGHT", "COUNT", "2"]);
+    let got: Value = query(
+        &mut con,
+        &["BLMPOP", "0", "2", &a, &b, "RIGHT", "COUNT", "2"],
+    );
     assert_eq!(
         got,
         Value::Array(vec![bulk(&b), Value::Array(vec![bulk("3"), bulk("2")])])
@@ -218,7 +221,10 @@ fn blmpop_and_bzmpop() {
     );
 
     let (z1, z2) = (key_on(0, "z"), key_on(1, "z"));
-    let (_, _, handle) = spawn_blocked(&server, &["BZMPOP", "0", "2", &z1, &z2, "MAX", "COUNT", "5"]);
+    let (_, _, handle) = spawn_blocked(
+        &server,
+        &["BZMPOP", "0", "2", &z1, &z2, "MAX", "COUNT", "5"],
+    );
     wait_blocked(&mut con, 1);
     query::<()>(&mut con, &["ZADD", &z2, "1", "one", "2", "two"]);
     assert_eq!(
@@ -287,7 +293,10 @@ fn client_unblock_with_timeout_and_error() {
     let server = start();
     let mut con = server.connection();
     let own: u64 = query(&mut con, &["CLIENT", "ID"]);
-    assert_eq!(query::<i64>(&mut con, &["CLIENT", "UNBLOCK", &own.to_string()]), 0);
+    assert_eq!(
+        query::<i64>(&mut con, &["CLIENT", "UNBLOCK", &own.to_string()]),
+        0
+    );
     assert_eq!(
         error_of(&mut con, &["CLIENT", "UNBLOCK", "1", "MAYBE"]),
         "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
@@ -305,7 +314,10 @@ fn client_unblock_with_timeout_and_error() {
             .expect("listed");
         assert!(line.contains(" flags=b "), "{line}");
         assert!(info_field(&mut con, "total_blocking_keys") >= 1);
-        assert_eq!(query::<i64>(&mut con, &["CLIENT", "UNBLOCK", &id.to_string()]), 1);
+        assert_eq!(
+            query::<i64>(&mut con, &["CLIENT", "UNBLOCK", &id.to_string()]),
+            1
+        );
         assert_eq!(result(handle).expect("unblocked"), Value::Nil);
 
         let (id, _, handle) = spawn_blocked(&server, &args);
@@ -354,7 +366,10 @@ fn a_pipeline_behind_a_blocked_command_waits_for_it() {
     raw.send(&pipeline);
     wait_blocked(&mut con, 1);
     query::<()>(&mut con, &["RPUSH", &key, "a", "b"]);
-    let expected = format!("*2\r\n${len}\r\n{key}\r\n$1\r\na\r\n:1\r\n", len = key.len());
+    let expected = format!(
+        "*2\r\n${len}\r\n{key}\r\n$1\r\na\r\n:1\r\n",
+        len = key.len()
+    );
     raw.roundtrip(b"", expected.as_bytes());
 }
 
@@ -369,7 +384,10 @@ fn served_pops_survive_a_restart() {
     query::<()>(&mut con, &["RPUSH", &key, "a", "b"]);
     assert_eq!(result(handle).expect("served"), pair(&key, "a"));
     query::<()>(&mut con, &["RPUSH", "{z}src", "x"]);
-    let moved: String = query(&mut con, &["BLMOVE", "{z}src", "{z}dst", "LEFT", "LEFT", "0"]);
+    let moved: String = query(
+        &mut con,
+        &["BLMOVE", "{z}src", "{z}dst", "LEFT", "LEFT", "0"],
+    );
     assert_eq!(moved, "x");
     drop(con);
     server.stop();

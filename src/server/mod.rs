@@ -8,13 +8,13 @@
 //! every shard to stop accepting and close its clients' reads, waits until every shard has drained
 //! its connections, then lets the executors exit.
 
+pub mod blocking;
 pub mod commands;
 pub mod connection;
 pub mod coordinator;
 pub mod memcache;
 pub mod net;
 pub mod observe;
-pub mod blocking;
 pub mod router;
 pub mod runtime;
 

@@ -23,14 +23,14 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use crate::command::blocking::WaitKind;
 use crate::command::server::{ClientInfo, KillFilter, ShardSnapshot};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::keyspace::Entry;
 use crate::protocol::reply::Reply;
-use crate::shard::locks::{LockKey, TxId};
-use crate::command::blocking::WaitKind;
 use crate::shard::blocking::{BlockInfo, Unblock, Wake};
+use crate::shard::locks::{LockKey, TxId};
 use crate::shard::ReplyTo;
 
 /// What one shard asks of another.

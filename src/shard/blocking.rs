@@ -217,7 +217,10 @@ impl BlockedClients {
 /// Whether `key` holds a value that wakes a client waiting for `kind`.
 fn holds(shard: &mut Shard, db: usize, key: &[u8], kind: WaitKind, now_ms: u64) -> bool {
     matches!(
-        (shard.keyspace.db(db).get(key, now_ms).map(|e| &e.value), kind),
+        (
+            shard.keyspace.db(db).get(key, now_ms).map(|e| &e.value),
+            kind
+        ),
         (Some(Value::List(_)), WaitKind::List) | (Some(Value::ZSet(_)), WaitKind::ZSet)
     )
 }

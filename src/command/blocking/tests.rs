@@ -7,10 +7,7 @@ fn timeouts_parse_as_redis_reads_them() {
     assert_eq!(parse_timeout(b"1.5"), Ok(Some(1500)));
     assert_eq!(parse_timeout(b"0.0001"), Ok(Some(1)));
     assert_eq!(parse_timeout(b"-0.0001"), Ok(None));
-    assert_eq!(
-        parse_timeout(b"-1"),
-        Err(err("ERR timeout is negative"))
-    );
+    assert_eq!(parse_timeout(b"-1"), Err(err("ERR timeout is negative")));
     assert_eq!(
         parse_timeout(b"abc"),
         Err(err("ERR timeout is not a float or out of range"))
@@ -25,7 +22,10 @@ fn timeouts_parse_as_redis_reads_them() {
 fn blocking_handlers_run_as_their_non_blocking_forms() {
     let mut h = Harness::new();
     assert_eq!(h.run(&["BLPOP", "a", "b", "0"]), Reply::NullArray);
-    assert_eq!(h.run(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"]), Reply::Null);
+    assert_eq!(
+        h.run(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"]),
+        Reply::Null
+    );
     assert_eq!(h.run(&["BLPOP", "a", "-1"]), err("ERR timeout is negative"));
     h.run(&["RPUSH", "b", "1", "2"]);
     assert_eq!(h.run(&["BLPOP", "a", "b", "0"]), bulks(&["b", "1"]));
@@ -34,10 +34,7 @@ fn blocking_handlers_run_as_their_non_blocking_forms() {
     assert_eq!(h.run(&["BLPOP", "s", "b", "0"]), err(WRONGTYPE));
     h.run(&["RPUSH", "a", "1", "2", "3"]);
     assert_eq!(h.run(&["BRPOPLPUSH", "a", "c", "0"]), bulk("3"));
-    assert_eq!(
-        h.run(&["BLMOVE", "a", "c", "LEFT", "LEFT", "0"]),
-        bulk("1")
-    );
+    assert_eq!(h.run(&["BLMOVE", "a", "c", "LEFT", "LEFT", "0"]), bulk("1"));
     assert_eq!(h.run(&["LRANGE", "c", "0", "-1"]), bulks(&["1", "3"]));
     assert_eq!(
         h.run(&["BLMPOP", "0", "2", "x", "c", "RIGHT", "COUNT", "5"]),
@@ -73,11 +70,23 @@ fn effects_are_logged_as_plain_pops() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["BLPOP", "x", "l", "0"], &["LPOP", "l"]),
         (&["BRPOP", "l", "0"], &["RPOP", "l"]),
-        (&["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"], &["LMOVE", "l", "m", "LEFT", "RIGHT"]),
-        (&["BRPOPLPUSH", "m", "l", "0"], &["LMOVE", "m", "l", "RIGHT", "LEFT"]),
-        (&["BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "9"], &["RPOP", "l", "1"]),
+        (
+            &["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"],
+            &["LMOVE", "l", "m", "LEFT", "RIGHT"],
+        ),
+        (
+            &["BRPOPLPUSH", "m", "l", "0"],
+            &["LMOVE", "m", "l", "RIGHT", "LEFT"],
+        ),
+        (
+            &["BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "9"],
+            &["RPOP", "l", "1"],
+        ),
         (&["BZPOPMAX", "z", "0"], &["ZPOPMAX", "z"]),
-        (&["BZMPOP", "0", "2", "q", "z", "MIN"], &["ZPOPMIN", "z", "1"]),
+        (
+            &["BZMPOP", "0", "2", "q", "z", "MIN"],
+            &["ZPOPMIN", "z", "1"],
+        ),
     ];
     for (command, logged) in cases {
         let args: Vec<Bytes> = command.iter().map(|a| Bytes::from(a.to_string())).collect();

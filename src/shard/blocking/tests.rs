@@ -87,7 +87,10 @@ fn data_at_once_is_served_without_blocking() {
 fn wrong_type_wakes_nobody_and_a_gone_client_is_skipped() {
     let mut shard = Shard::new(0, 16, CommandLimits::default());
     let left = info(0);
-    assert_eq!(block(&mut shard, 1, &["BLPOP", "k", "0"], left.clone()), None);
+    assert_eq!(
+        block(&mut shard, 1, &["BLPOP", "k", "0"], left.clone()),
+        None
+    );
     assert_eq!(block(&mut shard, 2, &["BLPOP", "k", "0"], info(0)), None);
     run(&mut shard, &["ZADD", "k", "1", "m"]);
     assert!(shard.serve_blocked(NOW).is_empty());
@@ -102,7 +105,12 @@ fn wrong_type_wakes_nobody_and_a_gone_client_is_skipped() {
 fn blmove_chains_wake_the_destination_waiters() {
     let mut shard = Shard::new(0, 16, CommandLimits::default());
     assert_eq!(
-        block(&mut shard, 1, &["BLMOVE", "a", "b", "LEFT", "LEFT", "0"], info(0)),
+        block(
+            &mut shard,
+            1,
+            &["BLMOVE", "a", "b", "LEFT", "LEFT", "0"],
+            info(0)
+        ),
         None
     );
     assert_eq!(block(&mut shard, 2, &["BRPOP", "b", "0"], info(0)), None);
@@ -116,7 +124,10 @@ fn blmove_chains_wake_the_destination_waiters() {
 #[test]
 fn deadlines_and_unblock() {
     let mut shard = Shard::new(0, 16, CommandLimits::default());
-    assert_eq!(block(&mut shard, 1, &["BLPOP", "k", "1"], info(NOW + 1000)), None);
+    assert_eq!(
+        block(&mut shard, 1, &["BLPOP", "k", "1"], info(NOW + 1000)),
+        None
+    );
     assert_eq!(block(&mut shard, 2, &["BLPOP", "k", "0"], info(0)), None);
     assert_eq!(block(&mut shard, 3, &["BZPOPMIN", "z", "0"], info(0)), None);
     assert!(shard.expire_blocked(NOW + 999).is_empty());
@@ -164,14 +175,39 @@ fn watchers_are_woken_by_data_of_their_type() {
 #[test]
 fn move_and_entries_from_other_shards_signal_waiters() {
     let mut shard = Shard::new(0, 16, CommandLimits::default());
-    assert_eq!(
-        block(&mut shard, 1, &["BLPOP", "k", "0"], info(0)),
-        None
-    );
+    assert_eq!(block(&mut shard, 1, &["BLPOP", "k", "0"], info(0)), None);
     let args = args(&["MOVE", "k", "0"]);
     let spec = lookup(b"move").expect("move");
     // Put a list into db 1, move it into db 0.
-    shard.execute(lookup(b"rpush").expect("rpush"), 1, &self::args(&["RPUSH", "k", "v"]), NOW);
+    shard.execute(
+        lookup(b"rpush").expect("rpush"),
+        1,
+        &self::args(&["RPUSH", "k", "v"]),
+        NOW,
+    );
     assert_eq!(shard.execute(spec, 1, &args, NOW), Reply::Integer(1));
     assert_eq!(replies(shard.serve_blocked(NOW)), vec![(1, pair("k", "v"))]);
+}
+
+/// A blocking command that waited for a cross-shard transaction's lock blocks once it runs and
+/// still finds nothing; one that finds data is answered by the unlock.
+#[test]
+fn a_blocking_command_parked_on_a_lock_blocks_after_the_unlock() {
+    let mut shard = Shard::new(0, 16, CommandLimits::default());
+    assert!(shard.lock(7, vec![(0, Bytes::from("k"))], to(99)));
+    assert_eq!(block(&mut shard, 1, &["BLPOP", "k", "0"], info(0)), None);
+    assert_eq!(block(&mut shard, 2, &["BLPOP", "k", "0"], info(0)), None);
+    assert!(shard.blocking.is_empty(), "waiting for the lock, not for data");
+    assert!(shard.unlock(7, NOW).is_empty());
+    assert_eq!(shard.blocking.len(), 2);
+    run(&mut shard, &["RPUSH", "k", "x"]);
+    assert_eq!(replies(shard.serve_blocked(NOW)), vec![(1, pair("k", "x"))]);
+
+    run(&mut shard, &["RPUSH", "j", "y"]);
+    assert!(shard.lock(8, vec![(0, Bytes::from("j"))], to(99)));
+    assert_eq!(block(&mut shard, 3, &["BLPOP", "j", "0"], info(0)), None);
+    let released = shard.unlock(8, NOW);
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].0.conn, 3);
+    assert_eq!(released[0].1, pair("j", "y"));
 }
