@@ -416,3 +416,28 @@ fn shutdown_does_not_wait_for_blocked_clients() {
     server.handle().shutdown();
     assert!(server.exits_within(Duration::from_secs(10)));
 }
+
+#[test]
+fn a_blocked_then_served_command_counts_as_one_call() {
+    let server = start();
+    let mut con = server.connection();
+    let (a, b) = (key_on(0, "c"), key_on(1, "c"));
+    for args in [vec!["BLPOP", &a, "0"], vec!["BLPOP", &a, &b, "0"]] {
+        let (_, _, handle) = spawn_blocked(&server, &args);
+        wait_blocked(&mut con, 1);
+        query::<()>(&mut con, &["RPUSH", &a, "x"]);
+        assert_eq!(result(handle).expect("served"), pair(&a, "x"));
+    }
+    let calls = |con: &mut redis::Connection| {
+        let info: String = query(con, &["INFO", "commandstats"]);
+        info.lines()
+            .find_map(|line| line.strip_prefix("cmdstat_blpop:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    assert!(
+        TestServer::eventually(Duration::from_secs(10), || calls(&mut con) == Some(2)),
+        "calls: {:?}",
+        calls(&mut con)
+    );
+}

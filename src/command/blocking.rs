@@ -138,9 +138,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// Whether a spec is one of the blocking commands above.
+/// Whether a spec is one of the blocking commands above. Every command asks on its way in, so
+/// this looks only at the last flag, where every row of this table has "blocking".
 pub fn is_blocking(spec: &CommandSpec) -> bool {
-    spec.flags.contains(&"blocking")
+    spec.flags.last() == Some(&"blocking")
 }
 
 /// Which value type the blocking command waits for.

@@ -136,8 +136,16 @@ async fn across_shards(
             keys.push(key.clone());
         }
     }
+    let mut first = true;
     loop {
+        // The first attempt is recorded as the command's call (counters, slow log), as a
+        // coordinated command on the connection's core is; the retries are not.
+        let running = first.then(|| rt.shard.borrow_mut().observe.begin(spec));
         let reply = coordinator::run(&rt, &client, conn.db, spec, args.clone()).await;
+        if let Some(running) = running {
+            conn.record(running, &args, &reply);
+            first = false;
+        }
         if !would_block(&reply) {
             return Some(reply);
         }

@@ -301,7 +301,12 @@ impl Connection {
     }
 
     /// Records a command this connection coordinated (its parts on the shards record nothing).
-    fn record(&self, running: crate::admin::stats::Running, args: &[Bytes], reply: &Reply) {
+    pub(super) fn record(
+        &self,
+        running: crate::admin::stats::Running,
+        args: &[Bytes],
+        reply: &Reply,
+    ) {
         let mut shard = self.rt.shard.borrow_mut();
         shard.observe.caller = self.client.id;
         shard

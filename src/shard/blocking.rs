@@ -383,8 +383,12 @@ impl Shard {
                     answers.push((reply_to, Served::Wake(Wake::Ready)));
                 }
                 Some((spec, args)) => {
+                    // Counted once per client command, at its first attempt (Redis counts a
+                    // blocked command once too).
                     self.observe.caller = reply_to.conn;
+                    self.observe.quiet = true;
                     let reply = self.execute(spec, db, &args, now_ms);
+                    self.observe.quiet = false;
                     if would_block(&reply) {
                         break;
                     }

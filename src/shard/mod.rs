@@ -161,14 +161,15 @@ impl Shard {
         let Some(handler) = spec.handler else {
             return command::unknown_command_error(args);
         };
-        let logged = spec.is_write() && self.binlog.is_some();
-        if spec.is_write() {
+        let write = spec.is_write();
+        let logged = write && self.binlog.is_some();
+        if write {
             if let Some(refusal) = self.misconf() {
                 return refusal;
             }
         }
         // With clients blocked here, a write that changed something may wake them.
-        let watched = spec.is_write() && !self.blocking.is_empty();
+        let watched = write && !self.blocking.is_empty();
         let before = if logged || watched {
             self.keyspace.mutations()
         } else {

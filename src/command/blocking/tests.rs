@@ -103,3 +103,12 @@ fn effects_are_logged_as_plain_pops() {
         assert_eq!(ctx.propagate, Some(vec![expected]), "{command:?}");
     }
 }
+
+#[test]
+fn every_row_is_recognised_as_blocking_and_nothing_else_is() {
+    for spec in crate::command::all_commands() {
+        let listed = COMMANDS.iter().any(|row| row.name == spec.name);
+        assert_eq!(is_blocking(spec), listed, "{}", spec.name);
+        assert_eq!(spec.flags.contains(&"blocking"), listed, "{}", spec.name);
+    }
+}

@@ -197,7 +197,10 @@ fn a_blocking_command_parked_on_a_lock_blocks_after_the_unlock() {
     assert!(shard.lock(7, vec![(0, Bytes::from("k"))], to(99)));
     assert_eq!(block(&mut shard, 1, &["BLPOP", "k", "0"], info(0)), None);
     assert_eq!(block(&mut shard, 2, &["BLPOP", "k", "0"], info(0)), None);
-    assert!(shard.blocking.is_empty(), "waiting for the lock, not for data");
+    assert!(
+        shard.blocking.is_empty(),
+        "waiting for the lock, not for data"
+    );
     assert!(shard.unlock(7, NOW).is_empty());
     assert_eq!(shard.blocking.len(), 2);
     run(&mut shard, &["RPUSH", "k", "x"]);
