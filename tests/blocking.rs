@@ -441,3 +441,64 @@ fn a_blocked_then_served_command_counts_as_one_call() {
         calls(&mut con)
     );
 }
+
+/// Consumers blocked on keys of both shards (some on one key, some on both) while producers push:
+/// every item is popped exactly once.
+#[test]
+fn concurrent_consumers_pop_every_item_exactly_once() {
+    const ITEMS: usize = 300;
+    let server = start();
+    let (a, b) = (key_on(0, "q"), key_on(1, "q"));
+    let consumers: Vec<_> = (0..4)
+        .map(|n| {
+            let mut con = server.connection();
+            let keys = match n {
+                0 => vec![a.clone()],
+                1 => vec![b.clone()],
+                _ => vec![a.clone(), b.clone()],
+            };
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    let mut cmd = redis::cmd("BLPOP");
+                    cmd.arg(&keys).arg("0.5");
+                    match cmd
+                        .query::<Option<(String, String)>>(&mut con)
+                        .expect("BLPOP")
+                    {
+                        Some((_, item)) => got.push(item),
+                        None => return got,
+                    }
+                }
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let mut con = server.connection();
+            let key = if p == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                for i in 0..ITEMS / 2 {
+                    query::<()>(&mut con, &["RPUSH", &key, &format!("{p}-{i}")]);
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.join().expect("producer");
+    }
+    let mut all: Vec<String> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().expect("consumer"))
+        .collect();
+    let mut con = server.connection();
+    for key in [&a, &b] {
+        let left: Vec<String> = query(&mut con, &["LRANGE", key, "0", "-1"]);
+        all.extend(left);
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "an item was popped twice");
+    assert_eq!(all.len(), ITEMS, "an item was lost");
+}
