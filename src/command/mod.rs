@@ -10,6 +10,7 @@
 //! A multi-key command whose keys all live on one shard runs its handler there directly; when the
 //! keys span shards the server layer splits and coordinates it (see `server::coordinator`).
 
+pub mod blocking;
 pub mod collection;
 pub mod hash;
 pub mod keys;
@@ -204,6 +205,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS.iter())
         .chain(hash::COMMANDS.iter())
         .chain(list::COMMANDS.iter())
+        .chain(blocking::COMMANDS.iter())
         .chain(set::COMMANDS.iter())
         .chain(zset::COMMANDS.iter())
         .chain(observe::COMMANDS.iter())

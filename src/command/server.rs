@@ -544,6 +544,8 @@ pub struct ClientInfo {
     pub subscriptions: (usize, usize, usize),
     /// Commands queued since MULTI (`multi=`, `flags=x`); `None` outside MULTI (`multi=-1`).
     pub queued: Option<usize>,
+    /// Waiting in a blocking command (`flags=b`).
+    pub blocked: bool,
 }
 
 /// One `CLIENT LIST` line in Redis 7.2's field order, without the trailing newline.
@@ -556,6 +558,8 @@ pub fn client_list_line(c: &ClientInfo) -> String {
     let (sub, psub, ssub) = c.subscriptions;
     let flags = if c.monitor {
         "O"
+    } else if c.blocked {
+        "b"
     } else if c.queued.is_some() {
         "x"
     } else if sub + psub + ssub > 0 {
@@ -848,6 +852,9 @@ pub struct ShardSnapshot {
     pub memory_estimate: u64,
     /// Commands this shard ran for connections on other shards.
     pub remote_commands: u64,
+    /// Clients of this core waiting in a blocking command, and keys clients wait on here.
+    pub blocked_clients: u64,
+    pub blocking_keys: u64,
     /// Per database (index, keys, keys with a deadline, avg_ttl ms) for non-empty databases.
     pub keyspace: Vec<(usize, u64, u64, u64)>,
     /// Binlog and snapshot state (INFO persistence).
@@ -1057,10 +1064,10 @@ fn clients_section(info: &mut InfoText, facts: &ServerFacts, shards: &[ShardSnap
     info.field("maxclients", facts.maxclients);
     info.field("client_recent_max_input_buffer", 0);
     info.field("client_recent_max_output_buffer", 0);
-    info.field("blocked_clients", 0);
+    info.field("blocked_clients", sum(shards, |s| s.blocked_clients));
     info.field("tracking_clients", 0);
     info.field("clients_in_timeout_table", 0);
-    info.field("total_blocking_keys", 0);
+    info.field("total_blocking_keys", sum(shards, |s| s.blocking_keys));
     info.field("total_blocking_keys_on_nokey", 0);
 }
 

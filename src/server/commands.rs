@@ -14,6 +14,7 @@ use crate::command::util::{self, eq_ignore_case};
 use crate::command::{arity_error, CommandSpec};
 use crate::config::Config;
 use crate::protocol::reply::Reply;
+use crate::shard::blocking::Unblock;
 
 use super::connection::Connection;
 use super::router::{Op, Response};
@@ -266,6 +267,7 @@ const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
     ("info", 2),
     ("list", -2),
     ("kill", -3),
+    ("unblock", -3),
     ("no-evict", 3),
     ("no-touch", 3),
     ("help", 2),
@@ -412,6 +414,7 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 Reply::Integer(killed as i64)
             }
         }
+        "unblock" => client_unblock(conn, args).await,
         "no-evict" | "no-touch" => {
             if eq_ignore_case(&args[2], "on") || eq_ignore_case(&args[2], "off") {
                 Reply::ok()
@@ -434,6 +437,8 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 "    Kill connections. Options are: ID, ADDR, LADDR, USER, SKIPME, TYPE, MAXAGE.",
                 "LIST [options ...]",
                 "    Return information about client connections. Options: TYPE, ID.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
                 "SETINFO <option> <value>",
@@ -442,6 +447,35 @@ async fn client(conn: &mut Connection, args: &[Bytes]) -> Reply {
         ),
         _ => render::unknown_subcommand_error("client", &args[1]),
     }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when the client was blocked (its command then answers a
+/// null array, or `-UNBLOCKED` with ERROR), 0 otherwise. Redis checks the reason before the id.
+async fn client_unblock(conn: &mut Connection, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        ));
+    }
+    let reason = match args.get(3) {
+        None => Unblock::Timeout,
+        Some(reason) if eq_ignore_case(reason, "timeout") => Unblock::Timeout,
+        Some(reason) if eq_ignore_case(reason, "error") => Unblock::Error,
+        Some(_) => {
+            return Reply::error_static("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let Some(id) = util::parse_i64(&args[2]) else {
+        return util::not_integer_error();
+    };
+    let id = id.max(0) as u64;
+    let unblocked: u64 = gather(conn, || Op::ClientUnblock { id, reason })
+        .await
+        .into_iter()
+        .map(|r| if let Response::Count(n) = r { n } else { 0 })
+        .sum();
+    Reply::Integer(unblocked.min(1) as i64)
 }
 
 async fn config(conn: &mut Connection, args: &[Bytes]) -> Reply {

@@ -30,7 +30,7 @@ use crate::shard::ReplyTo;
 use super::buffers::READ_CHUNK;
 use super::router::Op;
 use super::runtime::{now_ms, Client, Runtime};
-use super::{commands, coordinator, net, observe, pubsub, transaction};
+use super::{blocking, commands, coordinator, net, observe, pubsub, transaction};
 
 const MAX_READ_CHUNK: usize = 1024 * 1024;
 const KEEP_BUFFER: usize = 64 * 1024;
@@ -53,6 +53,8 @@ pub struct Connection {
     pub monitor: Option<crossbeam_channel::Receiver<Bytes>>,
     /// MULTI's queue and the WATCHed keys (`server::transaction`).
     pub transaction: transaction::State,
+    /// The socket, for a blocked command to notice the client going away (`blocking`).
+    pub socket: Rc<net::Connection>,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -60,6 +62,7 @@ pub struct Connection {
 
 pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>) {
     let id = client.id;
+    let stream = Rc::new(stream);
     let mut conn = Connection {
         rt: rt.clone(),
         client,
@@ -68,6 +71,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         quit: false,
         monitor: None,
         transaction: transaction::State::default(),
+        socket: stream.clone(),
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
@@ -268,6 +272,12 @@ impl Connection {
             return;
         }
         observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
+        if command::blocking::is_blocking(spec) {
+            if let Some(reply) = blocking::run(self, spec, args).await {
+                self.push_reply(reply);
+            }
+            return;
+        }
         match spec.routing {
             Routing::SingleKey => {
                 // The arity check does not guarantee the key is there: OBJECT's key is argument
@@ -334,7 +344,12 @@ impl Connection {
     }
 
     /// Records a command this connection coordinated (its parts on the shards record nothing).
-    fn record(&self, running: crate::admin::stats::Running, args: &[Bytes], reply: &Reply) {
+    pub(super) fn record(
+        &self,
+        running: crate::admin::stats::Running,
+        args: &[Bytes],
+        reply: &Reply,
+    ) {
         let mut shard = self.rt.shard.borrow_mut();
         shard.observe.caller = self.client.id;
         shard
@@ -359,6 +374,8 @@ impl Connection {
             let done = shard.submit(spec, self.db, args, reply_to, now_ms);
             let after = shard.binlog_position();
             drop(shard);
+            // Clients blocked on what this wrote are served before the next command runs.
+            self.rt.serve_blocked();
             if after > before {
                 let ack = &self.client.ack_position;
                 ack.set(ack.get().max(after));

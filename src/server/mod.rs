@@ -8,6 +8,7 @@
 //! every shard to stop accepting and close its clients' reads, waits until every shard has drained
 //! its connections, then lets the executors exit.
 
+pub mod blocking;
 pub mod buffers;
 pub mod commands;
 pub mod connection;
@@ -877,6 +878,8 @@ async fn tick_loop(
             shard.snapshot_tick(&config, now_ms(), scheduled);
         }
         rt.wake_binlog_waiters();
+        rt.expire_blocked();
+        rt.serve_blocked();
         let expire_every = Duration::from_millis(1000 / config.hz.max(1) as u64);
         if last_expire.elapsed() >= expire_every {
             last_expire = Instant::now();
@@ -910,8 +913,10 @@ fn close_idle_clients(rt: &Runtime, timeout: Duration) {
         .borrow()
         .values()
         .filter(|c| {
-            now_ms().saturating_sub(c.meta.borrow().last_interaction_ms)
-                > timeout.as_millis() as u64
+            // A blocked client waits for its own timeout, not the idle one (as in Redis).
+            let meta = c.meta.borrow();
+            meta.blocked_on.is_empty()
+                && now_ms().saturating_sub(meta.last_interaction_ms) > timeout.as_millis() as u64
         })
         .cloned()
         .collect();

@@ -332,6 +332,52 @@ impl Connection {
         }
     }
 
+    /// Returns once the peer has closed the connection (or it failed), consuming no input: a
+    /// blocked client's connection waits on this beside its reply. Input queued meanwhile (a
+    /// pipeline behind the blocking command) stays for the next `read`; after it only a hang-up
+    /// edge (the peer's FIN or a reset, or our own shutdown) ends the wait.
+    pub async fn closed(&self) {
+        let readiness = &self.registration.readiness;
+        let mut byte = [0u8; 1];
+        loop {
+            Readiness::wait(&readiness.readable, &readiness.reader).await;
+            // SAFETY: recv(2) into a valid one-byte buffer on the socket this value owns.
+            let peeked = unsafe {
+                libc::recv(
+                    self.stream.as_raw_fd(),
+                    byte.as_mut_ptr().cast(),
+                    1,
+                    libc::MSG_PEEK,
+                )
+            };
+            if peeked == 0 {
+                return;
+            }
+            if peeked > 0 {
+                if readiness.hung_up.get() {
+                    return;
+                }
+                // Data is waiting; wake again only on a hang-up edge.
+                poll_fn(|cx| {
+                    if readiness.hung_up.get() {
+                        Poll::Ready(())
+                    } else {
+                        readiness.reader.set(Some(cx.waker().clone()));
+                        Poll::Pending
+                    }
+                })
+                .await;
+                return;
+            }
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::WouldBlock => readiness.readable.set(false),
+                io::ErrorKind::Interrupted => {}
+                _ => return,
+            }
+        }
+    }
+
     /// Writes all of `data`, waiting for room in the socket buffer as needed.
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         let readiness = &self.registration.readiness;

@@ -23,11 +23,13 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use crate::command::blocking::WaitKind;
 use crate::command::server::{ClientInfo, KillFilter, ShardSnapshot};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::keyspace::Entry;
 use crate::protocol::reply::Reply;
+use crate::shard::blocking::{BlockInfo, Unblock, Wake};
 use crate::shard::locks::{LockKey, TxId};
 use crate::shard::transaction::{BatchItem, WatchStamp};
 use crate::shard::watch::WatchKey;
@@ -123,6 +125,30 @@ pub enum Op {
     /// Deliver a published message or keyspace notifications here, or answer PUBSUB/INFO
     /// questions about this core's subscriptions (see `server::pubsub`).
     PubSub(super::pubsub::PubSubOp),
+    /// A blocking command (BLPOP ...) whose keys all live here: reply now, or park the client
+    /// and reply when a key gets data or the deadline passes (`shard::blocking`).
+    Block {
+        spec: &'static CommandSpec,
+        db: usize,
+        args: Vec<Bytes>,
+        info: BlockInfo,
+    },
+    /// Watch keys of a cross-shard blocking command; answered with `Response::Woken`.
+    BlockWatch {
+        db: usize,
+        keys: Vec<Bytes>,
+        kind: WaitKind,
+        info: BlockInfo,
+    },
+    /// Remove client `conn` of core `shard` from this shard's blocked clients (its watch or
+    /// command gets the answer `reason` calls for); the request's own reply goes nowhere.
+    Unblock {
+        shard: usize,
+        conn: u64,
+        reason: Unblock,
+    },
+    /// CLIENT UNBLOCK on the core of client `id`; replies with 1 if it was blocked, else 0.
+    ClientUnblock { id: u64, reason: Unblock },
 }
 
 /// A request travelling between shards.
@@ -145,6 +171,8 @@ pub enum Response {
     Observed(Box<super::observe::Observed>),
     PubSub(Box<super::pubsub::Answer>),
     Watched(Vec<WatchStamp>),
+    /// What a cross-shard blocked client's watch on one shard says.
+    Woken(Wake),
 }
 
 impl Response {
@@ -169,11 +197,23 @@ pub struct ReplyMessage {
 }
 
 /// The reply slots of one connection's batch.
-#[derive(Default)]
 pub struct Inbox {
     slots: RefCell<Vec<Option<Response>>>,
     outstanding: Cell<usize>,
     waker: RefCell<Option<Waker>>,
+    /// The waiting task is woken once `outstanding` drops below this (1: all filled).
+    wake_below: Cell<usize>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox {
+            slots: RefCell::new(Vec::new()),
+            outstanding: Cell::new(0),
+            waker: RefCell::new(None),
+            wake_below: Cell::new(1),
+        }
+    }
 }
 
 impl Inbox {
@@ -197,7 +237,7 @@ impl Inbox {
                 *slot = Some(response);
                 let left = self.outstanding.get().saturating_sub(1);
                 self.outstanding.set(left);
-                if left == 0 {
+                if left < self.wake_below.get() {
                     if let Some(waker) = self.waker.borrow_mut().take() {
                         waker.wake();
                     }
@@ -212,7 +252,24 @@ impl Inbox {
 
     /// Waits until every reserved slot is filled.
     pub fn wait_all(&self) -> WaitAll<'_> {
-        WaitAll { inbox: self }
+        WaitAll {
+            inbox: self,
+            below: 1,
+        }
+    }
+
+    /// Waits until fewer than `below` slots are outstanding (a blocked client watching several
+    /// shards waits for the first answer).
+    pub fn wait_below(&self, below: usize) -> WaitAll<'_> {
+        WaitAll { inbox: self, below }
+    }
+
+    /// Whether slot `seq` holds its response.
+    pub fn is_filled(&self, seq: u32) -> bool {
+        self.slots
+            .borrow()
+            .get(seq as usize)
+            .is_some_and(Option::is_some)
     }
 
     /// Takes the response in slot `seq` (after `wait_all`).
@@ -234,15 +291,17 @@ impl Inbox {
 
 pub struct WaitAll<'a> {
     inbox: &'a Inbox,
+    below: usize,
 }
 
 impl Future for WaitAll<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.inbox.outstanding.get() == 0 {
+        if self.inbox.outstanding.get() < self.below {
             Poll::Ready(())
         } else {
+            self.inbox.wake_below.set(self.below);
             *self.inbox.waker.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
         }

@@ -21,6 +21,7 @@ use crate::command::server::{ClientInfo, PersistenceFacts, ShardSnapshot};
 use crate::command::CommandLimits;
 use crate::config::Config;
 use crate::protocol::reply::Reply;
+use crate::shard::blocking::{Served, Unblock};
 use crate::shard::locks::TxId;
 use crate::shard::{ReplyTo, Shard};
 use crate::slot::SlotTable;
@@ -96,6 +97,9 @@ pub struct ClientMeta {
     pub monitor: bool,
     /// Commands queued since MULTI, `None` outside MULTI (CLIENT LIST's `multi=` and `flags=x`).
     pub queued: Option<usize>,
+    /// The shards a blocking command of this client waits on; empty when not blocked (CLIENT
+    /// LIST `flags=b`, INFO `blocked_clients`, CLIENT UNBLOCK).
+    pub blocked_on: Vec<usize>,
 }
 
 /// Connection counters of one core.
@@ -396,7 +400,80 @@ impl Runtime {
         let from = self.shard.borrow().binlog_position();
         self.handling_from.set(Some(from));
         self.handle_op(request);
+        self.serve_blocked();
         self.handling_from.set(None);
+    }
+
+    /// Sends blocked clients what this shard owes them.
+    fn answer_blocked(&self, answers: Vec<(ReplyTo, Served)>) {
+        for (reply_to, answer) in answers {
+            let response = match answer {
+                Served::Reply(reply) => Response::Reply(reply),
+                Served::Wake(wake) => Response::Woken(wake),
+            };
+            self.respond(reply_to, response);
+        }
+    }
+
+    /// Serves the clients blocked on keys that writes made ready (`shard::blocking`): after every
+    /// request, after a connection's local command, and on the tick.
+    pub fn serve_blocked(&self) {
+        if !self.shard.borrow().blocking.has_ready() {
+            return;
+        }
+        let outer = self.handling_from.get();
+        if outer.is_none() {
+            // Replies to the pops logged here wait for the binlog like any write's.
+            let from = self.shard.borrow().binlog_position();
+            self.handling_from.set(Some(from));
+        }
+        let answers = self.shard.borrow_mut().serve_blocked(now_ms());
+        self.answer_blocked(answers);
+        self.handling_from.set(outer);
+    }
+
+    /// Times out blocked clients whose deadline passed (from the tick).
+    pub fn expire_blocked(&self) {
+        if self.shard.borrow().blocking.is_empty() {
+            return;
+        }
+        let answers = self.shard.borrow_mut().expire_blocked(now_ms());
+        self.answer_blocked(answers);
+        self.serve_blocked();
+    }
+
+    /// Asks shard `target` to remove client `conn` of this core from its blocked clients.
+    pub fn send_unblock(&self, target: usize, conn: u64, reason: Unblock) {
+        // Client ids start at 1: a reply to connection 0 is dropped.
+        let reply_to = ReplyTo {
+            shard: self.id,
+            conn: 0,
+            seq: 0,
+        };
+        let op = Op::Unblock {
+            shard: self.id,
+            conn,
+            reason,
+        };
+        let request = Request { reply_to, op };
+        if target == self.id {
+            self.handle(request);
+        } else {
+            self.requests_out[target].push(request);
+        }
+    }
+
+    /// CLIENT UNBLOCK for a client of this core: whether it was blocked.
+    fn unblock_client(&self, id: u64, reason: Unblock) -> bool {
+        let client = self.clients.borrow().get(&id).cloned();
+        let Some(client) = client else {
+            return false;
+        };
+        let shards = client.meta.borrow().blocked_on.clone();
+        for &shard in &shards {
+            self.send_unblock(shard, id, reason);
+        }
+        !shards.is_empty()
     }
 
     fn handle_op(&self, request: Request) {
@@ -592,6 +669,46 @@ impl Runtime {
                     self.respond(reply_to, response);
                 }
             }
+            Op::Block {
+                spec,
+                db,
+                args,
+                info,
+            } => {
+                let done = self
+                    .shard
+                    .borrow_mut()
+                    .block(spec, db, args, reply_to, info, now_ms());
+                if let Some(reply) = done {
+                    self.respond(reply_to, Response::Reply(reply));
+                }
+            }
+            Op::BlockWatch {
+                db,
+                keys,
+                kind,
+                info,
+            } => {
+                let woken = self
+                    .shard
+                    .borrow_mut()
+                    .watch(db, keys, kind, reply_to, info, now_ms());
+                if let Some(wake) = woken {
+                    self.respond(reply_to, Response::Woken(wake));
+                }
+            }
+            Op::Unblock {
+                shard,
+                conn,
+                reason,
+            } => {
+                let answer = self.shard.borrow_mut().unblock(shard, conn, reason);
+                self.answer_blocked(answer.into_iter().collect());
+            }
+            Op::ClientUnblock { id, reason } => {
+                let unblocked = self.unblock_client(id, reason);
+                self.respond(reply_to, Response::Count(unblocked as u64));
+            }
             Op::MemcacheStats { reset } => {
                 let report = super::memcache::stats::report(self);
                 if reset {
@@ -637,6 +754,7 @@ impl Runtime {
             reply_buffer_size: 16 * 1024,
             monitor: meta.monitor,
             queued: meta.queued,
+            blocked: !meta.blocked_on.is_empty(),
             last_command: meta.last_command.to_string(),
             resp: meta.resp,
             lib_name: meta.lib_name.clone(),
@@ -684,6 +802,13 @@ impl Runtime {
             expired_keys: shard.keyspace.stats.expired_keys,
             memory_estimate,
             remote_commands: shard.remote_commands,
+            blocked_clients: self
+                .clients
+                .borrow()
+                .values()
+                .filter(|c| !c.meta.borrow().blocked_on.is_empty())
+                .count() as u64,
+            blocking_keys: shard.blocking.keys_len() as u64,
             keyspace,
             persistence: self.persistence_facts(&shard),
         }
@@ -750,6 +875,7 @@ impl Runtime {
                 closing: false,
                 monitor: false,
                 queued: None,
+                blocked_on: Vec::new(),
             }),
         });
         self.clients.borrow_mut().insert(client.id, client.clone());

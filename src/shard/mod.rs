@@ -7,6 +7,7 @@
 //! themselves. While the binlog cannot be written, writes are refused with `-MISCONF` and reads go
 //! on. Only the owning core ever touches a `Shard`.
 
+pub mod blocking;
 pub mod locks;
 pub mod notify;
 mod persistence;
@@ -41,6 +42,9 @@ pub struct Parked {
     pub db: usize,
     pub args: Vec<Bytes>,
     pub reply_to: ReplyTo,
+    /// Set for a blocking command (BLPOP ...) that waits for its keys' locks: once it runs, it
+    /// blocks if there is nothing to pop (`blocking`).
+    pub block: Option<blocking::BlockInfo>,
 }
 
 impl Parked {
@@ -51,6 +55,7 @@ impl Parked {
             db: 0,
             args: Vec::new(),
             reply_to,
+            block: None,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct Shard {
     pub notify: notify::Notifier,
     /// The keys of this shard that connections WATCH, and their versions.
     pub watches: watch::WatchTable,
+    /// Clients blocked on this shard's keys (BLPOP and friends).
+    pub blocking: blocking::BlockedClients,
 }
 
 impl Shard {
@@ -96,6 +103,7 @@ impl Shard {
             snapshots: snapshot::Snapshots::default(),
             notify: notify::Notifier::default(),
             watches: watch::WatchTable::default(),
+            blocking: blocking::BlockedClients::default(),
         }
     }
 
@@ -171,8 +179,9 @@ impl Shard {
         let Some(handler) = spec.handler else {
             return command::unknown_command_error(args);
         };
-        let logged = spec.is_write() && self.binlog.is_some();
-        if spec.is_write() {
+        let write = spec.is_write();
+        let logged = write && self.binlog.is_some();
+        if write {
             if let Some(refusal) = self.misconf() {
                 return refusal;
             }
@@ -186,7 +195,9 @@ impl Shard {
         };
         // WATCH: only a write that changed something touches keys, and only while any is watched.
         let watched = !self.watches.is_empty() && spec.is_write();
-        let before = if logged || watched || watch.is_some() {
+        // With clients blocked here, a write that changed something may wake them.
+        let wakes = write && !self.blocking.is_empty();
+        let before = if logged || watched || wakes || watch.is_some() {
             self.keyspace.mutations()
         } else {
             0
@@ -217,6 +228,9 @@ impl Shard {
                 self.notify
                     .raise(watch, args, self.keyspace.db(db), db, now_ms);
             }
+        }
+        if wakes && self.keyspace.mutations() != before {
+            self.signal_written(spec, db, args);
         }
         if logged {
             let changed = self.keyspace.mutations() != before;
@@ -283,6 +297,7 @@ impl Shard {
             self.log(now_ms, db, tx, body);
         }
         self.watches.touch(db, &key);
+        self.blocking.signal(db, &key);
         self.keyspace.db(db).insert(key, entry);
         Ok(())
     }
@@ -339,6 +354,7 @@ impl Shard {
                     db,
                     args,
                     reply_to,
+                    block: None,
                 },
             );
             None
@@ -376,6 +392,16 @@ impl Shard {
                         Some(spec) => self.execute(spec, token.db, &token.args, now_ms),
                         None => Reply::ok(),
                     };
+                    if let (Some(spec), Some(info)) = (token.spec, token.block) {
+                        // A blocking command that still finds nothing blocks now.
+                        let (db, args, reply_to) = (token.db, token.args, token.reply_to);
+                        if let Some(reply) =
+                            self.block_unless_served(spec, db, args, reply_to, info, reply)
+                        {
+                            replies.push((reply_to, reply));
+                        }
+                        continue;
+                    }
                     replies.push((token.reply_to, reply));
                 }
             }

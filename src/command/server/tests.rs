@@ -62,6 +62,8 @@ fn shards() -> Vec<ShardSnapshot> {
             expired_keys: 1,
             memory_estimate: 524_288,
             remote_commands: 3,
+            blocked_clients: 1,
+            blocking_keys: 2,
             keyspace: vec![(0, 20, 1, 6000)],
             persistence: Default::default(),
         },
@@ -79,6 +81,8 @@ fn shards() -> Vec<ShardSnapshot> {
             expired_keys: 2,
             memory_estimate: 1_048_576,
             remote_commands: 7,
+            blocked_clients: 0,
+            blocking_keys: 0,
             keyspace: vec![(0, 10, 4, 1000), (3, 5, 0, 0)],
             persistence: Default::default(),
         },
@@ -94,8 +98,8 @@ fn info_one_section_exactly() {
     assert_eq!(
         info(&["clients"]),
         "# Clients\r\nconnected_clients:3\r\ncluster_connections:0\r\nmaxclients:10000\r\n\
-         client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
-         tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n\
+         client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:1\r\n\
+         tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:2\r\n\
          total_blocking_keys_on_nokey:0\r\n"
     );
     assert_eq!(
@@ -257,6 +261,7 @@ fn client_list_line_in_redis_field_order() {
         monitor: false,
         subscriptions: (0, 0, 0),
         queued: None,
+        blocked: false,
     };
     assert_eq!(
         client_list_line(&client),
