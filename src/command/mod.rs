@@ -17,6 +17,7 @@ pub mod list;
 pub mod memcache;
 pub mod observe;
 pub mod persistence;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -205,6 +206,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(zset::COMMANDS.iter())
         .chain(observe::COMMANDS.iter())
         .chain(persistence::COMMANDS.iter())
+        .chain(scripting::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

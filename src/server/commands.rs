@@ -54,6 +54,10 @@ pub async fn run(
         "debug" | "slowlog" | "latency" | "monitor" => super::observe::run(conn, spec, args).await,
         "save" | "bgsave" | "bgrewriteaof" | "lastsave" => persist(conn, spec.name, &args).await,
         "command" => render::command_command(&args),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+            super::script::eval(conn, spec, &args).await
+        }
+        "script" => super::script::script_command(conn, &args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
         "shutdown" => {

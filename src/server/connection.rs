@@ -223,6 +223,10 @@ impl Connection {
             self.push_reply(command::arity_error(&args[0]));
             return;
         }
+        if let Some(busy) = super::script::busy_refusal(&self.rt, spec, &args) {
+            self.push_reply(busy);
+            return;
+        }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
         observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         match spec.routing {

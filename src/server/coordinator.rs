@@ -370,7 +370,7 @@ pub async fn run_everywhere(
     reply
 }
 
-fn combine(name: &str, replies: Vec<Reply>) -> Reply {
+pub(super) fn combine(name: &str, replies: Vec<Reply>) -> Reply {
     if let Some(error) = replies.iter().find(|r| r.is_error()) {
         return error.clone();
     }

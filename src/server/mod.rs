@@ -16,6 +16,7 @@ pub mod net;
 pub mod observe;
 pub mod router;
 pub mod runtime;
+pub mod script;
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
@@ -74,6 +75,8 @@ pub struct StaticFacts {
     pub started_unix: u64,
     pub config_file: String,
     pub executable: String,
+    /// Script bodies and every core's script status (`script::Shared`).
+    pub scripts: Arc<crate::script::Shared>,
 }
 
 /// Messages to the control thread.
@@ -251,6 +254,7 @@ pub fn start_with_file(
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        scripts: Arc::new(crate::script::Shared::new(shards)),
     });
     let obs = Observability::new(shards, &config, facts.started_unix);
     let config = Arc::new(config);
@@ -580,6 +584,7 @@ async fn run_shard(
         }
     }
 
+    script::install(addresses.clone());
     // Incoming mail: requests are handled in arrival order; replies go to the asking connection.
     let doorbell = match mailbox
         .doorbell

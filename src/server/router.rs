@@ -95,6 +95,22 @@ pub enum Op {
     MemcacheStats { reset: bool },
     /// Read or reset this shard's slow log or latency monitor (SLOWLOG, LATENCY).
     Observe(super::observe::ObserveOp),
+    /// Run a script on this shard (its declared keys live here); replies with its reply, or
+    /// `ScriptNeedsGlobal` when it met a key it cannot run here (see `server::script`).
+    Script(Box<super::script::ScriptRun>),
+    /// One command of a script that holds every shard, answered on `reply` at once (the caller's
+    /// thread waits on it; see `server::script`).
+    ScriptCall {
+        call: super::script::ScriptCall,
+        reply: crossbeam_channel::Sender<Response>,
+    },
+    /// The end of a script that held every shard: log its records here as part `tx` (when
+    /// `wrote`), then release `tx`'s locks.
+    ScriptEnd {
+        tx: TxId,
+        participants: u16,
+        wrote: bool,
+    },
 }
 
 /// A request travelling between shards.
@@ -115,6 +131,8 @@ pub enum Response {
     Count(u64),
     MemcacheStats(Box<super::memcache::stats::Report>),
     Observed(Box<super::observe::Observed>),
+    /// A script must be re-run holding every shard (see `server::script`).
+    ScriptNeedsGlobal,
 }
 
 impl Response {

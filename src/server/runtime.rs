@@ -526,6 +526,22 @@ impl Runtime {
                 *self.config.borrow_mut() = config;
                 self.respond(reply_to, Response::Reply(Reply::ok()));
             }
+            Op::Script(run) => {
+                let response = super::script::run_here(self, &run, reply_to.conn);
+                self.respond(reply_to, response);
+            }
+            Op::ScriptCall { call, reply } => {
+                let _ = reply.send(super::script::handle_call(self, call));
+            }
+            Op::ScriptEnd {
+                tx,
+                participants,
+                wrote,
+            } => {
+                super::script::end_here(self, tx, participants, wrote);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+                self.unlock(tx);
+            }
             Op::MemcacheStats { reset } => {
                 let report = super::memcache::stats::report(self);
                 if reset {
