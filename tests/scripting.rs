@@ -331,3 +331,56 @@ fn busy_and_script_kill() {
     let value: String = query(&mut admin, &["GET", &busy_key]);
     assert_eq!(value, "w");
 }
+
+// ---- crash recovery -----------------------------------------------------------------------------
+// (`newest_segment` and `record_offsets` as in tests/durability.rs.)
+
+fn newest_segment(dir: &std::path::Path, shard: usize) -> std::path::PathBuf {
+    use shardis::binlog::segment;
+    segment::list_segments(&segment::shard_dir(dir, shard))
+        .expect("segments")
+        .into_iter()
+        .rev()
+        .find(|(_, path)| std::fs::metadata(path).is_ok_and(|m| m.len() > 0))
+        .map(|(_, path)| path)
+        .expect("a non-empty segment")
+}
+
+fn record_offsets(path: &std::path::Path) -> Vec<usize> {
+    let bytes = std::fs::read(path).expect("segment");
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    while let Ok((_, len)) = shardis::binlog::record::decode(&bytes[at..]) {
+        offsets.push(at);
+        at += len;
+    }
+    offsets
+}
+
+#[test]
+fn a_multi_shard_script_is_never_half_recovered() {
+    let dir = common::temp_data_dir();
+    let server = TestServer::start_in(&dir, 2, &[]);
+    let (a, b) = (key_on(0, 2, "ra"), key_on(1, 2, "rb"));
+    let mut con = server.connection();
+    let body = "redis.call('SET', ARGV[1], ARGV[3]) redis.call('SET', ARGV[2], ARGV[3]) return 1";
+    eval(&mut con, body, &[], &[&a, &b, "old"]).expect("script");
+    eval(&mut con, body, &[], &[&a, &b, "new"]).expect("script");
+    let values: Vec<String> = query(&mut con, &["MGET", &a, &b]);
+    assert_eq!(values, vec!["new", "new"]);
+    drop(con);
+    server.stop();
+    // The crash lost shard 1's part of the second script: drop its last record.
+    let path = newest_segment(&dir, 1);
+    let last = *record_offsets(&path).last().expect("records");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).expect("segment");
+    file.set_len(last as u64).expect("truncate");
+    drop(file);
+    let server = TestServer::start_in(&dir, 2, &[]);
+    let mut con = server.connection();
+    let values: Vec<String> = query(&mut con, &["MGET", &a, &b]);
+    assert_eq!(values, vec!["old", "old"], "all of the script or none of it");
+    drop(con);
+    server.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
