@@ -37,7 +37,12 @@ fn connection_on(server: &TestServer, core: usize, shards: usize) -> redis::Conn
     panic!("no connection landed on core {core}");
 }
 
-fn eval(con: &mut redis::Connection, body: &str, keys: &[&str], argv: &[&str]) -> redis::RedisResult<Value> {
+fn eval(
+    con: &mut redis::Connection,
+    body: &str,
+    keys: &[&str],
+    argv: &[&str],
+) -> redis::RedisResult<Value> {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(body).arg(keys.len()).arg(keys).arg(argv);
     cmd.query(con)
@@ -70,23 +75,50 @@ fn conversions_both_ways() {
         ("return true", Value::Int(1)),
         ("return false", Value::Nil),
         ("return nil", Value::Nil),
-        ("return {1, 2, nil, 4}", Value::Array(vec![Value::Int(1), Value::Int(2)])),
+        (
+            "return {1, 2, nil, 4}",
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        ),
         ("return {ok='FINE'}", Value::SimpleString("FINE".into())),
-        ("return redis.call('PING')", Value::SimpleString("PONG".into())),
-        ("return redis.status_reply('GOOD')", Value::SimpleString("GOOD".into())),
+        (
+            "return redis.call('PING')",
+            Value::SimpleString("PONG".into()),
+        ),
+        (
+            "return redis.status_reply('GOOD')",
+            Value::SimpleString("GOOD".into()),
+        ),
         // reply -> Lua -> reply
         ("return redis.call('GET', 's')", bulk("hello")),
         ("return redis.call('INCR', 'n')", Value::Int(1)),
-        ("return redis.call('GET', 'missing') == false", Value::Int(1)),
+        (
+            "return redis.call('GET', 'missing') == false",
+            Value::Int(1),
+        ),
         ("return type(redis.call('GET', 'missing'))", bulk("boolean")),
-        ("return redis.call('LRANGE', 'l', 0, -1)", Value::Array(vec![bulk("a"), bulk("b")])),
+        (
+            "return redis.call('LRANGE', 'l', 0, -1)",
+            Value::Array(vec![bulk("a"), bulk("b")]),
+        ),
         ("return redis.call('SET', 'k', 'v')", Value::Okay),
         ("return redis.call('SET', 'k', 'v').ok", bulk("OK")),
         ("return type(redis.call('INCR', 'n'))", bulk("number")),
-        ("return redis.pcall('INCR', 's').err", bulk("ERR value is not an integer or out of range")),
-        ("return redis.sha1hex('')", bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")),
-        ("return {KEYS[1], ARGV[1]}", Value::Array(vec![bulk("k1"), bulk("a1")])),
-        ("return redis.call('SET', 'f', 1.5) and redis.call('GET', 'f')", bulk("1.5")),
+        (
+            "return redis.pcall('INCR', 's').err",
+            bulk("ERR value is not an integer or out of range"),
+        ),
+        (
+            "return redis.sha1hex('')",
+            bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+        ),
+        (
+            "return {KEYS[1], ARGV[1]}",
+            Value::Array(vec![bulk("k1"), bulk("a1")]),
+        ),
+        (
+            "return redis.call('SET', 'f', 1.5) and redis.call('GET', 'f')",
+            bulk("1.5"),
+        ),
     ];
     for (body, expected) in cases {
         let got = eval(&mut con, body, &["k1"], &["a1"]).unwrap_or_else(|e| panic!("{body}: {e}"));
@@ -110,7 +142,10 @@ fn errors_as_redis_7() {
     let body = "return redis.call('INCR', 's')";
     assert_eq!(
         eval_err(&mut con, body),
-        format!("ERR value is not an integer or out of range script: {}, on @user_script:1.", sha1(body))
+        format!(
+            "ERR value is not an integer or out of range script: {}, on @user_script:1.",
+            sha1(body)
+        )
     );
     let body = "return nosuch";
     assert_eq!(
@@ -120,18 +155,31 @@ fn errors_as_redis_7() {
     let body = "x = 1";
     assert_eq!(
         eval_err(&mut con, body),
-        format!("ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.", sha1(body))
+        format!(
+            "ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.",
+            sha1(body)
+        )
     );
     let body = "return redis.call('EVAL', 'return 1', 0)";
     assert_eq!(
         eval_err(&mut con, body),
-        format!("ERR This Redis command is not allowed from script script: {}, on @user_script:1.", sha1(body))
+        format!(
+            "ERR This Redis command is not allowed from script script: {}, on @user_script:1.",
+            sha1(body)
+        )
     );
     let body = "return loadfile('/etc/passwd')";
     assert!(eval_err(&mut con, body).contains("nonexistent global variable 'loadfile'"));
-    assert!(eval_err(&mut con, "return +").starts_with("ERR Error compiling script (new function): user_script:1:"));
+    assert!(eval_err(&mut con, "return +")
+        .starts_with("ERR Error compiling script (new function): user_script:1:"));
     // pcall keeps the script going.
-    let got = eval(&mut con, "local r = redis.pcall('INCR', 's') return r.err", &[], &[]).expect("pcall");
+    let got = eval(
+        &mut con,
+        "local r = redis.pcall('INCR', 's') return r.err",
+        &[],
+        &[],
+    )
+    .expect("pcall");
     assert_eq!(got, bulk("ERR value is not an integer or out of range"));
     assert_eq!(
         error_of(&mut con, &["EVAL", "return 1", "2", "a"]),
@@ -142,7 +190,10 @@ fn errors_as_redis_7() {
         "ERR Number of keys can't be negative"
     );
     assert_eq!(
-        error_of(&mut con, &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"]),
+        error_of(
+            &mut con,
+            &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"]
+        ),
         "NOSCRIPT No matching script. Please use EVAL."
     );
 }
@@ -152,14 +203,20 @@ fn read_only_variants() {
     let server = TestServer::start(2);
     let mut con = server.connection();
     let _: () = query(&mut con, &["SET", "k", "v"]);
-    let got: String = query(&mut con, &["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k"]);
+    let got: String = query(
+        &mut con,
+        &["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k"],
+    );
     assert_eq!(got, "v");
     let body = "return redis.call('SET', KEYS[1], 'x')";
     assert_eq!(
         error_of(&mut con, &["EVAL_RO", body, "1", "k"]),
         format!("ERR Write commands are not allowed from read-only scripts. script: {}, on @user_script:1.", sha1(body))
     );
-    let sha: String = query(&mut con, &["SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"]);
+    let sha: String = query(
+        &mut con,
+        &["SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"],
+    );
     let got: String = query(&mut con, &["EVALSHA_RO", &sha, "1", "k"]);
     assert_eq!(got, "v");
 }
@@ -181,9 +238,16 @@ fn script_cache_across_cores() {
     }
     // EVAL caches too; redis::Script uses EVALSHA first, then EVAL on NOSCRIPT.
     let script = redis::Script::new("return KEYS[1] .. ARGV[1]");
-    let got: String = script.key("a").arg("b").invoke(&mut loader).expect("script");
+    let got: String = script
+        .key("a")
+        .arg("b")
+        .invoke(&mut loader)
+        .expect("script");
     assert_eq!(got, "ab");
-    let exists: Vec<i64> = query(&mut loader, &["SCRIPT", "EXISTS", &sha, script.get_hash(), "0000"]);
+    let exists: Vec<i64> = query(
+        &mut loader,
+        &["SCRIPT", "EXISTS", &sha, script.get_hash(), "0000"],
+    );
     assert_eq!(exists, vec![1, 1, 0]);
     let _: () = query(&mut loader, &["SCRIPT", "FLUSH"]);
     let exists: Vec<i64> = query(&mut loader, &["SCRIPT", "EXISTS", &sha]);
@@ -216,10 +280,15 @@ fn undeclared_keys_on_other_shards() {
         let got = eval(&mut con, body, &[], &[&a, &b]).expect("script");
         assert_eq!(
             got,
-            Value::Array(vec![bulk("one"), bulk("two"), Value::Array(vec![bulk("one"), bulk("two")])])
+            Value::Array(vec![
+                bulk("one"),
+                bulk("two"),
+                Value::Array(vec![bulk("one"), bulk("two")])
+            ])
         );
         // Declared keys on one shard, undeclared on the other.
-        let body = "redis.call('DEL', KEYS[1], ARGV[1]) return redis.call('EXISTS', KEYS[1], ARGV[1])";
+        let body =
+            "redis.call('DEL', KEYS[1], ARGV[1]) return redis.call('EXISTS', KEYS[1], ARGV[1])";
         let got = eval(&mut con, body, &[&a], &[&b]).expect("script");
         assert_eq!(got, Value::Int(0));
         let body = "redis.call('MSET', KEYS[1], 'x', KEYS[2], 'y') return redis.call('DBSIZE')";
@@ -261,8 +330,13 @@ fn multi_shard_script_is_atomic() {
             while !stop.load(Ordering::Relaxed) || rounds < 10 {
                 let values: Vec<Option<i64>> = query(&mut con, &["MGET", &a, &b]);
                 assert_eq!(values[0], values[1], "a script's two writes seen apart");
-                let in_script = eval(&mut con, "return redis.call('GET', ARGV[1]) == redis.call('GET', ARGV[2])", &[], &[&a, &b])
-                    .expect("script");
+                let in_script = eval(
+                    &mut con,
+                    "return redis.call('GET', ARGV[1]) == redis.call('GET', ARGV[2])",
+                    &[],
+                    &[&a, &b],
+                )
+                .expect("script");
                 assert_eq!(in_script, Value::Int(1));
                 rounds += 1;
             }
@@ -301,7 +375,10 @@ fn busy_and_script_kill() {
     // A script that never writes: SCRIPT KILL ends it.
     let mut runner = connection_on(&server, 0, 2);
     let looping = std::thread::spawn(move || {
-        error_of(&mut runner, &["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+        error_of(
+            &mut runner,
+            &["EVAL", "local i = 0 while true do i = i + 1 end", "0"],
+        )
     });
     past_the_limit();
     assert_eq!(
@@ -312,7 +389,10 @@ fn busy_and_script_kill() {
     let _: () = query(&mut admin, &["SET", &free_key, "1"]);
     let _: () = query(&mut admin, &["SCRIPT", "KILL"]);
     let killed = looping.join().expect("runner");
-    assert!(killed.starts_with("ERR Script killed by user with SCRIPT KILL..."), "{killed}");
+    assert!(
+        killed.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{killed}"
+    );
     let _: Option<String> = query(&mut admin, &["GET", &busy_key]);
 
     // A script that wrote cannot be killed: it runs on (for about two seconds) and ends.
@@ -373,13 +453,20 @@ fn a_multi_shard_script_is_never_half_recovered() {
     // The crash lost shard 1's part of the second script: drop its last record.
     let path = newest_segment(&dir, 1);
     let last = *record_offsets(&path).last().expect("records");
-    let file = std::fs::OpenOptions::new().write(true).open(&path).expect("segment");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("segment");
     file.set_len(last as u64).expect("truncate");
     drop(file);
     let server = TestServer::start_in(&dir, 2, &[]);
     let mut con = server.connection();
     let values: Vec<String> = query(&mut con, &["MGET", &a, &b]);
-    assert_eq!(values, vec!["old", "old"], "all of the script or none of it");
+    assert_eq!(
+        values,
+        vec!["old", "old"],
+        "all of the script or none of it"
+    );
     drop(con);
     server.stop();
     let _ = std::fs::remove_dir_all(dir);

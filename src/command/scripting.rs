@@ -129,6 +129,9 @@ mod tests {
             parse_numkeys(&args(&["EVAL", "s", "x"])),
             Err(Reply::error_static(ERR_NOT_INTEGER))
         );
-        assert_eq!(declared_key_positions(&args(&["EVAL", "s", "1", "k", "v"])), vec![3]);
+        assert_eq!(
+            declared_key_positions(&args(&["EVAL", "s", "1", "k", "v"])),
+            vec![3]
+        );
     }
 }

@@ -300,7 +300,11 @@ mod tests {
             (Reply::ok(), "return v.ok == 'OK'"),
             (Reply::error_static("ERR bad"), "return v.err == 'ERR bad'"),
             (
-                Reply::Array(vec![Reply::Integer(1), Reply::bulk_from_slice(b"a"), Reply::Null]),
+                Reply::Array(vec![
+                    Reply::Integer(1),
+                    Reply::bulk_from_slice(b"a"),
+                    Reply::Null,
+                ]),
                 "return #v == 3 and v[1] == 1 and v[2] == 'a' and v[3] == false",
             ),
             // RESP2 scripts see RESP3 shapes degraded: a map is a flat array, a double a string.
@@ -315,7 +319,11 @@ mod tests {
             globals
                 .set("v", call_result(&lua, &reply, 2).expect("converts"))
                 .expect("set");
-            assert_eq!(eval(&lua, check), Value::Boolean(true), "{reply:?}: {check}");
+            assert_eq!(
+                eval(&lua, check),
+                Value::Boolean(true),
+                "{reply:?}: {check}"
+            );
         }
     }
 
@@ -340,7 +348,11 @@ mod tests {
             globals
                 .set("v", call_result(&lua, &reply, 3).expect("converts"))
                 .expect("set");
-            assert_eq!(eval(&lua, check), Value::Boolean(true), "{reply:?}: {check}");
+            assert_eq!(
+                eval(&lua, check),
+                Value::Boolean(true),
+                "{reply:?}: {check}"
+            );
         }
     }
 

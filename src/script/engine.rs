@@ -15,17 +15,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value,
+};
 
 use super::convert;
 use crate::command::{self, CommandSpec};
 use crate::protocol::reply::Reply;
 
+/// A host's answer that the script must stop: it is re-run elsewhere and this run's outcome is
+/// thrown away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop;
+
 /// Where the commands of a running script go.
 pub trait Host {
-    /// Runs one checked command. `Err(())` stops the script: it is re-run elsewhere (or was
-    /// killed) and its outcome is thrown away.
-    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, ()>;
+    /// Runs one checked command, or stops the script (see [`Stop`]).
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop>;
 }
 
 /// What running a script came to.
@@ -102,12 +108,7 @@ impl Rand48 {
     }
 
     fn next(&self) -> i64 {
-        let x = self
-            .0
-            .get()
-            .wrapping_mul(0x5DEE_CE66D)
-            .wrapping_add(0xB)
-            & 0xFFFF_FFFF_FFFF;
+        let x = self.0.get().wrapping_mul(0x5DEE_CE66D).wrapping_add(0xB) & 0xFFFF_FFFF_FFFF;
         self.0.set(x);
         (x >> 17) as i64
     }
@@ -152,10 +153,7 @@ impl Engine {
             "take_error",
             lua.create_function(move |_, ()| Ok(taken.borrow_mut().take()))?,
         )?;
-        let runner: Function = lua
-            .load(PRELUDE)
-            .set_name("=redis_lib")
-            .call(impl_table)?;
+        let runner: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
         let stopped = Rc::new(Cell::new(false));
         let killed = Rc::new(Cell::new(false));
         let (hook_stopped, hook_killed) = (stopped.clone(), killed.clone());
@@ -277,7 +275,7 @@ impl Engine {
                             Err(reply) => reply,
                             Ok(spec) => match host.borrow_mut().call(spec, args) {
                                 Ok(reply) => reply,
-                                Err(()) => return stop(),
+                                Err(Stop) => return stop(),
                             },
                         },
                     };
@@ -292,8 +290,10 @@ impl Engine {
                     }
                 }
             };
-            self.redis.raw_set("call", scope.create_function(call(true))?)?;
-            self.redis.raw_set("pcall", scope.create_function(call(false))?)?;
+            self.redis
+                .raw_set("call", scope.create_function(call(true))?)?;
+            self.redis
+                .raw_set("pcall", scope.create_function(call(false))?)?;
             let result = self.runner.call::<(bool, Value)>(function);
             self.redis.raw_set("call", Value::Nil)?;
             self.redis.raw_set("pcall", Value::Nil)?;
@@ -322,9 +322,7 @@ fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
 /// `<err> script: <sha>, on <source>:<line>.`
 fn error_reply(value: &Value, sha: &str, killed: bool) -> Reply {
     let Value::Table(table) = value else {
-        return Reply::error(format!(
-            "ERR Error running script {sha}, execution failure"
-        ));
+        return Reply::error(format!("ERR Error running script {sha}, execution failure"));
     };
     let text = match table.raw_get::<Value>("err") {
         _ if killed => KILLED.to_string(),
@@ -520,7 +518,10 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
         "replicate_commands",
         lua.create_function(|_, _: MultiValue| Ok(true))?,
     )?;
-    redis.raw_set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
+    redis.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
     redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     for (name, value) in [
         ("LOG_DEBUG", 0),
@@ -549,7 +550,8 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
                 Some(Value::Number(n)) => Some(*n),
                 _ => None,
             };
-            let empty = || mlua::Error::RuntimeError("bad argument to 'random' (interval is empty)".into());
+            let empty =
+                || mlua::Error::RuntimeError("bad argument to 'random' (interval is empty)".into());
             match args.len() {
                 0 => Ok(r),
                 1 => {

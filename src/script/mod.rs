@@ -119,9 +119,7 @@ impl Shared {
             let since = status.running_since.load(Ordering::Acquire);
             since != 0 && now_ms.saturating_sub(since) >= limit_ms
         };
-        self.cores
-            .get(shard)
-            .is_some_and(overdue)
+        self.cores.get(shard).is_some_and(overdue)
             || self
                 .cores
                 .iter()

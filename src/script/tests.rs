@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::engine::{Engine, Host, Outcome, Run, KILLED};
+use super::engine::{Engine, Host, Outcome, Run, Stop, KILLED};
 use super::sha1_hex;
 use crate::command::test_support::{bulk, bulks, err, int, Harness};
 use crate::command::{CommandSpec, ExecContext};
@@ -14,7 +14,7 @@ use crate::protocol::reply::Reply;
 struct Local(Harness);
 
 impl Host for Local {
-    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, ()> {
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let h = &mut self.0;
         let mut ctx = ExecContext {
             keyspace: &mut h.keyspace,
@@ -23,11 +23,19 @@ impl Host for Local {
             limits: &h.limits,
             propagate: None,
         };
-        Ok(spec.handler.map_or(Reply::Null, |handler| handler(&mut ctx, &args)))
+        Ok(spec
+            .handler
+            .map_or(Reply::Null, |handler| handler(&mut ctx, &args)))
     }
 }
 
-fn eval_ro(engine: &mut Engine, host: &mut Local, body: &str, keys: &[&str], read_only: bool) -> Reply {
+fn eval_ro(
+    engine: &mut Engine,
+    host: &mut Local,
+    body: &str,
+    keys: &[&str],
+    read_only: bool,
+) -> Reply {
     let sha = sha1_hex(body.as_bytes());
     let keys: Vec<Bytes> = keys.iter().map(|k| Bytes::from(k.to_string())).collect();
     let run = Run {
@@ -52,18 +60,48 @@ fn setup() -> (Engine, Local) {
 fn calls_and_conversions() {
     let (mut engine, mut host) = setup();
     let mut eval = |body: &str, keys: &[&str]| eval_ro(&mut engine, &mut host, body, keys, false);
-    assert_eq!(eval("return redis.call('SET', KEYS[1], ARGV[1])", &["k"]), Reply::ok());
-    assert_eq!(eval("return redis.call('GET', KEYS[1])", &["k"]), bulk("a1"));
-    assert_eq!(eval("return redis.call('GET', 'missing') == false", &[]), int(1));
+    assert_eq!(
+        eval("return redis.call('SET', KEYS[1], ARGV[1])", &["k"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        eval("return redis.call('GET', KEYS[1])", &["k"]),
+        bulk("a1")
+    );
+    assert_eq!(
+        eval("return redis.call('GET', 'missing') == false", &[]),
+        int(1)
+    );
     assert_eq!(eval("return redis.call('INCRBY', 'n', 2.0)", &[]), int(2));
-    assert_eq!(eval("return {1, 'x', {2}}", &[]), Reply::Array(vec![int(1), bulk("x"), Reply::Array(vec![int(2)])]));
-    assert_eq!(eval("return redis.call('SET', 'k', 'v').ok", &[]), bulk("OK"));
-    assert_eq!(eval("return {KEYS[1], KEYS[2], ARGV[1]}", &["a", "b"]), bulks(&["a", "b", "a1"]));
-    assert_eq!(eval("return redis.status_reply('FINE')", &[]), Reply::status("FINE"));
-    assert_eq!(eval("return redis.error_reply('MY bad')", &[]), err("MY bad"));
+    assert_eq!(
+        eval("return {1, 'x', {2}}", &[]),
+        Reply::Array(vec![int(1), bulk("x"), Reply::Array(vec![int(2)])])
+    );
+    assert_eq!(
+        eval("return redis.call('SET', 'k', 'v').ok", &[]),
+        bulk("OK")
+    );
+    assert_eq!(
+        eval("return {KEYS[1], KEYS[2], ARGV[1]}", &["a", "b"]),
+        bulks(&["a", "b", "a1"])
+    );
+    assert_eq!(
+        eval("return redis.status_reply('FINE')", &[]),
+        Reply::status("FINE")
+    );
+    assert_eq!(
+        eval("return redis.error_reply('MY bad')", &[]),
+        err("MY bad")
+    );
     assert_eq!(eval("return redis.error_reply('bad')", &[]), err("ERR bad"));
-    assert_eq!(eval("return redis.sha1hex('')", &[]), bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
-    assert_eq!(eval("return redis.pcall('INCR', 'k').err", &[]), bulk("ERR value is not an integer or out of range"));
+    assert_eq!(
+        eval("return redis.sha1hex('')", &[]),
+        bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    );
+    assert_eq!(
+        eval("return redis.pcall('INCR', 'k').err", &[]),
+        bulk("ERR value is not an integer or out of range")
+    );
 }
 
 #[test]
@@ -74,28 +112,63 @@ fn errors_as_redis_words_them() {
         (eval_ro(&mut engine, &mut host, body, &[], false), sha)
     };
     let (reply, sha) = eval("redis.call('SET', 'k', 'v') return redis.call('INCR', 'k')");
-    assert_eq!(reply, err(&format!("ERR value is not an integer or out of range script: {sha}, on @user_script:1.")));
+    assert_eq!(
+        reply,
+        err(&format!(
+            "ERR value is not an integer or out of range script: {sha}, on @user_script:1."
+        ))
+    );
     let (reply, sha) = eval("return a");
     assert_eq!(reply, err(&format!("ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: {sha}, on @user_script:1.")));
     let (reply, sha) = eval("\nb = 1");
     assert_eq!(reply, err(&format!("ERR user_script:2: Attempt to modify a readonly table script: {sha}, on @user_script:2.")));
     let (reply, sha) = eval("return redis.call('NOSUCH')");
-    assert_eq!(reply, err(&format!("ERR Unknown Redis command called from script script: {sha}, on @user_script:1.")));
+    assert_eq!(
+        reply,
+        err(&format!(
+            "ERR Unknown Redis command called from script script: {sha}, on @user_script:1."
+        ))
+    );
     let (reply, sha) = eval("error('boom')");
-    assert_eq!(reply, err(&format!("ERR user_script:1: boom script: {sha}, on @user_script:1.")));
+    assert_eq!(
+        reply,
+        err(&format!(
+            "ERR user_script:1: boom script: {sha}, on @user_script:1."
+        ))
+    );
     let (reply, _) = eval("return loadfile");
     assert!(matches!(reply, Reply::Error(_)), "{reply:?}");
     let (reply, _) = eval("return +");
-    let Reply::Error(text) = reply else { panic!("compile error expected") };
-    assert!(text.starts_with(b"ERR Error compiling script (new function): user_script:1:"), "{text:?}");
+    let Reply::Error(text) = reply else {
+        panic!("compile error expected")
+    };
+    assert!(
+        text.starts_with(b"ERR Error compiling script (new function): user_script:1:"),
+        "{text:?}"
+    );
 }
 
 #[test]
 fn read_only_scripts_refuse_writes() {
     let (mut engine, mut host) = setup();
-    let reply = eval_ro(&mut engine, &mut host, "return redis.pcall('SET', 'k', 'v').err", &[], true);
-    assert_eq!(reply, bulk("ERR Write commands are not allowed from read-only scripts."));
-    let reply = eval_ro(&mut engine, &mut host, "return redis.call('GET', 'k')", &[], true);
+    let reply = eval_ro(
+        &mut engine,
+        &mut host,
+        "return redis.pcall('SET', 'k', 'v').err",
+        &[],
+        true,
+    );
+    assert_eq!(
+        reply,
+        bulk("ERR Write commands are not allowed from read-only scripts.")
+    );
+    let reply = eval_ro(
+        &mut engine,
+        &mut host,
+        "return redis.call('GET', 'k')",
+        &[],
+        true,
+    );
     assert_eq!(reply, Reply::Null);
 }
 
@@ -112,9 +185,21 @@ fn random_is_the_same_every_run() {
 #[test]
 fn resp3_shapes() {
     let (mut engine, mut host) = setup();
-    let reply = eval_ro(&mut engine, &mut host, "redis.setresp(3) return redis.call('GET', 'missing') == nil", &[], false);
+    let reply = eval_ro(
+        &mut engine,
+        &mut host,
+        "redis.setresp(3) return redis.call('GET', 'missing') == nil",
+        &[],
+        false,
+    );
     assert_eq!(reply, Reply::Boolean(true));
-    let reply = eval_ro(&mut engine, &mut host, "return redis.call('GET', 'missing')", &[], false);
+    let reply = eval_ro(
+        &mut engine,
+        &mut host,
+        "return redis.call('GET', 'missing')",
+        &[],
+        false,
+    );
     assert_eq!(reply, Reply::Null, "setresp lasts one script");
 }
 
@@ -126,5 +211,8 @@ fn killed_scripts_stop() {
     let body = "local i = 0 while true do i = i + 1 end";
     let sha = sha1_hex(body.as_bytes());
     let reply = eval_ro(&mut engine, &mut host, body, &[], false);
-    assert_eq!(reply, err(&format!("{KILLED} script: {sha}, on @user_script:1.")));
+    assert_eq!(
+        reply,
+        err(&format!("{KILLED} script: {sha}, on @user_script:1."))
+    );
 }

@@ -53,7 +53,7 @@ use crate::command::util::eq_ignore_case;
 use crate::command::{CommandSpec, ExecContext, Routing};
 use crate::keyspace::{Entry, Keyspace};
 use crate::protocol::reply::Reply;
-use crate::script::engine::{Engine, Host, Outcome, Run, KILLED};
+use crate::script::engine::{Engine, Host, Outcome, Run, Stop, KILLED};
 use crate::shard::locks::{LockKey, TxId};
 use crate::shard::ReplyTo;
 
@@ -87,11 +87,12 @@ fn with_engine<R>(rt: &Runtime, f: impl FnOnce(&mut Engine) -> R) -> Result<R, R
         };
         if slot.is_none() {
             let kill = rt.facts.scripts.cores[rt.id].kill.clone();
-            let engine =
-                Engine::new(kill).map_err(|e| Reply::error(format!("ERR Lua: {e}")))?;
+            let engine = Engine::new(kill).map_err(|e| Reply::error(format!("ERR Lua: {e}")))?;
             *slot = Some(engine);
         }
-        let engine = slot.as_mut().ok_or_else(|| Reply::error_static("ERR no engine"))?;
+        let engine = slot
+            .as_mut()
+            .ok_or_else(|| Reply::error_static("ERR no engine"))?;
         engine.sync_generation(rt.facts.scripts.generation());
         Ok(f(engine))
     })
@@ -240,7 +241,12 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
 
 /// Commands a script runs on the connection's behalf without a shard (PING, ECHO, TIME, SELECT);
 /// every other connection-level command is refused, as Redis refuses `noscript` ones.
-fn connection_command(rt: &Runtime, spec: &CommandSpec, args: &[Bytes], db: &mut usize) -> Option<Reply> {
+fn connection_command(
+    rt: &Runtime,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    db: &mut usize,
+) -> Option<Reply> {
     if spec.routing != Routing::Connection {
         return None;
     }
@@ -283,24 +289,24 @@ struct LocalHost<'a> {
 }
 
 impl Host for LocalHost<'_> {
-    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, ()> {
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
         if let Some(reply) = connection_command(rt, spec, &args, &mut self.db) {
             return Ok(reply);
         }
         if self.undoable {
             if spec.routing == Routing::AllShards || BEYOND_UNDO.contains(&spec.name) {
-                return Err(());
+                return Err(Stop);
             }
             let keys: Vec<LockKey> = spec
                 .key_positions(&args)
                 .map(|i| (self.db as u16, args[i].clone()))
                 .collect();
             if keys.iter().any(|(_, key)| rt.shard_of_key(key) != rt.id) {
-                return Err(());
+                return Err(Stop);
             }
             if !rt.shard.borrow().keys_free(&keys) {
-                return Err(());
+                return Err(Stop);
             }
             if spec.is_write() {
                 let now = now_ms();
@@ -314,7 +320,9 @@ impl Host for LocalHost<'_> {
             }
         }
         if spec.is_write() {
-            rt.facts.scripts.cores[rt.id].wrote.store(true, Ordering::Release);
+            rt.facts.scripts.cores[rt.id]
+                .wrote
+                .store(true, Ordering::Release);
         }
         let mut shard = rt.shard.borrow_mut();
         shard.observe.caller = self.caller;
@@ -474,13 +482,15 @@ impl GlobalHost<'_> {
 }
 
 impl Host for GlobalHost<'_> {
-    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, ()> {
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
         if let Some(reply) = connection_command(rt, spec, &args, &mut self.db) {
             return Ok(reply);
         }
         if spec.is_write() {
-            rt.facts.scripts.cores[rt.id].wrote.store(true, Ordering::Release);
+            rt.facts.scripts.cores[rt.id]
+                .wrote
+                .store(true, Ordering::Release);
         }
         let db = self.db;
         if spec.routing == Routing::AllShards {
@@ -512,7 +522,9 @@ impl Host for GlobalHost<'_> {
         if spec.is_write() {
             self.written.insert(shard);
         }
-        Ok(self.on(shard, ScriptCall::Execute { spec, db, args }).into_reply())
+        Ok(self
+            .on(shard, ScriptCall::Execute { spec, db, args })
+            .into_reply())
     }
 }
 
@@ -525,9 +537,7 @@ pub fn handle_call(rt: &Runtime, call: ScriptCall) -> Response {
         ScriptCall::Execute { spec, db, args } => {
             Response::Reply(shard.execute(spec, db, &args, now))
         }
-        ScriptCall::GetEntries { db, keys } => {
-            Response::Entries(shard.get_entries(db, &keys, now))
-        }
+        ScriptCall::GetEntries { db, keys } => Response::Entries(shard.get_entries(db, &keys, now)),
         ScriptCall::PutEntries { db, entries } => Response::Reply(
             shard
                 .put_entries(db, entries, now, TxTag::default())
@@ -647,7 +657,10 @@ pub fn script_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
             if running.is_empty() {
                 return Reply::error_static("NOTBUSY No scripts in execution right now.");
             }
-            if running.iter().any(|core| core.wrote.load(Ordering::Acquire)) {
+            if running
+                .iter()
+                .any(|core| core.wrote.load(Ordering::Acquire))
+            {
                 return Reply::error_static(
                     "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
                 );
