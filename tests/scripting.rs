@@ -471,3 +471,59 @@ fn a_multi_shard_script_is_never_half_recovered() {
     server.stop();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn resp3_shapes_exact_bytes() {
+    use common::resp;
+    let server = TestServer::start(1);
+    let mut raw = server.raw();
+    raw.roundtrip(&resp(&["HSET", "h", "f", "v"]), b":1\r\n");
+    // RESP2 client, RESP2 script: a hash is a flat array; true is 1, false is nil.
+    raw.roundtrip(
+        &resp(&["EVAL", "return redis.call('HGETALL', 'h')", "0"]),
+        b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+    raw.roundtrip(&resp(&["EVAL", "return false", "0"]), b"$-1\r\n");
+    raw.send(&resp(&["HELLO", "3"]));
+    raw.read_reply().expect("hello");
+    // RESP3 script: the map, doubles and booleans keep their shapes.
+    raw.roundtrip(
+        &resp(&[
+            "EVAL",
+            "redis.setresp(3) return redis.call('HGETALL', 'h')",
+            "0",
+        ]),
+        b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+    raw.roundtrip(
+        &resp(&[
+            "EVAL",
+            "redis.setresp(3) return redis.call('HGETALL', 'h').map.f",
+            "0",
+        ]),
+        b"$1\r\nv\r\n",
+    );
+    raw.roundtrip(&resp(&["EVAL", "return {double=1.5}", "0"]), b",1.5\r\n");
+    raw.roundtrip(
+        &resp(&["EVAL", "redis.setresp(3) return true", "0"]),
+        b"#t\r\n",
+    );
+    raw.roundtrip(&resp(&["EVAL", "return true", "0"]), b":1\r\n");
+    raw.roundtrip(&resp(&["EVAL", "return nil", "0"]), b"_\r\n");
+    raw.roundtrip(
+        &resp(&[
+            "EVAL",
+            "redis.setresp(3) return redis.call('GET', 'nosuch') == nil",
+            "0",
+        ]),
+        b"#t\r\n",
+    );
+    raw.roundtrip(
+        &resp(&["EVAL", "return redis.setresp(4)", "0"]),
+        format!(
+            "-ERR RESP version must be 2 or 3. script: {}, on @user_script:1.\r\n",
+            sha1("return redis.setresp(4)")
+        )
+        .as_bytes(),
+    );
+}

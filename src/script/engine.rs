@@ -144,9 +144,9 @@ impl Engine {
         super::libs::register_all(&lua)?;
         let random = Rc::new(Rand48::default());
         let resp = Rc::new(Cell::new(2u8));
-        let redis = redis_table(&lua, &random, &resp)?;
-        lua.globals().raw_set("redis", redis.clone())?;
         let pending: Rc<RefCell<Option<String>>> = Rc::default();
+        let redis = redis_table(&lua, &random, &resp, &pending)?;
+        lua.globals().raw_set("redis", redis.clone())?;
         let impl_table = lua.create_table()?;
         let taken = pending.clone();
         impl_table.raw_set(
@@ -412,7 +412,19 @@ pub fn error_reply_text(message: &str) -> String {
 }
 
 /// The `redis` table: everything but `call`/`pcall` (made by the prelude).
-fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
+/// Raises `message` from a Rust function as Redis raises it from C (`luaPushError`): the error
+/// handler finds the text in `pending` and makes it `{err="ERR <message>"}`.
+fn raise(pending: &Rc<RefCell<Option<String>>>, message: &str) -> mlua::Error {
+    *pending.borrow_mut() = Some(format!("ERR {message}"));
+    mlua::Error::RuntimeError(message.to_string())
+}
+
+fn redis_table(
+    lua: &Lua,
+    random: &Rc<Rand48>,
+    resp: &Rc<Cell<u8>>,
+    pending: &Rc<RefCell<Option<String>>>,
+) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
     redis.raw_set(
         "error_reply",
@@ -436,30 +448,29 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
             Ok(Value::Table(table))
         })?,
     )?;
+    let failed = pending.clone();
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, args: MultiValue| {
+        lua.create_function(move |_, args: MultiValue| {
             let text = match args.front() {
                 Some(Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
                 Some(Value::Integer(n)) if args.len() == 1 => n.to_string().into_bytes(),
                 Some(Value::Number(n)) if args.len() == 1 => {
                     convert::number_argument(*n).into_bytes()
                 }
-                _ => {
-                    return Err(mlua::Error::RuntimeError(
-                        "wrong number of arguments".into(),
-                    ))
-                }
+                _ => return Err(raise(&failed, "wrong number of arguments")),
             };
             Ok(super::sha1_hex(&text))
         })?,
     )?;
+    let failed = pending.clone();
     redis.raw_set(
         "log",
-        lua.create_function(|_, args: MultiValue| {
+        lua.create_function(move |_, args: MultiValue| {
             if args.len() < 2 {
-                return Err(mlua::Error::RuntimeError(
-                    "redis.log() requires two arguments or more.".into(),
+                return Err(raise(
+                    &failed,
+                    "redis.log() requires two arguments or more.",
                 ));
             }
             let mut args = args.into_iter();
@@ -469,7 +480,7 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
                 _ => -1,
             };
             if !(0..=3).contains(&level) {
-                return Err(mlua::Error::RuntimeError("Invalid debug level.".into()));
+                return Err(raise(&failed, "Invalid debug level."));
             }
             let text: Vec<String> = args
                 .map(|v| match v {
@@ -489,14 +500,12 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
             Ok(())
         })?,
     )?;
-    let script_resp = resp.clone();
+    let (script_resp, failed) = (resp.clone(), pending.clone());
     redis.raw_set(
         "setresp",
         lua.create_function(move |_, args: MultiValue| {
             if args.len() != 1 {
-                return Err(mlua::Error::RuntimeError(
-                    "redis.setresp() requires one argument.".into(),
-                ));
+                return Err(raise(&failed, "redis.setresp() requires one argument."));
             }
             let version = match args.front() {
                 Some(Value::Integer(n)) => *n,
@@ -504,9 +513,7 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
                 _ => 0,
             };
             if version != 2 && version != 3 {
-                return Err(mlua::Error::RuntimeError(
-                    "RESP version must be 2 or 3.".into(),
-                ));
+                return Err(raise(&failed, "RESP version must be 2 or 3."));
             }
             script_resp.set(version as u8);
             Ok(())
@@ -538,7 +545,7 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
     }
     redis.raw_set("REDIS_VERSION", crate::server::VERSION)?;
     let math: Table = lua.globals().raw_get("math")?;
-    let rand = random.clone();
+    let (rand, failed) = (random.clone(), pending.clone());
     math.raw_set(
         "random",
         lua.create_function(move |_, args: MultiValue| {
@@ -550,8 +557,7 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
                 Some(Value::Number(n)) => Some(*n),
                 _ => None,
             };
-            let empty =
-                || mlua::Error::RuntimeError("bad argument to 'random' (interval is empty)".into());
+            let empty = || raise(&failed, "bad argument #1 to 'random' (interval is empty)");
             match args.len() {
                 0 => Ok(r),
                 1 => {
@@ -569,9 +575,7 @@ fn redis_table(lua: &Lua, random: &Rc<Rand48>, resp: &Rc<Cell<u8>>) -> mlua::Res
                     }
                     Ok((r * (upper - lower + 1.0)).floor() + lower)
                 }
-                _ => Err(mlua::Error::RuntimeError(
-                    "wrong number of arguments".into(),
-                )),
+                _ => Err(raise(&failed, "wrong number of arguments")),
             }
         })?,
     )?;
