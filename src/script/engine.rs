@@ -60,6 +60,15 @@ pub struct Run<'a> {
 /// so it leaves the error text in `pending` and raises; the handler takes it (`take_error`).
 const PRELUDE: &str = r#"
 local dbg, impl = debug, ...
+local tostring, type, find, sub = tostring, type, string.find, string.sub
+-- An error some other Rust function raised: its text without mlua's prefix and traceback.
+local function plain(err)
+  local text = tostring(err)
+  local cut = find(text, '\nstack traceback:', 1, true)
+  if cut then text = sub(text, 1, cut - 1) end
+  if sub(text, 1, 15) == 'runtime error: ' then text = sub(text, 16) end
+  return text
+end
 local function handler(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
@@ -70,6 +79,8 @@ local function handler(err)
   local raised = impl.take_error()
   if raised then
     err = {err = raised}
+  elseif type(err) == 'userdata' then
+    err = {err = 'ERR ' .. plain(err)}
   elseif type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
   end

@@ -216,3 +216,35 @@ fn killed_scripts_stop() {
         err(&format!("{KILLED} script: {sha}, on @user_script:1."))
     );
 }
+
+#[test]
+fn errors_of_rust_functions_read_plainly() {
+    let (mut engine, mut host) = setup();
+    let body = "math.randomseed({})";
+    let reply = eval_ro(&mut engine, &mut host, body, &[], false);
+    let Reply::Error(text) = reply else {
+        panic!("error expected")
+    };
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.starts_with("ERR "), "{text}");
+    assert!(!text.contains("stack traceback"), "{text}");
+    assert!(!text.contains("runtime error"), "{text}");
+}
+
+#[test]
+fn busy_only_after_the_threshold() {
+    let shared = super::Shared::new(2);
+    assert!(!shared.busy(0, 1_000, 100));
+    shared.begin(0, 1_000, false);
+    assert!(!shared.busy(0, 1_050, 100), "under the threshold");
+    assert!(shared.busy(0, 1_100, 100));
+    assert!(!shared.busy(1, 1_100, 100), "another shard is free");
+    shared.end(0);
+    assert!(!shared.busy(0, 2_000, 100));
+    shared.begin(1, 1_000, true);
+    assert!(
+        shared.busy(0, 1_200, 100),
+        "a global script holds every shard"
+    );
+    shared.end(1);
+}
