@@ -86,6 +86,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`: entries kept in the slow log.
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds a script runs before other
+    /// connections' commands for its shard get `-BUSY` and SCRIPT KILL may stop it.
+    pub busy_reply_threshold: u64,
     /// `latency-monitor-threshold`: milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold: u64,
     /// `pidfile`: "" = write no pid file.
@@ -445,6 +448,9 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "shard-stall-threshold", default: "100", mutable: true,
         set: One(|c, v| { c.shard_stall_threshold = integer(v, 1, INT_MAX)?; Ok(()) }),
         get: |c| c.shard_stall_threshold.to_string() },
+    Directive { name: "busy-reply-threshold", default: "5000", mutable: true,
+        set: One(|c, v| { c.busy_reply_threshold = integer(v, 0, LONG_MAX)?; Ok(()) }),
+        get: |c| c.busy_reply_threshold.to_string() },
     Directive { name: "disk-probe-interval", default: "1000", mutable: true,
         set: One(|c, v| { c.disk_probe_interval = integer(v, 0, INT_MAX)?; Ok(()) }),
         get: |c| c.disk_probe_interval.to_string() },
@@ -469,6 +475,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 fn lookup(name: &str) -> Option<&'static Directive> {
@@ -538,6 +545,7 @@ impl Config {
             requirepass: String::new(),
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            busy_reply_threshold: 0,
             latency_monitor_threshold: 0,
             pidfile: String::new(),
             encoding: EncodingLimits::default(),

@@ -33,6 +33,7 @@ pub mod keyspace;
 pub mod logging;
 pub mod protocol;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod shard;
 pub mod slot;

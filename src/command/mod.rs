@@ -20,6 +20,7 @@ pub mod notify;
 pub mod observe;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -212,6 +213,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(persistence::COMMANDS.iter())
         .chain(pubsub::COMMANDS.iter())
         .chain(transaction::COMMANDS.iter())
+        .chain(scripting::COMMANDS.iter())
 }
 
 fn table() -> &'static AHashMap<&'static str, &'static CommandSpec> {

@@ -426,6 +426,7 @@ fn mutability_and_config_set_messages() {
         "shard-stall-threshold",
         "disk-probe-interval",
         "disk-latency-threshold",
+        "busy-reply-threshold",
         "appendfsync",
         "save-schedule",
         "binlog-segment-size",

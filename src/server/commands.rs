@@ -58,6 +58,10 @@ pub async fn run(
         "multi" | "exec" | "discard" | "watch" | "unwatch" => {
             super::transaction::run(conn, spec, args).await
         }
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+            super::script::eval(conn, spec, &args).await
+        }
+        "script" => super::script::script_command(conn, &args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"

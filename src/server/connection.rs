@@ -266,6 +266,10 @@ impl Connection {
             self.push_reply(command::arity_error(&args[0]));
             return;
         }
+        if let Some(busy) = super::script::busy_refusal(&self.rt, spec, &args) {
+            self.push_reply(busy);
+            return;
+        }
         self.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
         if let Some(reply) = pubsub::subscribed_mode_reply(self, spec, &args) {
             self.push_reply(reply);

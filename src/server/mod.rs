@@ -19,6 +19,7 @@ pub mod observe;
 pub mod pubsub;
 pub mod router;
 pub mod runtime;
+pub mod script;
 pub mod transaction;
 
 use std::net::{IpAddr, SocketAddr};
@@ -78,6 +79,8 @@ pub struct StaticFacts {
     pub started_unix: u64,
     pub config_file: String,
     pub executable: String,
+    /// Script bodies and every core's script status (`script::Shared`).
+    pub scripts: Arc<crate::script::Shared>,
 }
 
 /// Messages to the control thread.
@@ -286,6 +289,7 @@ pub fn start_with_file(
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        scripts: Arc::new(crate::script::Shared::new(shards)),
     });
     let obs = Observability::new(shards, &config, facts.started_unix);
     let config = Arc::new(config);
@@ -641,6 +645,7 @@ async fn run_shard(
         }
     }
 
+    script::install(addresses.clone());
     // Incoming mail: requests are handled in arrival order; replies go to the asking connection.
     let doorbell = match mailbox
         .doorbell

@@ -149,6 +149,22 @@ pub enum Op {
     },
     /// CLIENT UNBLOCK on the core of client `id`; replies with 1 if it was blocked, else 0.
     ClientUnblock { id: u64, reason: Unblock },
+    /// Run a script on this shard (its declared keys live here); replies with its reply, or
+    /// `ScriptNeedsGlobal` when it met a key it cannot run here (see `server::script`).
+    Script(Box<super::script::ScriptRun>),
+    /// One command of a script that holds every shard, answered on `reply` at once (the caller's
+    /// thread waits on it; see `server::script`).
+    ScriptCall {
+        call: super::script::ScriptCall,
+        reply: crossbeam_channel::Sender<Response>,
+    },
+    /// The end of a script that held every shard: log its records here as part `tx` (when
+    /// `wrote`), then release `tx`'s locks.
+    ScriptEnd {
+        tx: TxId,
+        participants: u16,
+        wrote: bool,
+    },
 }
 
 /// A request travelling between shards.
@@ -173,6 +189,8 @@ pub enum Response {
     Watched(Vec<WatchStamp>),
     /// What a cross-shard blocked client's watch on one shard says.
     Woken(Wake),
+    /// A script must be re-run holding every shard (see `server::script`).
+    ScriptNeedsGlobal,
 }
 
 impl Response {

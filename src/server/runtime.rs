@@ -709,6 +709,22 @@ impl Runtime {
                 let unblocked = self.unblock_client(id, reason);
                 self.respond(reply_to, Response::Count(unblocked as u64));
             }
+            Op::Script(run) => {
+                let response = super::script::run_here(self, &run, reply_to.conn);
+                self.respond(reply_to, response);
+            }
+            Op::ScriptCall { call, reply } => {
+                let _ = reply.send(super::script::handle_call(self, call));
+            }
+            Op::ScriptEnd {
+                tx,
+                participants,
+                wrote,
+            } => {
+                super::script::end_here(self, tx, participants, wrote);
+                self.respond(reply_to, Response::Reply(Reply::ok()));
+                self.unlock(tx);
+            }
             Op::MemcacheStats { reset } => {
                 let report = super::memcache::stats::report(self);
                 if reset {

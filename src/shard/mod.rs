@@ -85,6 +85,9 @@ pub struct Shard {
     pub watches: watch::WatchTable,
     /// Clients blocked on this shard's keys (BLPOP and friends).
     pub blocking: blocking::BlockedClients,
+    /// While a script runs here, the records it logs wait here (timestamp, db, body) until it
+    /// ends: committed as one group, or dropped when the run is undone (see `server::script`).
+    capture: Option<Vec<(u64, usize, Body)>>,
 }
 
 impl Shard {
@@ -104,6 +107,7 @@ impl Shard {
             notify: notify::Notifier::default(),
             watches: watch::WatchTable::default(),
             blocking: blocking::BlockedClients::default(),
+            capture: None,
         }
     }
 
@@ -134,6 +138,10 @@ impl Shard {
             return;
         };
         self.last_timestamp_ms = self.last_timestamp_ms.max(now_ms);
+        if let Some(captured) = self.capture.as_mut() {
+            captured.push((self.last_timestamp_ms, db, body));
+            return;
+        }
         let tx = if tx.id == 0 && tx.participants == 0 {
             tx
         } else {
@@ -146,6 +154,47 @@ impl Shard {
         if let Some(waker) = self.flush_waker.take() {
             waker.wake();
         }
+    }
+
+    /// Starts holding back the records of a script's writes (no-op if already holding).
+    pub fn begin_capture(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether a script's records are being held back.
+    pub fn capturing(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// Appends the held-back records under `tx` (a part of a transaction over several shards when
+    /// `tx.participants > 1`: then a part is logged even when it is empty, so recovery can count
+    /// the parts, as [`Shard::execute_in`] does).
+    pub fn commit_capture(&mut self, tx: TxTag) {
+        let Some(records) = self.capture.take() else {
+            return;
+        };
+        if records.is_empty() && tx.participants > 1 {
+            let at = self.last_timestamp_ms;
+            self.log(at, 0, tx, Body::Command(Vec::new()));
+        }
+        for (timestamp, db, body) in records {
+            self.log(timestamp, db, tx, body);
+        }
+    }
+
+    /// Drops the held-back records (the script's writes were undone).
+    pub fn discard_capture(&mut self) {
+        self.capture = None;
+    }
+
+    /// Whether no cross-shard transaction holds or waits for a lock here.
+    pub fn locks_idle(&self) -> bool {
+        self.locks.is_idle()
+    }
+
+    /// Whether a command on `keys` may run now (no cross-shard transaction holds any of them).
+    pub fn keys_free(&self, keys: &[LockKey]) -> bool {
+        self.locks.is_idle() || self.locks.may_run(keys)
     }
 
     /// Sets the timestamp floor after recovery.

@@ -20,6 +20,11 @@ impl Shard {
 
     /// Takes a snapshot cut now, at the binlog's last position.
     pub fn start_snapshot(&mut self, dir: &Path, now_ms: u64) -> Result<(), String> {
+        // A script's writes are in memory but their records are held back until it ends: a cut
+        // now would hold them and replay them again after it. Try again once it ended.
+        if self.capturing() {
+            return Err("a script is running on this shard, try again".into());
+        }
         let position = self.binlog_position();
         let timestamp = self.last_timestamp_ms.max(now_ms);
         let failpoint = self.failpoint();

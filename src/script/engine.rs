@@ -1,0 +1,603 @@
+//! One core's Lua 5.1 state and the `redis` library scripts see (Redis 7's `script_lua.c` and
+//! `eval.c`): compiling and caching scripts by SHA1, KEYS/ARGV, `redis.call`/`pcall` and the rest
+//! of the `redis.*` API, globals protection, the deterministic `math.random`, the error texts.
+//!
+//! The engine knows nothing about shards: each `redis.call` is checked here (unknown command,
+//! arity, `noscript`, writes from a read-only script) and then handed to the [`Host`], which
+//! decides where and how the command runs (see `server::script`). A host may stop the script
+//! (it must be re-run elsewhere, or SCRIPT KILL asked for it): every later `redis.call` and the
+//! instruction hook then raise an error the script cannot swallow for long.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value,
+};
+
+use super::convert;
+use crate::command::{self, CommandSpec};
+use crate::protocol::reply::Reply;
+
+/// A host's answer that the script must stop: it is re-run elsewhere and this run's outcome is
+/// thrown away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop;
+
+/// Where the commands of a running script go.
+pub trait Host {
+    /// Runs one checked command, or stops the script (see [`Stop`]).
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop>;
+}
+
+/// What running a script came to.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Reply(Reply),
+    /// The host stopped the script (see [`Host::call`]).
+    Stopped,
+}
+
+/// One script run's inputs.
+pub struct Run<'a> {
+    pub sha: &'a str,
+    pub body: &'a [u8],
+    pub keys: &'a [Bytes],
+    pub argv: &'a [Bytes],
+    pub read_only: bool,
+}
+
+/// Lua code run once per state: the error handler and globals protection. Its chunk name
+/// (`=redis_lib`) lets the error handler skip its frames when it names the line of the user's
+/// script that failed, as Redis skips its C functions.
+///
+/// `redis.call` is a Rust (C) function, as in Redis, so that `return redis.call(...)` is no Lua
+/// tail call and the failing line stays on the stack. A Rust callback cannot raise a Lua table,
+/// so it leaves the error text in `pending` and raises; the handler takes it (`take_error`).
+const PRELUDE: &str = r#"
+local dbg, impl = debug, ...
+local tostring, type, find, sub = tostring, type, string.find, string.sub
+-- An error some other Rust function raised: its text without mlua's prefix and traceback.
+local function plain(err)
+  local text = tostring(err)
+  local cut = find(text, '\nstack traceback:', 1, true)
+  if cut then text = sub(text, 1, cut - 1) end
+  if sub(text, 1, 15) == 'runtime error: ' then text = sub(text, 16) end
+  return text
+end
+local function handler(err)
+  local level = 2
+  local i = dbg.getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == '=redis_lib') do
+    level = level + 1
+    i = dbg.getinfo(level, 'nSl')
+  end
+  local raised = impl.take_error()
+  if raised then
+    err = {err = raised}
+  elseif type(err) == 'userdata' then
+    err = {err = 'ERR ' .. plain(err)}
+  elseif type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+local run = function(f) return xpcall(f, handler) end
+loadfile = nil
+dofile = nil
+debug = nil
+setmetatable(_G, {
+  __index = function(t, n)
+    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
+  __newindex = function(t, n, v)
+    error("Attempt to modify a readonly table", 2)
+  end,
+  __metatable = false,
+})
+return run
+"#;
+
+/// Redis's `rand48` (`redisLrand48`), reseeded with 0 before every script so that
+/// `math.random` gives every run the same sequence, as Redis does.
+#[derive(Default)]
+struct Rand48(Cell<u64>);
+
+impl Rand48 {
+    const SEED0: u64 = 0x330E;
+
+    fn reset(&self) {
+        self.0.set(Self::SEED0);
+    }
+
+    fn next(&self) -> i64 {
+        let x = self.0.get().wrapping_mul(0x5DEE_CE66D).wrapping_add(0xB) & 0xFFFF_FFFF_FFFF;
+        self.0.set(x);
+        (x >> 17) as i64
+    }
+}
+
+pub struct Engine {
+    lua: Lua,
+    redis: Table,
+    runner: Function,
+    /// The text of the error `redis.call` raised, for the error handler.
+    pending: Rc<RefCell<Option<String>>>,
+    /// Compiled scripts by SHA1; cleared when the server's script generation moves (SCRIPT FLUSH).
+    functions: HashMap<String, RegistryKey>,
+    generation: u64,
+    random: Rc<Rand48>,
+    /// Set by the host or by SCRIPT KILL; read by the instruction hook.
+    stopped: Rc<Cell<bool>>,
+    killed: Rc<Cell<bool>>,
+    /// The protocol `redis.setresp` chose for the running script.
+    resp: Rc<Cell<u8>>,
+}
+
+/// The message of a script SCRIPT KILL ended.
+pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+impl Engine {
+    /// A fresh state; `kill` is this core's SCRIPT KILL request flag.
+    pub fn new(kill: Arc<AtomicBool>) -> mlua::Result<Engine> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: the debug library is loaded only for the error handler, which keeps it in a
+        // local; the prelude removes the global before any script runs.
+        let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
+        super::libs::register_all(&lua)?;
+        let random = Rc::new(Rand48::default());
+        let resp = Rc::new(Cell::new(2u8));
+        let pending: Rc<RefCell<Option<String>>> = Rc::default();
+        let redis = redis_table(&lua, &random, &resp, &pending)?;
+        lua.globals().raw_set("redis", redis.clone())?;
+        let impl_table = lua.create_table()?;
+        let taken = pending.clone();
+        impl_table.raw_set(
+            "take_error",
+            lua.create_function(move |_, ()| Ok(taken.borrow_mut().take()))?,
+        )?;
+        let runner: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
+        let stopped = Rc::new(Cell::new(false));
+        let killed = Rc::new(Cell::new(false));
+        let (hook_stopped, hook_killed) = (stopped.clone(), killed.clone());
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(10_000),
+            move |_, _| {
+                if kill.swap(false, Ordering::AcqRel) {
+                    hook_killed.set(true);
+                    hook_stopped.set(true);
+                }
+                if hook_stopped.get() {
+                    return Err(mlua::Error::RuntimeError("script stopped".into()));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )?;
+        Ok(Engine {
+            lua,
+            redis,
+            runner,
+            pending,
+            functions: HashMap::new(),
+            generation: 0,
+            random,
+            stopped,
+            killed,
+            resp,
+        })
+    }
+
+    /// Forgets compiled scripts when SCRIPT FLUSH moved the server's generation.
+    pub fn sync_generation(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.functions.clear();
+            self.generation = generation;
+            self.lua.gc_collect().ok();
+        }
+    }
+
+    /// Compiles `body` (for SCRIPT LOAD and EVAL); the error is Redis's reply.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), Reply> {
+        if self.functions.contains_key(sha) {
+            return Ok(());
+        }
+        let function = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|error| {
+                let text = match &error {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                Reply::error(format!(
+                    "ERR Error compiling script (new function): {}",
+                    text.trim_end()
+                ))
+            })?;
+        let key = self
+            .lua
+            .create_registry_value(function)
+            .map_err(|e| Reply::error(format!("ERR {e}")))?;
+        self.functions.insert(sha.to_string(), key);
+        Ok(())
+    }
+
+    /// Runs a script, its commands going to `host`.
+    pub fn run(&mut self, run: &Run<'_>, host: &mut dyn Host) -> Outcome {
+        if let Err(reply) = self.compile(run.sha, run.body) {
+            return Outcome::Reply(reply);
+        }
+        self.stopped.set(false);
+        self.killed.set(false);
+        self.random.reset();
+        self.resp.set(2);
+        let outcome = self.run_compiled(run, host);
+        let stopped = self.stopped.replace(false);
+        let killed = self.killed.replace(false);
+        match outcome {
+            Ok((_, _)) if stopped && !killed => Outcome::Stopped,
+            Ok((true, value)) => Outcome::Reply(convert::lua_to_reply(&value, self.resp.get())),
+            Ok((false, value)) => Outcome::Reply(error_reply(&value, run.sha, killed)),
+            Err(error) => Outcome::Reply(Reply::error(format!(
+                "ERR Error running script {}, {}",
+                run.sha, error
+            ))),
+        }
+    }
+
+    fn run_compiled(&mut self, run: &Run<'_>, host: &mut dyn Host) -> mlua::Result<(bool, Value)> {
+        let lua = &self.lua;
+        let function: Function = match self.functions.get(run.sha) {
+            Some(key) => lua.registry_value(key)?,
+            None => return Err(mlua::Error::RuntimeError("script not compiled".into())),
+        };
+        let globals = lua.globals();
+        globals.raw_set("KEYS", string_array(lua, run.keys)?)?;
+        globals.raw_set("ARGV", string_array(lua, run.argv)?)?;
+        let (stopped, resp, read_only) = (self.stopped.clone(), self.resp.clone(), run.read_only);
+        let pending = self.pending.clone();
+        pending.borrow_mut().take();
+        let host = std::cell::RefCell::new(host);
+        let result = lua.scope(|scope| {
+            let call = |raise: bool| {
+                let (stopped, resp, pending, host) = (&stopped, &resp, &pending, &host);
+                move |lua: &Lua, args: MultiValue| -> mlua::Result<Value> {
+                    let stop = || {
+                        stopped.set(true);
+                        *pending.borrow_mut() = Some("ERR script stopped".into());
+                        Err(mlua::Error::RuntimeError("script stopped".into()))
+                    };
+                    if stopped.get() {
+                        return stop();
+                    }
+                    let reply = match command_args(args.into_iter()) {
+                        Err(text) => Reply::error(text),
+                        Ok(args) => match check_command(&args, read_only) {
+                            Err(reply) => reply,
+                            Ok(spec) => match host.borrow_mut().call(spec, args) {
+                                Ok(reply) => reply,
+                                Err(Stop) => return stop(),
+                            },
+                        },
+                    };
+                    match &reply {
+                        Reply::Error(text) if raise => {
+                            let text = lua_error_text(text);
+                            *pending.borrow_mut() = Some(text.clone());
+                            Err(mlua::Error::RuntimeError(text))
+                        }
+                        Reply::Error(text) => error_table(lua, &lua_error_text(text)),
+                        _ => convert::call_result(lua, &reply, resp.get()),
+                    }
+                }
+            };
+            self.redis
+                .raw_set("call", scope.create_function(call(true))?)?;
+            self.redis
+                .raw_set("pcall", scope.create_function(call(false))?)?;
+            let result = self.runner.call::<(bool, Value)>(function);
+            self.redis.raw_set("call", Value::Nil)?;
+            self.redis.raw_set("pcall", Value::Nil)?;
+            result
+        });
+        globals.raw_set("KEYS", Value::Nil)?;
+        globals.raw_set("ARGV", Value::Nil)?;
+        result
+    }
+}
+
+/// Redis's `luaPushErrorBuff`: an error reply's text as a script sees it in `{err=...}`.
+fn lua_error_text(text: &[u8]) -> String {
+    String::from_utf8_lossy(text)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
+
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let table = lua.create_table()?;
+    table.raw_set("err", text)?;
+    Ok(Value::Table(table))
+}
+
+/// The reply for a script that raised `value` (the error handler's table), as Redis 7 words it:
+/// `<err> script: <sha>, on <source>:<line>.`
+fn error_reply(value: &Value, sha: &str, killed: bool) -> Reply {
+    let Value::Table(table) = value else {
+        return Reply::error(format!("ERR Error running script {sha}, execution failure"));
+    };
+    let text = match table.raw_get::<Value>("err") {
+        _ if killed => KILLED.to_string(),
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR execution failure".to_string(),
+    };
+    let text = text.strip_prefix('-').unwrap_or(&text).to_string();
+    let source = table.raw_get::<Option<String>>("source").ok().flatten();
+    let line = table.raw_get::<Option<i64>>("line").ok().flatten();
+    match (source, line) {
+        (Some(source), Some(line)) if line > 0 => {
+            Reply::error(format!("{text} script: {sha}, on {source}:{line}."))
+        }
+        _ => Reply::error(text),
+    }
+}
+
+fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(table)
+}
+
+/// `redis.call`'s arguments as a command's (Redis's `luaArgsToRedisArgv`).
+fn command_args(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, String> {
+    let mut out = Vec::new();
+    for arg in args {
+        match arg {
+            Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => out.push(Bytes::from(n.to_string())),
+            Value::Number(n) => out.push(Bytes::from(convert::number_argument(n))),
+            _ => {
+                return Err(
+                    "ERR Lua redis lib command arguments must be strings or integers".into(),
+                )
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call".into());
+    }
+    Ok(out)
+}
+
+/// Redis's `scriptCall` checks, before the command goes anywhere.
+fn check_command(args: &[Bytes], read_only: bool) -> Result<&'static CommandSpec, Reply> {
+    let Some(spec) = command::lookup(&args[0]) else {
+        return Err(Reply::error_static(
+            "ERR Unknown Redis command called from script",
+        ));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err(Reply::error_static(
+            "ERR Wrong number of args calling Redis command from script",
+        ));
+    }
+    if spec.flags.contains(&"noscript") {
+        return Err(Reply::error_static(
+            "ERR This Redis command is not allowed from script",
+        ));
+    }
+    if read_only && spec.is_write() {
+        return Err(Reply::error_static(
+            "ERR Write commands are not allowed from read-only scripts.",
+        ));
+    }
+    Ok(spec)
+}
+
+/// Redis's `luaRedisErrorReplyCommand`/`luaPushErrorBuff`: `-CODE msg` keeps its code, a bare
+/// message gets `ERR`.
+pub fn error_reply_text(message: &str) -> String {
+    let message = message.trim_end_matches(['\r', '\n']);
+    match message.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((code, text)) => format!("{code} {text}"),
+            None => format!("ERR {rest}"),
+        },
+        None => match message.split_once(' ') {
+            // error_reply adds '-' before a message without one, so its first word is the code.
+            Some((code, text)) => format!("{code} {text}"),
+            None => format!("ERR {message}"),
+        },
+    }
+}
+
+/// The `redis` table: everything but `call`/`pcall` (made by the prelude).
+/// Raises `message` from a Rust function as Redis raises it from C (`luaPushError`): the error
+/// handler finds the text in `pending` and makes it `{err="ERR <message>"}`.
+fn raise(pending: &Rc<RefCell<Option<String>>>, message: &str) -> mlua::Error {
+    *pending.borrow_mut() = Some(format!("ERR {message}"));
+    mlua::Error::RuntimeError(message.to_string())
+}
+
+fn redis_table(
+    lua: &Lua,
+    random: &Rc<Rand48>,
+    resp: &Rc<Cell<u8>>,
+    pending: &Rc<RefCell<Option<String>>>,
+) -> mlua::Result<Table> {
+    let redis = lua.create_table()?;
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(|lua, args: MultiValue| {
+            let text = match args.front() {
+                Some(Value::String(s)) if args.len() == 1 => s.to_string_lossy(),
+                _ => return error_table(lua, "ERR wrong number or type of arguments"),
+            };
+            error_table(lua, &error_reply_text(&text))
+        })?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(|lua, args: MultiValue| {
+            let text = match args.front() {
+                Some(Value::String(s)) if args.len() == 1 => s.clone(),
+                _ => return error_table(lua, "ERR wrong number or type of arguments"),
+            };
+            let table = lua.create_table()?;
+            table.raw_set("ok", text)?;
+            Ok(Value::Table(table))
+        })?,
+    )?;
+    let failed = pending.clone();
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(move |_, args: MultiValue| {
+            let text = match args.front() {
+                Some(Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
+                Some(Value::Integer(n)) if args.len() == 1 => n.to_string().into_bytes(),
+                Some(Value::Number(n)) if args.len() == 1 => {
+                    convert::number_argument(*n).into_bytes()
+                }
+                _ => return Err(raise(&failed, "wrong number of arguments")),
+            };
+            Ok(super::sha1_hex(&text))
+        })?,
+    )?;
+    let failed = pending.clone();
+    redis.raw_set(
+        "log",
+        lua.create_function(move |_, args: MultiValue| {
+            if args.len() < 2 {
+                return Err(raise(
+                    &failed,
+                    "redis.log() requires two arguments or more.",
+                ));
+            }
+            let mut args = args.into_iter();
+            let level = match args.next() {
+                Some(Value::Integer(n)) => n,
+                Some(Value::Number(n)) => n as i64,
+                _ => -1,
+            };
+            if !(0..=3).contains(&level) {
+                return Err(raise(&failed, "Invalid debug level."));
+            }
+            let text: Vec<String> = args
+                .map(|v| match v {
+                    Value::String(s) => s.to_string_lossy(),
+                    Value::Integer(n) => n.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            let text = text.join(" ");
+            match level {
+                0 => tracing::debug!(target: "script", "{text}"),
+                1 => tracing::info!(target: "script", "{text}"),
+                2 => tracing::info!(target: "script", "{text}"),
+                _ => tracing::warn!(target: "script", "{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    let (script_resp, failed) = (resp.clone(), pending.clone());
+    redis.raw_set(
+        "setresp",
+        lua.create_function(move |_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(raise(&failed, "redis.setresp() requires one argument."));
+            }
+            let version = match args.front() {
+                Some(Value::Integer(n)) => *n,
+                Some(Value::Number(n)) => *n as i64,
+                _ => 0,
+            };
+            if version != 2 && version != 3 {
+                return Err(raise(&failed, "RESP version must be 2 or 3."));
+            }
+            script_resp.set(version as u8);
+            Ok(())
+        })?,
+    )?;
+    // Effects replication is the only mode here: set_repl is accepted and changes nothing.
+    redis.raw_set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    redis.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    for (name, value) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.raw_set(name, value)?;
+    }
+    redis.raw_set("REDIS_VERSION", crate::server::VERSION)?;
+    let math: Table = lua.globals().raw_get("math")?;
+    let (rand, failed) = (random.clone(), pending.clone());
+    math.raw_set(
+        "random",
+        lua.create_function(move |_, args: MultiValue| {
+            // Redis's redis_math_random: rand48 scaled to [0, 1), then Lua 5.1's math.random.
+            const MAX: i64 = i32::MAX as i64;
+            let r = (rand.next() % MAX) as f64 / MAX as f64;
+            let number = |v: Option<&Value>| match v {
+                Some(Value::Integer(n)) => Some(*n as f64),
+                Some(Value::Number(n)) => Some(*n),
+                _ => None,
+            };
+            let empty = || raise(&failed, "bad argument #1 to 'random' (interval is empty)");
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let upper = number(args.front()).unwrap_or(0.0).floor();
+                    if upper < 1.0 {
+                        return Err(empty());
+                    }
+                    Ok((r * upper).floor() + 1.0)
+                }
+                2 => {
+                    let lower = number(args.front()).unwrap_or(0.0).floor();
+                    let upper = number(args.get(1)).unwrap_or(0.0).floor();
+                    if lower > upper {
+                        return Err(empty());
+                    }
+                    Ok((r * (upper - lower + 1.0)).floor() + lower)
+                }
+                _ => Err(raise(&failed, "wrong number of arguments")),
+            }
+        })?,
+    )?;
+    let rand = random.clone();
+    math.raw_set(
+        "randomseed",
+        lua.create_function(move |_, seed: Option<f64>| {
+            let seed = seed.unwrap_or(0.0) as i64 as u64;
+            rand.0.set(((seed & 0xFFFF_FFFF) << 16) | Rand48::SEED0);
+            Ok(())
+        })?,
+    )?;
+    Ok(redis)
+}
