@@ -32,6 +32,7 @@ pub mod config;
 pub mod keyspace;
 pub mod logging;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod shard;
 pub mod slot;

@@ -1,0 +1,3 @@
+//! Lua scripting (engine in progress elsewhere).
+
+pub mod libs;
