@@ -157,7 +157,8 @@ mod tests {
             ("bit.tohex({})", "bad argument #1 to 'tohex' (number expected, got table)"),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_error(&lua, &format!("return {expr}")), *expected, "{expr}");
+            let error = eval_error(&lua, &format!("return {expr}"));
+            assert_eq!(error, format!("user_script:1: {expected}"), "{expr}");
         }
     }
 }

@@ -1,39 +1,39 @@
 //! `cjson.encode`: Lua values to JSON text, as lua-cjson 2.1.0 writes it (rules in `cjson`).
 //!
 //! The encoder walks nested tables with its own stack of open containers rather than recursion,
-//! so a script that raises `encode_max_depth` cannot exhaust the Rust stack; it fails where the C
-//! encoder's `lua_checkstack` would (Lua 5.1's 8000 slots per C call).
+//! and reads each object one entry at a time (`lua_next`, as the C code), so it holds only a few
+//! Lua references per level: nothing a script builds can exhaust the Rust stack or mlua's
+//! reference slots. Depth is limited by `encode_max_depth` and never past `NESTING_CEILING`.
 
-use mlua::{Table, Value};
+use mlua::{Function, Table, Value};
 
-use super::cjson::{Config, MAX_C_STACK};
+use super::cjson::{Config, NESTING_CEILING};
 use super::support::{format_g, lua_typename, Raised};
 
 /// An array or object whose members are being written.
 enum Open {
-    Array { table: Table, length: i64, next: i64, depth: i64, slots: usize },
-    Object { entries: Vec<(Value, Value)>, next: usize, depth: i64, slots: usize },
+    Array { table: Table, length: i64, next: i64, depth: i64 },
+    /// `key`: the last key written (nil before the first).
+    Object { table: Table, key: Value, first: bool, depth: i64 },
 }
 
-/// A value waiting to be written: the depth of its container and the C stack slots held.
+/// A value waiting to be written, and the depth of its container.
 struct Pending {
     value: Value,
     depth: i64,
-    slots: usize,
 }
 
-/// `cjson.encode(value)`: the JSON text, or the message lua-cjson raises.
-pub(crate) fn encode(config: &Config, value: &Value) -> mlua::Result<Raised<Vec<u8>>> {
+/// `cjson.encode(value)`: the JSON text, or the message lua-cjson raises. `next` is
+/// `support::raw_next_function`.
+pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::Result<Raised<Vec<u8>>> {
     let mut out = Vec::new();
     let mut open: Vec<Open> = Vec::new();
-    // The C encoder holds the argument, then 2 slots per open object (key and value) and
-    // 1 per open array (the element).
-    let mut pending = Some(Pending { value: value.clone(), depth: 0, slots: 1 });
+    let mut pending = Some(Pending { value: value.clone(), depth: 0 });
     loop {
-        if let Some(Pending { value, depth, slots }) = pending.take() {
+        if let Some(Pending { value, depth }) = pending.take() {
             let written = match value {
                 Value::Table(table) => {
-                    open_table(config, &mut out, table, depth + 1, slots)?.map(|frame| open.push(frame))
+                    open_table(config, &mut out, table, depth + 1)?.map(|frame| open.push(frame))
                 }
                 scalar => append_scalar(config, &mut out, &scalar),
             };
@@ -43,7 +43,7 @@ pub(crate) fn encode(config: &Config, value: &Value) -> mlua::Result<Raised<Vec<
         }
         let Some(top) = open.last_mut() else { break };
         match top {
-            Open::Array { table, length, next, depth, slots } => {
+            Open::Array { table, length, next, depth } => {
                 if *next > *length {
                     out.push(b']');
                     open.pop();
@@ -54,22 +54,24 @@ pub(crate) fn encode(config: &Config, value: &Value) -> mlua::Result<Raised<Vec<
                 }
                 let value: Value = table.raw_get(*next)?;
                 *next += 1;
-                pending = Some(Pending { value, depth: *depth, slots: *slots + 1 });
+                pending = Some(Pending { value, depth: *depth });
             }
-            Open::Object { entries, next, depth, slots } => {
-                let Some((key, value)) = entries.get(*next) else {
+            Open::Object { table, key, first, depth } => {
+                let (next_key, value): (Value, Value) = next.call((table.clone(), key.clone()))?;
+                if next_key.is_nil() {
                     out.push(b'}');
                     open.pop();
                     continue;
-                };
-                if *next > 0 {
+                }
+                if !*first {
                     out.push(b',');
                 }
-                *next += 1;
-                if let Err(message) = append_key(config, &mut out, key) {
+                *first = false;
+                if let Err(message) = append_key(config, &mut out, &next_key) {
                     return Ok(Err(message));
                 }
-                pending = Some(Pending { value: value.clone(), depth: *depth, slots: *slots + 2 });
+                *key = next_key;
+                pending = Some(Pending { value, depth: *depth });
             }
         }
     }
@@ -77,24 +79,24 @@ pub(crate) fn encode(config: &Config, value: &Value) -> mlua::Result<Raised<Vec<
 }
 
 /// Starts writing a table: checks the depth, decides array or object, writes the bracket.
-fn open_table(config: &Config, out: &mut Vec<u8>, table: Table, depth: i64, slots: usize) -> mlua::Result<Raised<Open>> {
-    // json_check_encode_depth: the configured limit, or lua_checkstack(3) failing first.
-    if depth > config.encode_max_depth || slots + 3 > MAX_C_STACK {
+fn open_table(config: &Config, out: &mut Vec<u8>, table: Table, depth: i64) -> mlua::Result<Raised<Open>> {
+    // json_check_encode_depth. (The C code's lua_checkstack would stop it near 8000 levels when
+    // the setting is raised that far; the ceiling here stops it sooner.)
+    if depth > config.encode_max_depth.min(NESTING_CEILING) {
         return Ok(Err(format!("Cannot serialise, excessive nesting ({depth})")));
     }
-    let entries: Vec<(Value, Value)> = table.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    let length = match array_length(config, &entries) {
+    let length = match array_length(config, &table)? {
         Ok(length) => length,
         Err(message) => return Ok(Err(message)),
     };
     Ok(Ok(match length {
         Some(length) if length > 0 => {
             out.push(b'[');
-            Open::Array { table, length, next: 1, depth, slots }
+            Open::Array { table, length, next: 1, depth }
         }
         _ => {
             out.push(b'{');
-            Open::Object { entries, next: 0, depth, slots }
+            Open::Object { table, key: Value::Nil, first: true, depth }
         }
     }))
 }
@@ -139,17 +141,18 @@ fn append_key(config: &Config, out: &mut Vec<u8>, key: &Value) -> Raised<()> {
 
 /// `lua_array_length`: `Some(max)` when every key is an integer >= 1 (and the table is not too
 /// sparse), `None` for an object; an error for a too sparse array when conversion is off.
-fn array_length(config: &Config, entries: &[(Value, Value)]) -> Raised<Option<i64>> {
+fn array_length(config: &Config, table: &Table) -> mlua::Result<Raised<Option<i64>>> {
     let mut max: i64 = 0;
     let mut items: i64 = 0;
-    for (key, _) in entries {
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
         let k = match key {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => return Ok(None),
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => return Ok(Ok(None)),
         };
         if k == 0.0 || k.floor() != k || k < 1.0 {
-            return Ok(None);
+            return Ok(Ok(None));
         }
         // The C code keeps the maximum in an int.
         max = max.max(k as i32 as i64);
@@ -160,11 +163,11 @@ fn array_length(config: &Config, entries: &[(Value, Value)]) -> Raised<Option<i6
         && max > config.encode_sparse_safe
     {
         if !config.encode_sparse_convert {
-            return Err("Cannot serialise table: excessively sparse array".to_string());
+            return Ok(Err("Cannot serialise table: excessively sparse array".to_string()));
         }
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    Ok(Some(max))
+    Ok(Ok(Some(max)))
 }
 
 fn append_number(config: &Config, out: &mut Vec<u8>, n: f64) -> Raised<()> {

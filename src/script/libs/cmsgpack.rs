@@ -17,12 +17,16 @@ use mlua::{Lua, MultiValue, Table, Value};
 use rmp::encode;
 use rmp::Marker;
 
-use super::support::{lib_function, number, Args, Raised};
+use super::support::{lib_function, number, without_position, Args, Raised};
 
 /// lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`: tables deeper than this encode as nil.
 const MAX_NESTING: usize = 16;
 /// Lua 5.1's `LUAI_MAXCSTACK`: the most stack slots one C function call may hold.
 const MAX_C_STACK: usize = 8000;
+/// mlua keeps every string and table held from Rust in a helper thread whose stack has the same
+/// 8000-slot limit, shared with the rest of the state; past this many held at once (top-level
+/// strings and tables, plus open containers) the decoder answers as the C stack check would.
+const MAX_HELD_REFERENCES: usize = 6000;
 
 const TOO_MANY_VALUES: &str =
     "stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)";
@@ -191,10 +195,19 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> Raised<MultiV
     let limit = if decode_all { i32::MAX as i64 } else { limit };
     let mut cursor = Cursor { data, at: offset as usize };
     let mut values: Vec<Value> = Vec::new();
+    let mut held = 0;
     while cursor.at < data.len() && (values.len() as i64) < limit {
+        // The C code returns up to 7999 values; mlua's callback machinery needs some of those
+        // slots (the wrapper's status, a preallocated error, rotations), so 7900 here.
+        if values.len() + 100 > MAX_C_STACK {
+            return Err(TOO_MANY_VALUES.to_string());
+        }
         // Slots already held in the C frame: the input string and the values decoded so far.
-        match decode_one(lua, &mut cursor, 1 + values.len()) {
-            Ok(value) => values.push(value),
+        match decode_one(lua, &mut cursor, 1 + values.len(), held) {
+            Ok(value) => {
+                held += matches!(value, Value::String(_) | Value::Table(_)) as usize;
+                values.push(value);
+            }
             Err(DecodeError::MissingBytes) => return Err("Missing bytes in input.".to_string()),
             Err(DecodeError::BadFormat) => return Err("Bad data format in input.".to_string()),
             Err(DecodeError::Raise(message)) => return Err(message),
@@ -244,8 +257,9 @@ enum Item {
     Container { is_map: bool, len: u64 },
 }
 
-/// Decodes one complete value; `base_slots` is the C frame's stack use before it.
-fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize) -> Result<Value, DecodeError> {
+/// Decodes one complete value; `base_slots` is the C frame's stack use before it, `held` the
+/// strings and tables already decoded and held.
+fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) -> Result<Value, DecodeError> {
     let mut open: Vec<Open> = Vec::new();
     loop {
         // Stack use in the C code at this mp_decode_to_lua_type call: 2 slots per open container
@@ -255,7 +269,7 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize) -> Result<Value
         if cursor.at >= cursor.data.len() {
             return Err(DecodeError::MissingBytes);
         }
-        if slots + 1 > MAX_C_STACK {
+        if slots + 1 > MAX_C_STACK || held + open.len() >= MAX_HELD_REFERENCES {
             return Err(DecodeError::Raise(TOO_MANY_VALUES.to_string()));
         }
         let mut done = match read_item(lua, cursor)? {
@@ -286,10 +300,10 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize) -> Result<Value
                     Some(key) => {
                         match &key {
                             Value::Nil => {
-                                return Err(DecodeError::Raise("table index is nil".to_string()))
+                                return Err(DecodeError::Raise(without_position("table index is nil")))
                             }
                             Value::Number(n) if n.is_nan() => {
-                                return Err(DecodeError::Raise("table index is NaN".to_string()))
+                                return Err(DecodeError::Raise(without_position("table index is NaN")))
                             }
                             _ => {}
                         }
@@ -415,7 +429,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("return cjson.encode({cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2,{x=3}}))})",
              r#"[1,"a",[1,2,{"x":3}]]"#),
-            ("return tostring(cmsgpack.unpack(cmsgpack.pack(-2^40)))", "-1.099511627776e+12"),
+            ("return tostring(cmsgpack.unpack(cmsgpack.pack(-2^40)))", "-1099511627776"),
             ("return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))", "0.1"),
             ("return tostring(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255'))",
              "-1"),
@@ -454,12 +468,35 @@ mod tests {
                 "cmsgpack.unpack_limit('\\1')",
                 "bad argument #2 to 'unpack_limit' (number expected, got no value)",
             ),
-            ("cmsgpack.unpack('\\129\\192\\1')", "table index is nil"),
             ("cmsgpack.unpack(string.rep('\\1', 9000))", super::TOO_MANY_VALUES),
-            ("cmsgpack.unpack(string.rep('\\145', 100000))", super::TOO_MANY_VALUES),
+            (
+                "cmsgpack.unpack(string.rep('\\145', 100000))",
+                "stack overflow (in function mp_decode_to_lua_array)",
+            ),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_error(&lua, &format!("return {expr}")), *expected, "{expr}");
+            let error = eval_error(&lua, &format!("return {expr}"));
+            assert_eq!(error, format!("user_script:1: {expected}"), "{expr}");
         }
+        // Raised by lua_settable, not luaL_error: no position.
+        assert_eq!(eval_error(&lua, "return cmsgpack.unpack('\\129\\192\\1')"), "table index is nil");
+    }
+
+    #[test]
+    fn unpack_limits_match_redis() {
+        let lua = lua_with_libs();
+        // Redis returns up to 7999 values; mlua's callbacks need some slots, leaving 7900.
+        let most = "return tostring(select('#', cmsgpack.unpack(string.rep('\\1', 7900))))";
+        assert_eq!(eval_string(&lua, most), "7900");
+        let too_many = eval_error(&lua, "return cmsgpack.unpack(string.rep('\\1', 7901))");
+        assert_eq!(too_many, format!("user_script:1: {}", super::TOO_MANY_VALUES));
+        // As in Redis: 3999 nested arrays decode, 4000 do not.
+        let deepest = "local n = 0 for i = 3990, 4010 do \
+                       if pcall(cmsgpack.unpack, string.rep('\\145', i) .. '\\1') then n = i end end \
+                       return tostring(n)";
+        assert_eq!(eval_string(&lua, deepest), "3999");
+        // Strings are held as mlua references, which run out before the C stack would.
+        let strings = eval_error(&lua, "return cmsgpack.unpack(string.rep('\\161x', 7000))");
+        assert_eq!(strings, format!("user_script:1: {}", super::TOO_MANY_VALUES));
     }
 }

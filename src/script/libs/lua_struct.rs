@@ -403,7 +403,8 @@ mod tests {
             ("struct.size('c0')", "bad argument #1 to 'size' (option 'c0' has no fixed size)"),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_error(&lua, &format!("return {expr}")), *expected, "{expr}");
+            let error = eval_error(&lua, &format!("return {expr}"));
+            assert_eq!(error, format!("user_script:1: {expected}"), "{expr}");
         }
     }
 }

@@ -55,10 +55,12 @@ pub(crate) mod test_support {
         }
     }
 
-    /// Runs `chunk` under pcall and returns the error, which must be a plain string.
+    /// Runs `chunk` (named `user_script`, as Redis names scripts) under pcall and returns the
+    /// error, which must be a plain string: `user_script:1: ` and the message for errors a
+    /// library raises with `luaL_error`, exactly what a Redis script's pcall sees.
     pub fn eval_error(lua: &Lua, chunk: &str) -> String {
         let wrapped = format!("return select(2, pcall(function() {chunk} end))");
-        match lua.load(wrapped.as_str()).eval::<Value>() {
+        match lua.load(wrapped.as_str()).set_name("=user_script").eval::<Value>() {
             Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
             other => panic!("{chunk}: expected a string error, got {other:?}"),
         }

@@ -7,7 +7,9 @@
 //! `pcall(cjson.decode, s)` in a script would see as the error value. So each library function is
 //! a plain Rust function returning `Raised<MultiValue>`, and [`lib_function`] wraps it in a small C
 //! closure ([`trampoline`]) that calls it and, when it answers `Err(message)`, raises `message`
-//! as a Lua string with `lua_error`. Internal failures (out of memory) stay mlua errors.
+//! as a Lua string with `lua_error`, prefixed like `luaL_error` with the caller's position
+//! (`user_script:1: ...`) unless the message came from [`without_position`] (errors the Lua core
+//! raises, such as "table index is nil"). Internal failures (out of memory) stay mlua errors.
 
 use std::os::raw::c_int;
 
@@ -16,6 +18,13 @@ use mlua::{ffi, Function, Lua, MultiValue, Value};
 /// A library function's own outcome: the values it returns, or the message of the Lua error it
 /// raises (exactly what `luaL_error` would have raised).
 pub(crate) type Raised<T> = Result<T, String>;
+
+/// Marks an error message that the Lua core, not `luaL_error`, raises: no position prefix.
+pub(crate) fn without_position(message: &str) -> String {
+    format!("{NO_POSITION}{message}")
+}
+
+const NO_POSITION: char = '\0';
 
 /// The arguments of one call, with the function's name for `bad argument #n to 'name'` messages.
 pub(crate) struct Args {
@@ -139,10 +148,16 @@ where
                 out.push_back(Value::Boolean(true));
                 out.extend(values);
             }
-            Err(message) => {
-                out.push_back(Value::Boolean(false));
-                out.push_back(Value::String(lua.create_string(message)?));
-            }
+            Err(message) => match message.strip_prefix(NO_POSITION) {
+                Some(bare) => {
+                    out.push_back(Value::Nil);
+                    out.push_back(Value::String(lua.create_string(bare)?));
+                }
+                None => {
+                    out.push_back(Value::Boolean(false));
+                    out.push_back(Value::String(lua.create_string(message)?));
+                }
+            },
         }
         Ok(out)
     })?;
@@ -156,20 +171,44 @@ where
 }
 
 /// The C closure around a library function: calls upvalue 1 (the mlua callback) with all the
-/// arguments; its first result says whether it succeeded. On success the rest are returned, on
-/// failure the second is raised as the error value. No Rust value with a destructor lives in
-/// this frame, so `lua_error`'s longjmp out of it is sound.
+/// arguments; its first result says how it went: true, the rest are the results; false, the
+/// second is an error message to raise with the caller's position (as `luaL_error` does: level 1
+/// is the function that called this one); nil, a message to raise as it is. No Rust value with a
+/// destructor lives in this frame, so `lua_error`'s longjmp out of it is sound.
 unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
     let nargs = ffi::lua_gettop(state);
     ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
     ffi::lua_insert(state, 1);
     ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
     let nresults = ffi::lua_gettop(state);
-    if nresults == 0 || ffi::lua_toboolean(state, 1) == 0 {
-        ffi::lua_settop(state, 2);
-        ffi::lua_error(state);
+    if nresults > 0 && ffi::lua_toboolean(state, 1) != 0 {
+        return nresults - 1;
     }
-    nresults - 1
+    let with_position = nresults > 0 && ffi::lua_isnil(state, 1) == 0;
+    ffi::lua_settop(state, 2);
+    if with_position {
+        ffi::luaL_where(state, 1);
+        ffi::lua_insert(state, 2);
+        ffi::lua_concat(state, 2);
+    }
+    ffi::lua_error(state)
+}
+
+/// A C function with `lua_next`'s contract (`next(t, k)` without the base library's checks),
+/// so encoders can walk a table one entry at a time without holding all its entries.
+pub(crate) fn raw_next_function(lua: &Lua) -> mlua::Result<Function> {
+    unsafe extern "C-unwind" fn raw_next(state: *mut ffi::lua_State) -> c_int {
+        ffi::lua_settop(state, 2);
+        if ffi::lua_next(state, 1) != 0 {
+            2
+        } else {
+            ffi::lua_pushnil(state);
+            1
+        }
+    }
+    // SAFETY: raw_next only calls lua_next on its own arguments; mlua calls it protected, so a
+    // bad key's error comes back as an mlua error.
+    unsafe { lua.create_c_function(raw_next) }
 }
 
 /// Formats `n` as C's `printf("%.{precision}g", n)` does (glibc): the number lua-cjson writes.
@@ -249,14 +288,25 @@ mod tests {
         .expect("register");
         lua.globals().set("fails", f).expect("set");
         lua.globals().set("echo", g).expect("set");
-        let (ok, message): (bool, Value) =
-            lua.load("return pcall(fails)").eval().expect("eval");
-        assert!(!ok);
-        let Value::String(message) = message else { panic!("not a string: {message:?}") };
-        assert_eq!(
-            message.to_str().expect("utf8"),
-            "bad argument #1 to 'fails' (number expected, got no value)"
-        );
+        let bare = lib_function(&lua, "bare", |_, _| Ok(Err(without_position("table index is nil"))))
+            .expect("register");
+        lua.globals().set("bare", bare).expect("set");
+        let cases: &[(&str, &str)] = &[
+            // Called from pcall (a C function): no position, as luaL_error does.
+            ("return pcall(fails)", "bad argument #1 to 'fails' (number expected, got no value)"),
+            (
+                "return pcall(function() return fails() end)",
+                "user_script:1: bad argument #1 to 'fails' (number expected, got no value)",
+            ),
+            ("return pcall(function() return bare() end)", "table index is nil"),
+        ];
+        for (chunk, expected) in cases {
+            let (ok, message): (bool, Value) =
+                lua.load(*chunk).set_name("=user_script").eval().expect("eval");
+            assert!(!ok);
+            let Value::String(message) = message else { panic!("not a string: {message:?}") };
+            assert_eq!(message.to_str().expect("utf8"), *expected);
+        }
         let count: i64 = lua.load("return select('#', echo(1, nil, 3))").eval().expect("eval");
         assert_eq!(count, 3);
         let count: i64 = lua.load("return select('#', echo())").eval().expect("eval");
