@@ -199,7 +199,7 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> Raised<MultiV
     while cursor.at < data.len() && (values.len() as i64) < limit {
         // The C code returns up to 7999 values; mlua's callback machinery needs some of those
         // slots (the wrapper's status, a preallocated error, rotations), so 7900 here.
-        if values.len() + 100 > MAX_C_STACK {
+        if values.len() + 100 >= MAX_C_STACK {
             return Err(TOO_MANY_VALUES.to_string());
         }
         // Slots already held in the C frame: the input string and the values decoded so far.

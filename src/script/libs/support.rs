@@ -312,4 +312,16 @@ mod tests {
         let count: i64 = lua.load("return select('#', echo())").eval().expect("eval");
         assert_eq!(count, 0);
     }
+
+    #[test]
+    fn pcall_of_many_results_does_not_trip_lua_api_checks() {
+        // Lua 5.1's pcall asserts under LUA_USE_APICHECK when the callee returns ~20+ values;
+        // Cargo.toml builds Lua without it (profile.dev.build-override), as release does.
+        let lua = Lua::new();
+        let count: i64 = lua
+            .load("local t = {} for i = 1, 300 do t[i] = i end return select('#', pcall(unpack, t))")
+            .eval()
+            .expect("eval");
+        assert_eq!(count, 301);
+    }
 }
