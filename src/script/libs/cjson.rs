@@ -275,6 +275,8 @@ mod tests {
             ("{{}, {{}}}", "[{},[{}]]"),
             ("{a={b={c={}}}}", r#"{"a":{"b":{"c":{}}}}"#),
             ("{'a', x=1}", r#"{"1":"a","x":1}"#),
+            ("{[2^31]=1}", r#"{"2147483648":1}"#),
+            ("{[1e10]=1, [1]=2}", "[2]"),
         ];
         for (expr, expected) in cases {
             assert_eq!(eval_string(&lua, &format!("return cjson.encode({expr})")), *expected, "{expr}");

@@ -154,8 +154,11 @@ fn array_length(config: &Config, table: &Table) -> mlua::Result<Raised<Option<i6
         if k == 0.0 || k.floor() != k || k < 1.0 {
             return Ok(Ok(None));
         }
-        // The C code keeps the maximum in an int.
-        max = max.max(k as i32 as i64);
+        // The C code keeps the maximum in an int, converted as x86 does (out of range: INT_MIN),
+        // so a huge key can make the table an object.
+        if k > max as f64 {
+            max = x86_double_to_int(k) as i64;
+        }
         items += 1;
     }
     if config.encode_sparse_ratio > 0
@@ -210,3 +213,12 @@ fn append_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+
+/// C's `(int)d` on x86-64 (cvttsd2si): truncation, and INT_MIN for NaN or out of range.
+fn x86_double_to_int(d: f64) -> i32 {
+    if d.is_nan() || d >= 2_147_483_648.0 || d <= -2_147_483_649.0 {
+        i32::MIN
+    } else {
+        d as i32
+    }
+}

@@ -5,6 +5,7 @@
 //! `b/B` char, `h/H` short, `l/L` long (8), `T` size_t (8), `i/I[n]` int of n bytes (default 4,
 //! at most 32), `f` float, `d` double, `c[n]` n chars (`c0`: the whole string when packing, the
 //! previous number as length when unpacking), `s` zero-terminated string, space ignored.
+//! (No `z`: struct has none; it is an invalid option, as in Redis.)
 //! Lower case integer options are signed. Anything else is "invalid format option".
 
 use mlua::{Lua, MultiValue, Table, Value};
@@ -217,7 +218,10 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
     let mut header = Header::new();
     let mut values: Vec<Value> = Vec::new();
     let too_short = || args.arg_error(2, "data string too short");
-    // A position before the start wraps to a huge offset in C's size_t: too short for anything.
+    if start == 0 {
+        return Err(args.arg_error(3, "offset must be 1 or greater"));
+    }
+    // A negative position is a huge offset in C's size_t: too short for anything.
     let mut pos: usize = usize::try_from(start.wrapping_sub(1)).unwrap_or(usize::MAX);
     while let Some(opt) = fmt.next_option() {
         let mut size = fmt.size_of(opt)?;
@@ -259,7 +263,7 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
                         _ => None,
                     };
                     let Some(length) = previous else {
-                        return Err("format `c0' needs a previous size".to_string());
+                        return Err("format 'c0' needs a previous size".to_string());
                     };
                     values.pop();
                     size = if length < 0.0 { usize::MAX } else { length as usize };
@@ -397,8 +401,9 @@ mod tests {
             ("struct.pack()", "bad argument #1 to 'pack' (string expected, got no value)"),
             ("struct.unpack('i', 'ab')", "bad argument #2 to 'unpack' (data string too short)"),
             ("struct.unpack('s', 'ab')", "unfinished string in data"),
-            ("struct.unpack('c0', 'ab')", "format `c0' needs a previous size"),
-            ("struct.unpack('b', 'a', 0)", "bad argument #2 to 'unpack' (data string too short)"),
+            ("struct.unpack('c0', 'ab')", "format 'c0' needs a previous size"),
+            ("struct.unpack('b', 'a', 0)", "bad argument #3 to 'unpack' (offset must be 1 or greater)"),
+            ("struct.unpack('b', 'a', -1)", "bad argument #2 to 'unpack' (data string too short)"),
             ("struct.size('s')", "bad argument #1 to 'size' (option 's' has no fixed size)"),
             ("struct.size('c0')", "bad argument #1 to 'size' (option 'c0' has no fixed size)"),
         ];
