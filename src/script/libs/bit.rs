@@ -22,15 +22,18 @@ fn result(bits: u32) -> Raised<MultiValue> {
     Ok(MultiValue::from_vec(vec![number(bits as i32 as f64)]))
 }
 
+type Unary = fn(u32) -> u32;
+type Binary = fn(u32, u32) -> u32;
+
 /// One-operand functions.
-const UNARY: &[(&str, fn(u32) -> u32)] = &[
+const UNARY: &[(&str, Unary)] = &[
     ("tobit", |b| b),
     ("bnot", |b| !b),
     ("bswap", u32::swap_bytes),
 ];
 
 /// Shifts and rotations: the count is taken modulo 32.
-const SHIFTS: &[(&str, fn(u32, u32) -> u32)] = &[
+const SHIFTS: &[(&str, Binary)] = &[
     ("lshift", |b, n| b << (n & 31)),
     ("rshift", |b, n| b >> (n & 31)),
     ("arshift", |b, n| ((b as i32) >> (n & 31)) as u32),
@@ -39,7 +42,7 @@ const SHIFTS: &[(&str, fn(u32, u32) -> u32)] = &[
 ];
 
 /// Folds over one or more operands.
-const FOLDS: &[(&str, fn(u32, u32) -> u32)] = &[
+const FOLDS: &[(&str, Binary)] = &[
     ("band", |a, b| a & b),
     ("bor", |a, b| a | b),
     ("bxor", |a, b| a ^ b),
@@ -143,7 +146,11 @@ mod tests {
             ("bit.tohex(255, 0)", ""),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_string(&lua, &format!("return tostring({expr})")), *expected, "{expr}");
+            assert_eq!(
+                eval_string(&lua, &format!("return tostring({expr})")),
+                *expected,
+                "{expr}"
+            );
         }
     }
 
@@ -151,10 +158,22 @@ mod tests {
     fn bit_argument_errors_match_redis() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("bit.tobit()", "bad argument #1 to 'tobit' (number expected, got no value)"),
-            ("bit.band(1, 'x')", "bad argument #2 to 'band' (number expected, got string)"),
-            ("bit.lshift(1)", "bad argument #2 to 'lshift' (number expected, got no value)"),
-            ("bit.tohex({})", "bad argument #1 to 'tohex' (number expected, got table)"),
+            (
+                "bit.tobit()",
+                "bad argument #1 to 'tobit' (number expected, got no value)",
+            ),
+            (
+                "bit.band(1, 'x')",
+                "bad argument #2 to 'band' (number expected, got string)",
+            ),
+            (
+                "bit.lshift(1)",
+                "bad argument #2 to 'lshift' (number expected, got no value)",
+            ),
+            (
+                "bit.tohex({})",
+                "bad argument #1 to 'tohex' (number expected, got table)",
+            ),
         ];
         for (expr, expected) in cases {
             let error = eval_error(&lua, &format!("return {expr}"));

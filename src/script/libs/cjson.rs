@@ -74,10 +74,14 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
                 return Ok(Err(args.arg_error(1, "expected 1 argument")));
             }
             let config = c.borrow().clone();
-            Ok(match cjson_encode::encode(&config, &next, &args.value(1))? {
-                Ok(json) => Ok(MultiValue::from_vec(vec![Value::String(lua.create_string(json)?)])),
-                Err(message) => Err(message),
-            })
+            Ok(
+                match cjson_encode::encode(&config, &next, &args.value(1))? {
+                    Ok(json) => Ok(MultiValue::from_vec(vec![Value::String(
+                        lua.create_string(json)?,
+                    )])),
+                    Err(message) => Err(message),
+                },
+            )
         })?,
     )?;
     let c = config.clone();
@@ -99,9 +103,14 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
     register_settings(lua, &table, &config)?;
     table.raw_set(
         "new",
-        lib_function(lua, "new", |lua, _| Ok(Ok(MultiValue::from_vec(vec![Value::Table(create(lua)?)]))))?,
+        lib_function(lua, "new", |lua, _| {
+            Ok(Ok(MultiValue::from_vec(vec![Value::Table(create(lua)?)])))
+        })?,
     )?;
-    table.raw_set("null", Value::LightUserData(LightUserData(std::ptr::null_mut())))?;
+    table.raw_set(
+        "null",
+        Value::LightUserData(LightUserData(std::ptr::null_mut())),
+    )?;
     table.raw_set("_NAME", "cjson")?;
     table.raw_set("_VERSION", "2.1.0")?;
     Ok(table)
@@ -118,9 +127,11 @@ fn register_settings(lua: &Lua, table: &Table, config: &Shared) -> mlua::Result<
                 check_arg_count(args, 3)?;
                 let convert = bool_option(lua, args, 1, cfg.encode_sparse_convert)?;
                 cfg.encode_sparse_convert = convert;
-                let ratio = integer_option(lua, args, 2, cfg.encode_sparse_ratio, 0, i32::MAX as i64)?;
+                let ratio =
+                    integer_option(lua, args, 2, cfg.encode_sparse_ratio, 0, i32::MAX as i64)?;
                 cfg.encode_sparse_ratio = ratio;
-                let safe = integer_option(lua, args, 3, cfg.encode_sparse_safe, 0, i32::MAX as i64)?;
+                let safe =
+                    integer_option(lua, args, 3, cfg.encode_sparse_safe, 0, i32::MAX as i64)?;
                 cfg.encode_sparse_safe = safe;
                 Ok(MultiValue::from_vec(vec![
                     Value::Boolean(convert),
@@ -131,13 +142,33 @@ fn register_settings(lua: &Lua, table: &Table, config: &Shared) -> mlua::Result<
             Ok(run(&mut cfg))
         })?,
     )?;
-    integer_setting(lua, table, config, "encode_max_depth", 1, i32::MAX as i64, |c| &mut c.encode_max_depth)?;
-    integer_setting(lua, table, config, "decode_max_depth", 1, i32::MAX as i64, |c| &mut c.decode_max_depth)?;
+    integer_setting(
+        lua,
+        table,
+        config,
+        "encode_max_depth",
+        1,
+        i32::MAX as i64,
+        |c| &mut c.encode_max_depth,
+    )?;
+    integer_setting(
+        lua,
+        table,
+        config,
+        "decode_max_depth",
+        1,
+        i32::MAX as i64,
+        |c| &mut c.decode_max_depth,
+    )?;
     integer_setting(lua, table, config, "encode_number_precision", 1, 14, |c| {
         &mut c.encode_number_precision
     })?;
-    bool_setting(lua, table, config, "encode_keep_buffer", |c| &mut c.encode_keep_buffer)?;
-    bool_setting(lua, table, config, "decode_invalid_numbers", |c| &mut c.decode_invalid_numbers)?;
+    bool_setting(lua, table, config, "encode_keep_buffer", |c| {
+        &mut c.encode_keep_buffer
+    })?;
+    bool_setting(lua, table, config, "decode_invalid_numbers", |c| {
+        &mut c.decode_invalid_numbers
+    })?;
     let c = config.clone();
     table.raw_set(
         "encode_invalid_numbers",
@@ -151,11 +182,13 @@ fn register_settings(lua: &Lua, table: &Table, config: &Shared) -> mlua::Result<
                         _ => checkoption(lua, args, 1, &["off", "on", "null"])? as u8,
                     };
                 }
-                Ok(MultiValue::from_vec(vec![match cfg.encode_invalid_numbers {
-                    0 => Value::Boolean(false),
-                    1 => Value::Boolean(true),
-                    _ => Value::String(lua.create_string("null").map_err(|e| e.to_string())?),
-                }]))
+                Ok(MultiValue::from_vec(vec![
+                    match cfg.encode_invalid_numbers {
+                        0 => Value::Boolean(false),
+                        1 => Value::Boolean(true),
+                        _ => Value::String(lua.create_string("null").map_err(|e| e.to_string())?),
+                    },
+                ]))
             };
             Ok(run(&mut cfg))
         })?,
@@ -216,7 +249,14 @@ fn check_arg_count(args: &Args, max: usize) -> Raised<()> {
 }
 
 /// `json_integer_option`: nil keeps `current`; the range error always names argument 1.
-fn integer_option(lua: &Lua, args: &Args, index: usize, current: i64, min: i64, max: i64) -> Raised<i64> {
+fn integer_option(
+    lua: &Lua,
+    args: &Args,
+    index: usize,
+    current: i64,
+    min: i64,
+    max: i64,
+) -> Raised<i64> {
     if args.is_none_or_nil(index) {
         return Ok(current);
     }
@@ -239,9 +279,15 @@ fn bool_option(lua: &Lua, args: &Args, index: usize, current: bool) -> Raised<bo
 /// `luaL_checkoption` without a default.
 fn checkoption(lua: &Lua, args: &Args, index: usize, options: &[&str]) -> Raised<usize> {
     let name = args.check_bytes(lua, index)?;
-    options.iter().position(|o| o.as_bytes() == name.as_slice()).ok_or_else(|| {
-        args.arg_error(index, &format!("invalid option '{}'", String::from_utf8_lossy(&name)))
-    })
+    options
+        .iter()
+        .position(|o| o.as_bytes() == name.as_slice())
+        .ok_or_else(|| {
+            args.arg_error(
+                index,
+                &format!("invalid option '{}'", String::from_utf8_lossy(&name)),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -257,7 +303,10 @@ mod tests {
             ("{1,2,3}", "[1,2,3]"),
             ("{}", "{}"),
             ("'x/y\"z\\\\'", r#""x\/y\"z\\""#),
-            ("'\\1\\8\\9\\10\\12\\13\\31\\127\\128'", "\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f\u{fffd}\""),
+            (
+                "'\\1\\8\\9\\10\\12\\13\\31\\127\\128'",
+                "\"\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f\u{fffd}\"",
+            ),
             ("0.1", "0.1"),
             ("1/3", "0.33333333333333"),
             ("1e14", "1e+14"),
@@ -268,7 +317,10 @@ mod tests {
             ("cjson.null", "null"),
             ("{1, nil, 3}", "[1,null,3]"),
             ("{[1]=1, [3]=3}", "[1,null,3]"),
-            ("{[10]=1}", "[null,null,null,null,null,null,null,null,null,1]"),
+            (
+                "{[10]=1}",
+                "[null,null,null,null,null,null,null,null,null,1]",
+            ),
             ("{[1.5]=1}", r#"{"1.5":1}"#),
             ("{[0]=1}", r#"{"0":1}"#),
             ("{[-1]=1}", r#"{"-1":1}"#),
@@ -279,7 +331,11 @@ mod tests {
             ("{[1e10]=1, [1]=2}", "[2]"),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_string(&lua, &format!("return cjson.encode({expr})")), *expected, "{expr}");
+            assert_eq!(
+                eval_string(&lua, &format!("return cjson.encode({expr})")),
+                *expected,
+                "{expr}"
+            );
         }
     }
 
@@ -287,13 +343,34 @@ mod tests {
     fn encode_errors_match_redis() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("cjson.encode(print)", "Cannot serialise function: type not supported"),
-            ("cjson.encode({[true]=1})", "Cannot serialise boolean: table key must be a number or string"),
-            ("cjson.encode(1/0)", "Cannot serialise number: must not be NaN or Inf"),
-            ("cjson.encode({[20]=1, [1]=1})", "Cannot serialise table: excessively sparse array"),
-            ("cjson.encode()", "bad argument #1 to 'encode' (expected 1 argument)"),
-            ("cjson.encode(1, 2)", "bad argument #1 to 'encode' (expected 1 argument)"),
-            ("local t = {} t[1] = t return cjson.encode(t)", "Cannot serialise, excessive nesting (1001)"),
+            (
+                "cjson.encode(print)",
+                "Cannot serialise function: type not supported",
+            ),
+            (
+                "cjson.encode({[true]=1})",
+                "Cannot serialise boolean: table key must be a number or string",
+            ),
+            (
+                "cjson.encode(1/0)",
+                "Cannot serialise number: must not be NaN or Inf",
+            ),
+            (
+                "cjson.encode({[20]=1, [1]=1})",
+                "Cannot serialise table: excessively sparse array",
+            ),
+            (
+                "cjson.encode()",
+                "bad argument #1 to 'encode' (expected 1 argument)",
+            ),
+            (
+                "cjson.encode(1, 2)",
+                "bad argument #1 to 'encode' (expected 1 argument)",
+            ),
+            (
+                "local t = {} t[1] = t return cjson.encode(t)",
+                "Cannot serialise, excessive nesting (1001)",
+            ),
             // Redis: 7998 (Lua's C stack); here the nesting ceiling, 1000.
             (
                 "cjson.encode_max_depth(100000) local t = {} t[1] = t return cjson.encode(t)",
@@ -303,12 +380,26 @@ mod tests {
                 "cjson.encode_max_depth(0)",
                 "bad argument #1 to 'encode_max_depth' (expected integer between 1 and 2147483647)",
             ),
-            ("cjson.encode_max_depth(1, 2)", "bad argument #2 to 'encode_max_depth' (found too many arguments)"),
-            ("cjson.encode_keep_buffer('x')", "bad argument #1 to 'encode_keep_buffer' (invalid option 'x')"),
+            (
+                "cjson.encode_max_depth(1, 2)",
+                "bad argument #2 to 'encode_max_depth' (found too many arguments)",
+            ),
+            (
+                "cjson.encode_keep_buffer('x')",
+                "bad argument #1 to 'encode_keep_buffer' (invalid option 'x')",
+            ),
         ];
         for (chunk, expected) in cases {
-            let chunk = if chunk.contains("return") { chunk.to_string() } else { format!("return {chunk}") };
-            assert_eq!(eval_error(&lua, &chunk), format!("user_script:1: {expected}"), "{chunk}");
+            let chunk = if chunk.contains("return") {
+                chunk.to_string()
+            } else {
+                format!("return {chunk}")
+            };
+            assert_eq!(
+                eval_error(&lua, &chunk),
+                format!("user_script:1: {expected}"),
+                "{chunk}"
+            );
         }
     }
 
@@ -324,12 +415,19 @@ mod tests {
             ("tostring(cjson.encode_invalid_numbers())", "false"),
             ("tostring(cjson.encode_invalid_numbers('null'))", "null"),
             ("tostring(cjson.decode_invalid_numbers())", "true"),
-            ("table.concat({tostring(cjson.encode_sparse_array())}, ' ')", "false"),
+            (
+                "table.concat({tostring(cjson.encode_sparse_array())}, ' ')",
+                "false",
+            ),
             ("cjson._NAME .. ' ' .. cjson._VERSION", "cjson 2.1.0"),
             ("tostring(cjson.null == cjson.decode('null'))", "true"),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_string(&lua, &format!("return {expr}")), *expected, "{expr}");
+            assert_eq!(
+                eval_string(&lua, &format!("return {expr}")),
+                *expected,
+                "{expr}"
+            );
         }
         let sparse = eval_string(
             &lua,
@@ -342,14 +440,31 @@ mod tests {
     fn settings_change_encoding() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("cjson.encode_number_precision(3) return cjson.encode(3.14159)", "3.14"),
-            ("cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0})", "[inf,-inf]"),
-            ("cjson.encode_invalid_numbers('null') return cjson.encode(0/0)", "null"),
-            ("cjson.encode_sparse_array(true) return cjson.encode({[20]=1})", r#"{"20":1}"#),
-            ("cjson.encode_sparse_array(false, 0) return cjson.encode({[12]=1})",
-             "[null,null,null,null,null,null,null,null,null,null,null,1]"),
-            ("local j = cjson.new() j.encode_number_precision(2) \
-              return j.encode(1.234) .. cjson.encode(1.234)", "1.21.234"),
+            (
+                "cjson.encode_number_precision(3) return cjson.encode(3.14159)",
+                "3.14",
+            ),
+            (
+                "cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0})",
+                "[inf,-inf]",
+            ),
+            (
+                "cjson.encode_invalid_numbers('null') return cjson.encode(0/0)",
+                "null",
+            ),
+            (
+                "cjson.encode_sparse_array(true) return cjson.encode({[20]=1})",
+                r#"{"20":1}"#,
+            ),
+            (
+                "cjson.encode_sparse_array(false, 0) return cjson.encode({[12]=1})",
+                "[null,null,null,null,null,null,null,null,null,null,null,1]",
+            ),
+            (
+                "local j = cjson.new() j.encode_number_precision(2) \
+              return j.encode(1.234) .. cjson.encode(1.234)",
+                "1.21.234",
+            ),
         ];
         for (chunk, expected) in cases {
             let lua = lua_with_libs();

@@ -62,7 +62,9 @@ impl Parser<'_> {
     }
 
     fn starts_with(&self, word: &[u8]) -> bool {
-        self.data.get(self.at..).is_some_and(|rest| rest.starts_with(word))
+        self.data
+            .get(self.at..)
+            .is_some_and(|rest| rest.starts_with(word))
     }
 
     /// `json_next_token`: the token and the 0-based offset its errors are reported at.
@@ -129,7 +131,9 @@ impl Parser<'_> {
         } else if self.byte(p) <= b'9' {
             return false;
         }
-        let word: Vec<u8> = (0..3).map(|i| self.byte(p + i).to_ascii_lowercase()).collect();
+        let word: Vec<u8> = (0..3)
+            .map(|i| self.byte(p + i).to_ascii_lowercase())
+            .collect();
         word == b"inf" || word == b"nan"
     }
 
@@ -193,7 +197,9 @@ impl Parser<'_> {
 
     /// `json_append_unicode_escape`: `\uXXXX`, or a surrogate pair, as UTF-8.
     fn unicode_escape(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some(mut codepoint) = self.hex4(self.at + 2) else { return false };
+        let Some(mut codepoint) = self.hex4(self.at + 2) else {
+            return false;
+        };
         let mut escape_len = 6;
         if codepoint & 0xF800 == 0xD800 {
             if codepoint & 0x400 != 0 {
@@ -202,7 +208,9 @@ impl Parser<'_> {
             if self.byte(self.at + 6) != b'\\' || self.byte(self.at + 7) != b'u' {
                 return false;
             }
-            let Some(low) = self.hex4(self.at + 8) else { return false };
+            let Some(low) = self.hex4(self.at + 8) else {
+                return false;
+            };
             if low & 0xFC00 != 0xDC00 {
                 return false;
             }
@@ -210,7 +218,9 @@ impl Parser<'_> {
             escape_len = 12;
         }
         // Every code point here is a valid scalar value: surrogates were paired or refused.
-        let Some(c) = char::from_u32(codepoint) else { return false };
+        let Some(c) = char::from_u32(codepoint) else {
+            return false;
+        };
         let mut buf = [0u8; 4];
         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         self.at += escape_len;
@@ -227,9 +237,15 @@ fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
         p += 1;
     }
     let sign = if negative { -1.0 } else { 1.0 };
-    let word_at = |i: usize, word: &[u8]| (0..word.len()).all(|k| byte(i + k).to_ascii_lowercase() == word[k]);
+    let word_at = |i: usize, word: &[u8]| {
+        (0..word.len()).all(|k| byte(i + k).to_ascii_lowercase() == word[k])
+    };
     if word_at(p, b"inf") {
-        let end = if word_at(p, b"infinity") { p + 8 } else { p + 3 };
+        let end = if word_at(p, b"infinity") {
+            p + 8
+        } else {
+            p + 3
+        };
         return Some((sign * f64::INFINITY, end));
     }
     if word_at(p, b"nan") {
@@ -327,7 +343,10 @@ fn hex_float(data: &[u8], start: usize) -> Option<(f64, usize)> {
             p = q;
         }
     }
-    Some((mantissa * 2f64.powi(exponent.clamp(-100_000, 100_000) as i32), p))
+    Some((
+        mantissa * 2f64.powi(exponent.clamp(-100_000, 100_000) as i32),
+        p,
+    ))
 }
 
 /// A container being filled.
@@ -348,14 +367,24 @@ pub(crate) fn decode(lua: &Lua, config: &Config, data: &[u8]) -> Raised<Value> {
 }
 
 fn expected(what: &str, token: &Token, at: usize) -> String {
-    format!("Expected {what} but found {} at character {}", token.found(), at + 1)
+    format!(
+        "Expected {what} but found {} at character {}",
+        token.found(),
+        at + 1
+    )
 }
 
 fn decode_value(lua: &Lua, config: &Config, data: &[u8]) -> mlua::Result<Raised<Value>> {
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
-        return Ok(Err("JSON parser does not support UTF-16 or UTF-32".to_string()));
+        return Ok(Err(
+            "JSON parser does not support UTF-16 or UTF-32".to_string()
+        ));
     }
-    let mut parser = Parser { data, at: 0, decode_invalid_numbers: config.decode_invalid_numbers };
+    let mut parser = Parser {
+        data,
+        at: 0,
+        decode_invalid_numbers: config.decode_invalid_numbers,
+    };
     let mut open: Vec<Open> = Vec::new();
     let (mut token, mut at) = parser.next_token();
     loop {
@@ -370,9 +399,14 @@ fn decode_value(lua: &Lua, config: &Config, data: &[u8]) -> mlua::Result<Raised<
                 // json_decode_descend: the depth limit, or lua_checkstack failing first. The C
                 // frame holds the input, 2 slots per open object (table, key) and 1 per array.
                 let depth = open.len() + 1;
-                let slots = 1 + open.iter().map(|o| if o.is_object { 2 } else { 1 }).sum::<usize>();
+                let slots = 1 + open
+                    .iter()
+                    .map(|o| if o.is_object { 2 } else { 1 })
+                    .sum::<usize>();
                 let needed = if is_object { 3 } else { 2 };
-                if depth as i64 > config.decode_max_depth.min(NESTING_CEILING) || slots + needed > MAX_C_STACK {
+                if depth as i64 > config.decode_max_depth.min(NESTING_CEILING)
+                    || slots + needed > MAX_C_STACK
+                {
                     return Ok(Err(format!(
                         "Found too many nested data structures ({depth}) at character {}",
                         parser.at
@@ -380,11 +414,20 @@ fn decode_value(lua: &Lua, config: &Config, data: &[u8]) -> mlua::Result<Raised<
                 }
                 let table = lua.create_table()?;
                 let (next, next_at) = parser.next_token();
-                let closes = if is_object { Token::ObjEnd } else { Token::ArrEnd };
+                let closes = if is_object {
+                    Token::ObjEnd
+                } else {
+                    Token::ArrEnd
+                };
                 if std::mem::discriminant(&next) == std::mem::discriminant(&closes) {
                     Value::Table(table)
                 } else {
-                    open.push(Open { table, key: None, is_object, next_index: 1 });
+                    open.push(Open {
+                        table,
+                        key: None,
+                        is_object,
+                        next_index: 1,
+                    });
                     if is_object {
                         match read_key(&mut parser, next, next_at) {
                             Ok((key, value_token, value_at)) => {
@@ -477,7 +520,10 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (r#"'{"a":1}'"#, r#"{"a":1}"#),
             ("'[1,2,3]'", "[1,2,3]"),
-            ("' [ 1 , \"x\" , true , false , null ] '", r#"[1,"x",true,false,null]"#),
+            (
+                "' [ 1 , \"x\" , true , false , null ] '",
+                r#"[1,"x",true,false,null]"#,
+            ),
             ("'{}'", "{}"),
             ("'[]'", "{}"),
             ("'\"\\\\u00e9\\\\ud83d\\\\ude00\"'", "\"\u{e9}\u{1f600}\""),
@@ -487,7 +533,10 @@ mod tests {
             ("'0x10'", "16"),
             ("'+1'", "1"),
             ("'[1]\\0garbage'", "[1]"),
-            ("'{\"a\":{\"b\":[1,{\"c\":null}]}}'", r#"{"a":{"b":[1,{"c":null}]}}"#),
+            (
+                "'{\"a\":{\"b\":[1,{\"c\":null}]}}'",
+                r#"{"a":{"b":[1,{"c":null}]}}"#,
+            ),
             ("'12345678901234567890'", "1.2345678901235e+19"),
         ];
         for (text, expected) in cases {
@@ -496,7 +545,10 @@ mod tests {
         }
         let null = eval_string(&lua, "return tostring(cjson.decode('null') == cjson.null)");
         assert_eq!(null, "true");
-        let nan = eval_string(&lua, "local n = cjson.decode('nan') return tostring(n ~= n)");
+        let nan = eval_string(
+            &lua,
+            "local n = cjson.decode('nan') return tostring(n ~= n)",
+        );
         assert_eq!(nan, "true");
         let inf = eval_string(&lua, "return tostring(cjson.decode('-Infinity'))");
         assert_eq!(inf, "-inf");
@@ -506,23 +558,68 @@ mod tests {
     fn decode_errors_match_redis() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("'x'", "Expected value but found invalid token at character 1"),
+            (
+                "'x'",
+                "Expected value but found invalid token at character 1",
+            ),
             ("''", "Expected value but found T_END at character 1"),
-            ("'[1,]'", "Expected value but found T_ARR_END at character 4"),
-            ("'[1 2]'", "Expected comma or array end but found T_NUMBER at character 4"),
-            ("'{\"a\" 1}'", "Expected colon but found T_NUMBER at character 6"),
-            ("'{1:2}'", "Expected object key string but found T_NUMBER at character 2"),
-            ("'{\"a\":1 \"b\"}'", "Expected comma or object end but found T_STRING at character 8"),
-            ("'[1] x'", "Expected the end but found invalid token at character 5"),
-            ("'\"abc'", "Expected value but found unexpected end of string at character 5"),
-            ("'\"a\\\\qb\"'", "Expected value but found invalid escape code at character 3"),
-            ("'\"\\\\ud800\"'", "Expected value but found invalid unicode escape code at character 2"),
-            ("'-'", "Expected value but found invalid number at character 1"),
-            ("'nil'", "Expected value but found invalid token at character 1"),
-            ("'tru'", "Expected value but found invalid token at character 1"),
+            (
+                "'[1,]'",
+                "Expected value but found T_ARR_END at character 4",
+            ),
+            (
+                "'[1 2]'",
+                "Expected comma or array end but found T_NUMBER at character 4",
+            ),
+            (
+                "'{\"a\" 1}'",
+                "Expected colon but found T_NUMBER at character 6",
+            ),
+            (
+                "'{1:2}'",
+                "Expected object key string but found T_NUMBER at character 2",
+            ),
+            (
+                "'{\"a\":1 \"b\"}'",
+                "Expected comma or object end but found T_STRING at character 8",
+            ),
+            (
+                "'[1] x'",
+                "Expected the end but found invalid token at character 5",
+            ),
+            (
+                "'\"abc'",
+                "Expected value but found unexpected end of string at character 5",
+            ),
+            (
+                "'\"a\\\\qb\"'",
+                "Expected value but found invalid escape code at character 3",
+            ),
+            (
+                "'\"\\\\ud800\"'",
+                "Expected value but found invalid unicode escape code at character 2",
+            ),
+            (
+                "'-'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'nil'",
+                "Expected value but found invalid token at character 1",
+            ),
+            (
+                "'tru'",
+                "Expected value but found invalid token at character 1",
+            ),
             ("'a\\0'", "JSON parser does not support UTF-16 or UTF-32"),
-            ("string.rep('[', 1001)", "Found too many nested data structures (1001) at character 1001"),
-            ("nil", "bad argument #1 to 'decode' (string expected, got nil)"),
+            (
+                "string.rep('[', 1001)",
+                "Found too many nested data structures (1001) at character 1001",
+            ),
+            (
+                "nil",
+                "bad argument #1 to 'decode' (string expected, got nil)",
+            ),
         ];
         for (text, expected) in cases {
             let error = eval_error(&lua, &format!("return cjson.decode({text})"));
@@ -533,7 +630,8 @@ mod tests {
         assert_eq!(eval_error(&lua, strict), expected);
         // Redis follows a raised limit to 7999 levels; the ceiling here is 1000.
         let deep = "cjson.decode_max_depth(100000) return cjson.decode(string.rep('[', 9000))";
-        let expected = "user_script:1: Found too many nested data structures (1001) at character 1001";
+        let expected =
+            "user_script:1: Found too many nested data structures (1001) at character 1001";
         assert_eq!(eval_error(&lua, deep), expected);
     }
 }

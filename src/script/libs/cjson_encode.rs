@@ -12,9 +12,19 @@ use super::support::{format_g, lua_typename, Raised};
 
 /// An array or object whose members are being written.
 enum Open {
-    Array { table: Table, length: i64, next: i64, depth: i64 },
+    Array {
+        table: Table,
+        length: i64,
+        next: i64,
+        depth: i64,
+    },
     /// `key`: the last key written (nil before the first).
-    Object { table: Table, key: Value, first: bool, depth: i64 },
+    Object {
+        table: Table,
+        key: Value,
+        first: bool,
+        depth: i64,
+    },
 }
 
 /// A value waiting to be written, and the depth of its container.
@@ -25,10 +35,17 @@ struct Pending {
 
 /// `cjson.encode(value)`: the JSON text, or the message lua-cjson raises. `next` is
 /// `support::raw_next_function`.
-pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::Result<Raised<Vec<u8>>> {
+pub(crate) fn encode(
+    config: &Config,
+    next: &Function,
+    value: &Value,
+) -> mlua::Result<Raised<Vec<u8>>> {
     let mut out = Vec::new();
     let mut open: Vec<Open> = Vec::new();
-    let mut pending = Some(Pending { value: value.clone(), depth: 0 });
+    let mut pending = Some(Pending {
+        value: value.clone(),
+        depth: 0,
+    });
     loop {
         if let Some(Pending { value, depth }) = pending.take() {
             let written = match value {
@@ -43,7 +60,12 @@ pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::R
         }
         let Some(top) = open.last_mut() else { break };
         match top {
-            Open::Array { table, length, next, depth } => {
+            Open::Array {
+                table,
+                length,
+                next,
+                depth,
+            } => {
                 if *next > *length {
                     out.push(b']');
                     open.pop();
@@ -54,9 +76,17 @@ pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::R
                 }
                 let value: Value = table.raw_get(*next)?;
                 *next += 1;
-                pending = Some(Pending { value, depth: *depth });
+                pending = Some(Pending {
+                    value,
+                    depth: *depth,
+                });
             }
-            Open::Object { table, key, first, depth } => {
+            Open::Object {
+                table,
+                key,
+                first,
+                depth,
+            } => {
                 let (next_key, value): (Value, Value) = next.call((table.clone(), key.clone()))?;
                 if next_key.is_nil() {
                     out.push(b'}');
@@ -71,7 +101,10 @@ pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::R
                     return Ok(Err(message));
                 }
                 *key = next_key;
-                pending = Some(Pending { value, depth: *depth });
+                pending = Some(Pending {
+                    value,
+                    depth: *depth,
+                });
             }
         }
     }
@@ -79,11 +112,18 @@ pub(crate) fn encode(config: &Config, next: &Function, value: &Value) -> mlua::R
 }
 
 /// Starts writing a table: checks the depth, decides array or object, writes the bracket.
-fn open_table(config: &Config, out: &mut Vec<u8>, table: Table, depth: i64) -> mlua::Result<Raised<Open>> {
+fn open_table(
+    config: &Config,
+    out: &mut Vec<u8>,
+    table: Table,
+    depth: i64,
+) -> mlua::Result<Raised<Open>> {
     // json_check_encode_depth. (The C code's lua_checkstack would stop it near 8000 levels when
     // the setting is raised that far; the ceiling here stops it sooner.)
     if depth > config.encode_max_depth.min(NESTING_CEILING) {
-        return Ok(Err(format!("Cannot serialise, excessive nesting ({depth})")));
+        return Ok(Err(format!(
+            "Cannot serialise, excessive nesting ({depth})"
+        )));
     }
     let length = match array_length(config, &table)? {
         Ok(length) => length,
@@ -92,11 +132,21 @@ fn open_table(config: &Config, out: &mut Vec<u8>, table: Table, depth: i64) -> m
     Ok(Ok(match length {
         Some(length) if length > 0 => {
             out.push(b'[');
-            Open::Array { table, length, next: 1, depth }
+            Open::Array {
+                table,
+                length,
+                next: 1,
+                depth,
+            }
         }
         _ => {
             out.push(b'{');
-            Open::Object { table, key: Value::Nil, first: true, depth }
+            Open::Object {
+                table,
+                key: Value::Nil,
+                first: true,
+                depth,
+            }
         }
     }))
 }
@@ -111,7 +161,12 @@ fn append_scalar(config: &Config, out: &mut Vec<u8>, value: &Value) -> Raised<()
         Value::Boolean(false) => out.extend_from_slice(b"false"),
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(ud) if ud.0.is_null() => out.extend_from_slice(b"null"),
-        other => return Err(format!("Cannot serialise {}: type not supported", lua_typename(other))),
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                lua_typename(other)
+            ))
+        }
     }
     Ok(())
 }
@@ -166,7 +221,9 @@ fn array_length(config: &Config, table: &Table) -> mlua::Result<Raised<Option<i6
         && max > config.encode_sparse_safe
     {
         if !config.encode_sparse_convert {
-            return Ok(Err("Cannot serialise table: excessively sparse array".to_string()));
+            return Ok(Err(
+                "Cannot serialise table: excessively sparse array".to_string()
+            ));
         }
         return Ok(Ok(None));
     }
@@ -212,7 +269,6 @@ fn append_string(out: &mut Vec<u8>, bytes: &[u8]) {
     }
     out.push(b'"');
 }
-
 
 /// C's `(int)d` on x86-64 (cvttsd2si): truncation, and INT_MIN for NaN or out of range.
 fn x86_double_to_int(d: f64) -> i32 {

@@ -1,8 +1,8 @@
 //! `cmsgpack`: MessagePack for scripts, as lua-cmsgpack 0.4.0 encodes and decodes it.
 //!
 //! Encoding (`pack(v1, v2, ...)`, one message per argument, concatenated): numbers that are
-//! integral and fit an int64 become the smallest MessagePack integer (unsigned forms for values
-//! >= 0), others a float32 when that is exact, else a float64; strings are str (fixstr, str8,
+//! integral and fit an int64 become the smallest MessagePack integer (unsigned forms for
+//! non-negative values), others a float32 when that is exact, else a float64; strings are str (fixstr, str8,
 //! str16, str32); a table whose keys are exactly the integers 1..n is an array (the empty table
 //! too), any other table a map; tables nested 16 deep, and every other type (functions,
 //! `cjson.null`, ...) become nil.
@@ -38,7 +38,9 @@ pub fn create(lua: &Lua) -> mlua::Result<Table> {
     table.raw_set(
         "unpack",
         lib_function(lua, "unpack", |lua, args| {
-            Ok(args.check_bytes(lua, 1).and_then(|s| unpack_full(lua, &s, 0, 0)))
+            Ok(args
+                .check_bytes(lua, 1)
+                .and_then(|s| unpack_full(lua, &s, 0, 0)))
         })?,
     )?;
     table.raw_set(
@@ -126,7 +128,8 @@ fn encode_table(out: &mut Vec<u8>, table: &Table, level: usize) -> mlua::Result<
             encode_value(out, &value, level + 1)?;
         }
     } else {
-        let entries: Vec<(Value, Value)> = table.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+        let entries: Vec<(Value, Value)> =
+            table.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
         let _ = encode::write_map_len(out, entries.len() as u32);
         for (key, value) in &entries {
             encode_value(out, key, level + 1)?;
@@ -193,7 +196,10 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> Raised<MultiV
         ));
     }
     let limit = if decode_all { i32::MAX as i64 } else { limit };
-    let mut cursor = Cursor { data, at: offset as usize };
+    let mut cursor = Cursor {
+        data,
+        at: offset as usize,
+    };
     let mut values: Vec<Value> = Vec::new();
     let mut held = 0;
     while cursor.at < data.len() && (values.len() as i64) < limit {
@@ -215,7 +221,11 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> Raised<MultiV
         }
     }
     if !decode_all {
-        let next = if cursor.at == data.len() { -1.0 } else { cursor.at as f64 };
+        let next = if cursor.at == data.len() {
+            -1.0
+        } else {
+            cursor.at as f64
+        };
         values.insert(0, number(next));
     }
     Ok(MultiValue::from_vec(values))
@@ -236,7 +246,10 @@ impl Cursor<'_> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | b as u64))
     }
 }
 
@@ -259,13 +272,21 @@ enum Item {
 
 /// Decodes one complete value; `base_slots` is the C frame's stack use before it, `held` the
 /// strings and tables already decoded and held.
-fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) -> Result<Value, DecodeError> {
+fn decode_one(
+    lua: &Lua,
+    cursor: &mut Cursor,
+    base_slots: usize,
+    held: usize,
+) -> Result<Value, DecodeError> {
     let mut open: Vec<Open> = Vec::new();
     loop {
         // Stack use in the C code at this mp_decode_to_lua_type call: 2 slots per open container
         // (the table, and the index or key), 1 only for a map awaiting its key.
         let slots = base_slots
-            + open.iter().map(|o| if o.is_map && o.key.is_none() { 1 } else { 2 }).sum::<usize>();
+            + open
+                .iter()
+                .map(|o| if o.is_map && o.key.is_none() { 1 } else { 2 })
+                .sum::<usize>();
         if cursor.at >= cursor.data.len() {
             return Err(DecodeError::MissingBytes);
         }
@@ -282,7 +303,13 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) ->
                     ));
                 }
                 if len > 0 {
-                    open.push(Open { table, remaining: len, next_index: 1, is_map, key: None });
+                    open.push(Open {
+                        table,
+                        remaining: len,
+                        next_index: 1,
+                        is_map,
+                        key: None,
+                    });
                     continue;
                 }
                 Value::Table(table)
@@ -290,7 +317,9 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) ->
         };
         // Deliver the finished value to its container, closing containers that are full.
         loop {
-            let Some(top) = open.last_mut() else { return Ok(done) };
+            let Some(top) = open.last_mut() else {
+                return Ok(done);
+            };
             if top.is_map {
                 match top.key.take() {
                     None => {
@@ -300,10 +329,14 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) ->
                     Some(key) => {
                         match &key {
                             Value::Nil => {
-                                return Err(DecodeError::Raise(without_position("table index is nil")))
+                                return Err(DecodeError::Raise(without_position(
+                                    "table index is nil",
+                                )))
                             }
                             Value::Number(n) if n.is_nan() => {
-                                return Err(DecodeError::Raise(without_position("table index is NaN")))
+                                return Err(DecodeError::Raise(without_position(
+                                    "table index is NaN",
+                                )))
                             }
                             _ => {}
                         }
@@ -318,7 +351,9 @@ fn decode_one(lua: &Lua, cursor: &mut Cursor, base_slots: usize, held: usize) ->
             if top.remaining > 0 {
                 break;
             }
-            let Some(finished) = open.pop() else { return Err(DecodeError::BadFormat) };
+            let Some(finished) = open.pop() else {
+                return Err(DecodeError::BadFormat);
+            };
             done = Value::Table(finished.table);
         }
     }
@@ -357,12 +392,42 @@ fn read_item(lua: &Lua, cursor: &mut Cursor) -> Result<Item, DecodeError> {
             let len = cursor.be(4)?;
             string(lua, cursor, len)?
         }
-        Marker::FixArray(len) => return Ok(Item::Container { is_map: false, len: len as u64 }),
-        Marker::Array16 => return Ok(Item::Container { is_map: false, len: cursor.be(2)? }),
-        Marker::Array32 => return Ok(Item::Container { is_map: false, len: cursor.be(4)? }),
-        Marker::FixMap(len) => return Ok(Item::Container { is_map: true, len: len as u64 }),
-        Marker::Map16 => return Ok(Item::Container { is_map: true, len: cursor.be(2)? }),
-        Marker::Map32 => return Ok(Item::Container { is_map: true, len: cursor.be(4)? }),
+        Marker::FixArray(len) => {
+            return Ok(Item::Container {
+                is_map: false,
+                len: len as u64,
+            })
+        }
+        Marker::Array16 => {
+            return Ok(Item::Container {
+                is_map: false,
+                len: cursor.be(2)?,
+            })
+        }
+        Marker::Array32 => {
+            return Ok(Item::Container {
+                is_map: false,
+                len: cursor.be(4)?,
+            })
+        }
+        Marker::FixMap(len) => {
+            return Ok(Item::Container {
+                is_map: true,
+                len: len as u64,
+            })
+        }
+        Marker::Map16 => {
+            return Ok(Item::Container {
+                is_map: true,
+                len: cursor.be(2)?,
+            })
+        }
+        Marker::Map32 => {
+            return Ok(Item::Container {
+                is_map: true,
+                len: cursor.be(4)?,
+            })
+        }
         _ => return Err(DecodeError::BadFormat),
     };
     Ok(Item::Value(value))
@@ -390,9 +455,15 @@ mod tests {
             ("cmsgpack.pack(65536)", &[0xce, 0, 1, 0, 0]),
             ("cmsgpack.pack(-40000)", &[0xd2, 0xff, 0xff, 0x63, 0xc0]),
             ("cmsgpack.pack(2^32)", &[0xcf, 0, 0, 0, 1, 0, 0, 0, 0]),
-            ("cmsgpack.pack(-2^32)", &[0xd3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+            (
+                "cmsgpack.pack(-2^32)",
+                &[0xd3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+            ),
             ("cmsgpack.pack(1.5)", &[0xca, 0x3f, 0xc0, 0, 0]),
-            ("cmsgpack.pack(0.1)", &[0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]),
+            (
+                "cmsgpack.pack(0.1)",
+                &[0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a],
+            ),
             ("cmsgpack.pack(2^63)", &[0xca, 0x5f, 0, 0, 0]),
             ("cmsgpack.pack(1/0)", &[0xca, 0x7f, 0x80, 0, 0]),
             ("cmsgpack.pack('abc')", &[0xa3, b'a', b'b', b'c']),
@@ -401,15 +472,28 @@ mod tests {
             ("cmsgpack.pack({1, 2})", &[0x92, 1, 2]),
             ("cmsgpack.pack({a = 1})", &[0x81, 0xa1, b'a', 1]),
             ("cmsgpack.pack({[2] = 1})", &[0x81, 2, 1]),
-            ("cmsgpack.pack({[1.5] = 1})", &[0x81, 0xca, 0x3f, 0xc0, 0, 0, 1]),
+            (
+                "cmsgpack.pack({[1.5] = 1})",
+                &[0x81, 0xca, 0x3f, 0xc0, 0, 0, 1],
+            ),
             ("cmsgpack.pack(print)", &[0xc0]),
             ("cmsgpack.pack(cjson.null)", &[0xc0]),
             ("cmsgpack.pack(string.rep('x', 32)):sub(1, 2)", &[0xd9, 32]),
-            ("cmsgpack.pack(string.rep('x', 256)):sub(1, 3)", &[0xda, 1, 0]),
-            ("cmsgpack.pack(string.rep('x', 65536)):sub(1, 5)", &[0xdb, 0, 1, 0, 0]),
+            (
+                "cmsgpack.pack(string.rep('x', 256)):sub(1, 3)",
+                &[0xda, 1, 0],
+            ),
+            (
+                "cmsgpack.pack(string.rep('x', 65536)):sub(1, 5)",
+                &[0xdb, 0, 1, 0, 0],
+            ),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_bytes(&lua, &format!("return {expr}")), *expected, "{expr}");
+            assert_eq!(
+                eval_bytes(&lua, &format!("return {expr}")),
+                *expected,
+                "{expr}"
+            );
         }
     }
 
@@ -427,23 +511,51 @@ mod tests {
         let lua = lua_with_libs();
         // Each chunk returns a string built from the decoded values.
         let cases: &[(&str, &str)] = &[
-            ("return cjson.encode({cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2,{x=3}}))})",
-             r#"[1,"a",[1,2,{"x":3}]]"#),
-            ("return tostring(cmsgpack.unpack(cmsgpack.pack(-2^40)))", "-1099511627776"),
-            ("return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))", "0.1"),
-            ("return tostring(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255'))",
-             "-1"),
+            (
+                "return cjson.encode({cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2,{x=3}}))})",
+                r#"[1,"a",[1,2,{"x":3}]]"#,
+            ),
+            (
+                "return tostring(cmsgpack.unpack(cmsgpack.pack(-2^40)))",
+                "-1099511627776",
+            ),
+            (
+                "return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))",
+                "0.1",
+            ),
+            (
+                "return tostring(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255'))",
+                "-1",
+            ),
             ("return tostring(select('#', cmsgpack.unpack('')))", "0"),
-            ("return cjson.encode({cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))})", "[1,1]"),
-            ("return cjson.encode({cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)})", "[-1,3]"),
-            ("return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)})",
-             "[2,1,2]"),
-            ("return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)})",
-             "[1,2,3]"),
-            ("return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1)})",
-             "[1]"),
-            ("return cjson.encode(cmsgpack.unpack('\\147\\1\\192\\3'))", "[1,null,3]"),
-            ("return cjson.encode(cmsgpack.unpack('\\130\\161a\\192\\161b\\2'))", r#"{"b":2}"#),
+            (
+                "return cjson.encode({cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))})",
+                "[1,1]",
+            ),
+            (
+                "return cjson.encode({cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)})",
+                "[-1,3]",
+            ),
+            (
+                "return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)})",
+                "[2,1,2]",
+            ),
+            (
+                "return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)})",
+                "[1,2,3]",
+            ),
+            (
+                "return cjson.encode({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1)})",
+                "[1]",
+            ),
+            (
+                "return cjson.encode(cmsgpack.unpack('\\147\\1\\192\\3'))",
+                "[1,null,3]",
+            ),
+            (
+                "return cjson.encode(cmsgpack.unpack('\\130\\161a\\192\\161b\\2'))",
+                r#"{"b":2}"#,
+            ),
         ];
         for (chunk, expected) in cases {
             assert_eq!(eval_string(&lua, chunk), *expected, "{chunk}");
@@ -454,12 +566,21 @@ mod tests {
     fn unpack_errors_match_redis() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("cmsgpack.pack()", "bad argument #0 to 'pack' (MessagePack pack needs input.)"),
+            (
+                "cmsgpack.pack()",
+                "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+            ),
             ("cmsgpack.unpack('\\146\\1')", "Missing bytes in input."),
             ("cmsgpack.unpack('\\196\\1x')", "Bad data format in input."),
             ("cmsgpack.unpack('\\193')", "Bad data format in input."),
-            ("cmsgpack.unpack()", "bad argument #1 to 'unpack' (string expected, got no value)"),
-            ("cmsgpack.unpack_one('\\1', 5)", "Start offset 5 greater than input length 1."),
+            (
+                "cmsgpack.unpack()",
+                "bad argument #1 to 'unpack' (string expected, got no value)",
+            ),
+            (
+                "cmsgpack.unpack_one('\\1', 5)",
+                "Start offset 5 greater than input length 1.",
+            ),
             (
                 "cmsgpack.unpack_one('\\1\\2\\3', -1)",
                 "Invalid request to unpack with offset of -1 and limit of 3.",
@@ -468,7 +589,10 @@ mod tests {
                 "cmsgpack.unpack_limit('\\1')",
                 "bad argument #2 to 'unpack_limit' (number expected, got no value)",
             ),
-            ("cmsgpack.unpack(string.rep('\\1', 9000))", super::TOO_MANY_VALUES),
+            (
+                "cmsgpack.unpack(string.rep('\\1', 9000))",
+                super::TOO_MANY_VALUES,
+            ),
             (
                 "cmsgpack.unpack(string.rep('\\145', 100000))",
                 "stack overflow (in function mp_decode_to_lua_array)",
@@ -479,7 +603,10 @@ mod tests {
             assert_eq!(error, format!("user_script:1: {expected}"), "{expr}");
         }
         // Raised by lua_settable, not luaL_error: no position.
-        assert_eq!(eval_error(&lua, "return cmsgpack.unpack('\\129\\192\\1')"), "table index is nil");
+        assert_eq!(
+            eval_error(&lua, "return cmsgpack.unpack('\\129\\192\\1')"),
+            "table index is nil"
+        );
     }
 
     #[test]
@@ -489,7 +616,10 @@ mod tests {
         let most = "return tostring(select('#', cmsgpack.unpack(string.rep('\\1', 7900))))";
         assert_eq!(eval_string(&lua, most), "7900");
         let too_many = eval_error(&lua, "return cmsgpack.unpack(string.rep('\\1', 7901))");
-        assert_eq!(too_many, format!("user_script:1: {}", super::TOO_MANY_VALUES));
+        assert_eq!(
+            too_many,
+            format!("user_script:1: {}", super::TOO_MANY_VALUES)
+        );
         // As in Redis: 3999 nested arrays decode, 4000 do not.
         let deepest = "local n = 0 for i = 3990, 4010 do \
                        if pcall(cmsgpack.unpack, string.rep('\\145', i) .. '\\1') then n = i end end \
@@ -497,6 +627,9 @@ mod tests {
         assert_eq!(eval_string(&lua, deepest), "3999");
         // Strings are held as mlua references, which run out before the C stack would.
         let strings = eval_error(&lua, "return cmsgpack.unpack(string.rep('\\161x', 7000))");
-        assert_eq!(strings, format!("user_script:1: {}", super::TOO_MANY_VALUES));
+        assert_eq!(
+            strings,
+            format!("user_script:1: {}", super::TOO_MANY_VALUES)
+        );
     }
 }

@@ -31,7 +31,10 @@ struct Header {
 
 impl Header {
     fn new() -> Header {
-        Header { endian: Endian::Little, align: 1 }
+        Header {
+            endian: Endian::Little,
+            align: 1,
+        }
     }
 }
 
@@ -125,7 +128,10 @@ fn format_arg(lua: &Lua, args: &Args) -> Raised<Vec<u8>> {
 /// `struct.pack(fmt, v1, v2, ...)`.
 fn pack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
     let fmt_bytes = format_arg(lua, args)?;
-    let mut fmt = Format { bytes: &fmt_bytes, at: 0 };
+    let mut fmt = Format {
+        bytes: &fmt_bytes,
+        at: 0,
+    };
     let mut header = Header::new();
     let mut arg = 2;
     let mut out: Vec<u8> = Vec::new();
@@ -214,7 +220,10 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
     let fmt_bytes = format_arg(lua, args)?;
     let data = args.check_bytes(lua, 2)?;
     let start = args.opt_integer(lua, 3, 1)?;
-    let mut fmt = Format { bytes: &fmt_bytes, at: 0 };
+    let mut fmt = Format {
+        bytes: &fmt_bytes,
+        at: 0,
+    };
     let mut header = Header::new();
     let mut values: Vec<Value> = Vec::new();
     let too_short = || args.arg_error(2, "data string too short");
@@ -226,14 +235,19 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
     while let Some(opt) = fmt.next_option() {
         let mut size = fmt.size_of(opt)?;
         pos = pos.saturating_add(padding(pos, &header, opt, size));
-        let fits = |pos: usize, size: usize| pos.checked_add(size).is_some_and(|end| end <= data.len());
+        let fits =
+            |pos: usize, size: usize| pos.checked_add(size).is_some_and(|end| end <= data.len());
         if !fits(pos, size) {
             return Err(too_short());
         }
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let signed = opt.is_ascii_lowercase();
-                values.push(number(read_integer(&data[pos..pos + size], header.endian, signed)));
+                values.push(number(read_integer(
+                    &data[pos..pos + size],
+                    header.endian,
+                    signed,
+                )));
             }
             b'x' => {}
             b'f' => {
@@ -266,19 +280,27 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
                         return Err("format 'c0' needs a previous size".to_string());
                     };
                     values.pop();
-                    size = if length < 0.0 { usize::MAX } else { length as usize };
+                    size = if length < 0.0 {
+                        usize::MAX
+                    } else {
+                        length as usize
+                    };
                     if !fits(pos, size) {
                         return Err(too_short());
                     }
                 }
-                let s = lua.create_string(&data[pos..pos + size]).map_err(|e| e.to_string())?;
+                let s = lua
+                    .create_string(&data[pos..pos + size])
+                    .map_err(|e| e.to_string())?;
                 values.push(Value::String(s));
             }
             b's' => {
                 let Some(nul) = data[pos..].iter().position(|&b| b == 0) else {
                     return Err("unfinished string in data".to_string());
                 };
-                let s = lua.create_string(&data[pos..pos + nul]).map_err(|e| e.to_string())?;
+                let s = lua
+                    .create_string(&data[pos..pos + nul])
+                    .map_err(|e| e.to_string())?;
                 values.push(Value::String(s));
                 size = nul + 1;
             }
@@ -293,7 +315,10 @@ fn unpack(lua: &Lua, args: &Args) -> Raised<MultiValue> {
 /// `struct.size(fmt)`: the packed size of a format with only fixed-size items.
 fn size(lua: &Lua, args: &Args) -> Raised<MultiValue> {
     let fmt_bytes = format_arg(lua, args)?;
-    let mut fmt = Format { bytes: &fmt_bytes, at: 0 };
+    let mut fmt = Format {
+        bytes: &fmt_bytes,
+        at: 0,
+    };
     let mut header = Header::new();
     let mut pos: usize = 0;
     while let Some(opt) = fmt.next_option() {
@@ -316,9 +341,18 @@ fn size(lua: &Lua, args: &Args) -> Raised<MultiValue> {
 /// The `struct` table.
 pub fn create(lua: &Lua) -> mlua::Result<Table> {
     let table = lua.create_table()?;
-    table.raw_set("pack", lib_function(lua, "pack", |lua, args| Ok(pack(lua, args)))?)?;
-    table.raw_set("unpack", lib_function(lua, "unpack", |lua, args| Ok(unpack(lua, args)))?)?;
-    table.raw_set("size", lib_function(lua, "size", |lua, args| Ok(size(lua, args)))?)?;
+    table.raw_set(
+        "pack",
+        lib_function(lua, "pack", |lua, args| Ok(pack(lua, args)))?,
+    )?;
+    table.raw_set(
+        "unpack",
+        lib_function(lua, "unpack", |lua, args| Ok(unpack(lua, args)))?,
+    )?;
+    table.raw_set(
+        "size",
+        lib_function(lua, "size", |lua, args| Ok(size(lua, args)))?,
+    )?;
     Ok(table)
 }
 
@@ -338,7 +372,10 @@ mod tests {
             ("struct.pack('>l', 1)", &[0, 0, 0, 0, 0, 0, 0, 1]),
             ("struct.pack('>T', 1)", &[0, 0, 0, 0, 0, 0, 0, 1]),
             ("struct.pack('>i3', 0x010203)", &[1, 2, 3]),
-            ("struct.pack('<i10', -1)", &[255, 255, 255, 255, 255, 255, 255, 255, 0, 0]),
+            (
+                "struct.pack('<i10', -1)",
+                &[255, 255, 255, 255, 255, 255, 255, 255, 0, 0],
+            ),
             ("struct.pack('>f', 1.5)", &[0x3f, 0xc0, 0, 0]),
             ("struct.pack('>d', 1.5)", &[0x3f, 0xf8, 0, 0, 0, 0, 0, 0]),
             ("struct.pack('c3', 'abcdef')", b"abc"),
@@ -346,12 +383,19 @@ mod tests {
             ("struct.pack('s', 'ab')", b"ab\0"),
             ("struct.pack('bxb', 1, 2)", &[1, 0, 2]),
             ("struct.pack('!4 b i', 1, 2)", &[1, 0, 0, 0, 2, 0, 0, 0]),
-            ("struct.pack('!b d', 1, 0)", &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                "struct.pack('!b d', 1, 0)",
+                &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ),
             ("struct.pack('b c2', 1, 'xy')", &[1, b'x', b'y']),
             ("struct.pack('B', '65')", &[65]),
         ];
         for (expr, expected) in cases {
-            assert_eq!(eval_bytes(&lua, &format!("return {expr}")), *expected, "{expr}");
+            assert_eq!(
+                eval_bytes(&lua, &format!("return {expr}")),
+                *expected,
+                "{expr}"
+            );
         }
     }
 
@@ -371,7 +415,10 @@ mod tests {
             ("struct.unpack('>d', struct.pack('>d', 0.1))", "0.1 9"),
             ("struct.unpack('<f', struct.pack('<f', 0.5))", "0.5 5"),
             ("struct.unpack('>l', struct.pack('>l', -5))", "-5 9"),
-            ("struct.unpack('!4 b i', struct.pack('!4 b i', 7, 9))", "7 9 9"),
+            (
+                "struct.unpack('!4 b i', struct.pack('!4 b i', 7, 9))",
+                "7 9 9",
+            ),
             ("struct.unpack('', 'abc')", "1"),
             ("struct.size('>i2 d')", "10"),
             ("struct.size('!b d')", "16"),
@@ -391,21 +438,57 @@ mod tests {
     fn struct_errors_match_redis() {
         let lua = lua_with_libs();
         let cases: &[(&str, &str)] = &[
-            ("struct.pack('z', 1)", "bad argument #1 to 'pack' (invalid format option 'z')"),
-            ("struct.pack('i', 'x')", "bad argument #2 to 'pack' (number expected, got string)"),
-            ("struct.pack('i')", "bad argument #2 to 'pack' (number expected, got no value)"),
-            ("struct.pack('c5', 'ab')", "bad argument #3 to 'pack' (string too short)"),
-            ("struct.pack('i33', 1)", "integral size 33 is larger than limit of 32"),
+            (
+                "struct.pack('z', 1)",
+                "bad argument #1 to 'pack' (invalid format option 'z')",
+            ),
+            (
+                "struct.pack('i', 'x')",
+                "bad argument #2 to 'pack' (number expected, got string)",
+            ),
+            (
+                "struct.pack('i')",
+                "bad argument #2 to 'pack' (number expected, got no value)",
+            ),
+            (
+                "struct.pack('c5', 'ab')",
+                "bad argument #3 to 'pack' (string too short)",
+            ),
+            (
+                "struct.pack('i33', 1)",
+                "integral size 33 is larger than limit of 32",
+            ),
             ("struct.pack('!3 i', 1)", "alignment 3 is not a power of 2"),
             ("struct.pack('i99999999999', 1)", "integral size overflow"),
-            ("struct.pack()", "bad argument #1 to 'pack' (string expected, got no value)"),
-            ("struct.unpack('i', 'ab')", "bad argument #2 to 'unpack' (data string too short)"),
+            (
+                "struct.pack()",
+                "bad argument #1 to 'pack' (string expected, got no value)",
+            ),
+            (
+                "struct.unpack('i', 'ab')",
+                "bad argument #2 to 'unpack' (data string too short)",
+            ),
             ("struct.unpack('s', 'ab')", "unfinished string in data"),
-            ("struct.unpack('c0', 'ab')", "format 'c0' needs a previous size"),
-            ("struct.unpack('b', 'a', 0)", "bad argument #3 to 'unpack' (offset must be 1 or greater)"),
-            ("struct.unpack('b', 'a', -1)", "bad argument #2 to 'unpack' (data string too short)"),
-            ("struct.size('s')", "bad argument #1 to 'size' (option 's' has no fixed size)"),
-            ("struct.size('c0')", "bad argument #1 to 'size' (option 'c0' has no fixed size)"),
+            (
+                "struct.unpack('c0', 'ab')",
+                "format 'c0' needs a previous size",
+            ),
+            (
+                "struct.unpack('b', 'a', 0)",
+                "bad argument #3 to 'unpack' (offset must be 1 or greater)",
+            ),
+            (
+                "struct.unpack('b', 'a', -1)",
+                "bad argument #2 to 'unpack' (data string too short)",
+            ),
+            (
+                "struct.size('s')",
+                "bad argument #1 to 'size' (option 's' has no fixed size)",
+            ),
+            (
+                "struct.size('c0')",
+                "bad argument #1 to 'size' (option 'c0' has no fixed size)",
+            ),
         ];
         for (expr, expected) in cases {
             let error = eval_error(&lua, &format!("return {expr}"));

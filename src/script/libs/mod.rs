@@ -60,7 +60,11 @@ pub(crate) mod test_support {
     /// library raises with `luaL_error`, exactly what a Redis script's pcall sees.
     pub fn eval_error(lua: &Lua, chunk: &str) -> String {
         let wrapped = format!("return select(2, pcall(function() {chunk} end))");
-        match lua.load(wrapped.as_str()).set_name("=user_script").eval::<Value>() {
+        match lua
+            .load(wrapped.as_str())
+            .set_name("=user_script")
+            .eval::<Value>()
+        {
             Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
             other => panic!("{chunk}: expected a string error, got {other:?}"),
         }
@@ -74,5 +78,58 @@ pub(crate) mod test_support {
             "return type(cjson)..type(cmsgpack)..type(bit)..type(struct)",
         );
         assert_eq!(kinds, "tabletabletabletable");
+    }
+}
+
+#[cfg(test)]
+mod redis_outputs {
+    //! Every snippet in `testdata/redis7_outputs.txt`, run here, must give what redis-server 7.0
+    //! gave for it, byte for byte.
+
+    use mlua::Value;
+
+    const FIXTURE: &str = include_str!("testdata/redis7_outputs.txt");
+
+    /// The fixture's escaping: printable ASCII as is, backslash doubled, other bytes as \xNN.
+    fn escape(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for &b in bytes {
+            match b {
+                b'\\' => out.push_str("\\\\"),
+                0x20..=0x7e => out.push(b as char),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn snippets_give_what_redis_gave() {
+        let records: Vec<&str> = FIXTURE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert!(records.len() > 150, "fixture has {} lines", records.len());
+        for pair in records.chunks(2) {
+            let [chunk, expected] = pair else {
+                panic!("odd record count")
+            };
+            let lua = super::test_support::lua_with_libs();
+            let wrapped = format!(
+                "local function HEX(s) return (s:gsub('.', function(c) \
+                 return string.format('%02x', c:byte()) end)) end \
+                 local ok, r = pcall(function() {chunk} end) \
+                 return (ok and 'OK:' or 'ERR:') .. tostring(r)"
+            );
+            let got = match lua
+                .load(wrapped.as_str())
+                .set_name("=user_script")
+                .eval::<Value>()
+            {
+                Ok(Value::String(s)) => escape(&s.as_bytes()),
+                other => panic!("{chunk}: {other:?}"),
+            };
+            assert_eq!(got, *expected, "{chunk}");
+        }
     }
 }
