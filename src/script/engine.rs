@@ -127,7 +127,6 @@ impl Rand48 {
 
 pub struct Engine {
     lua: Lua,
-    redis: Table,
     runner: Function,
     /// The text of the error `redis.call` raised, for the error handler.
     pending: Rc<RefCell<Option<String>>>,
@@ -140,6 +139,8 @@ pub struct Engine {
     killed: Rc<Cell<bool>>,
     /// The protocol `redis.setresp` chose for the running script.
     resp: Rc<Cell<u8>>,
+    /// What `redis.call`/`pcall` need while a script runs.
+    calls: Rc<Calls>,
 }
 
 /// The message of a script SCRIPT KILL ended.
@@ -166,6 +167,20 @@ impl Engine {
         )?;
         let runner: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
         let stopped = Rc::new(Cell::new(false));
+        let calls = Rc::new(Calls {
+            host: Cell::new(None),
+            read_only: Cell::new(false),
+            stopped: stopped.clone(),
+            resp: resp.clone(),
+            pending: pending.clone(),
+        });
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let calls = calls.clone();
+            redis.raw_set(
+                name,
+                lua.create_function(move |lua, args: MultiValue| calls.call(lua, args, raise))?,
+            )?;
+        }
         let killed = Rc::new(Cell::new(false));
         let (hook_stopped, hook_killed) = (stopped.clone(), killed.clone());
         lua.set_hook(
@@ -183,7 +198,6 @@ impl Engine {
         )?;
         Ok(Engine {
             lua,
-            redis,
             runner,
             pending,
             functions: HashMap::new(),
@@ -192,6 +206,7 @@ impl Engine {
             stopped,
             killed,
             resp,
+            calls,
         })
     }
 
@@ -264,55 +279,85 @@ impl Engine {
         let globals = lua.globals();
         globals.raw_set("KEYS", string_array(lua, run.keys)?)?;
         globals.raw_set("ARGV", string_array(lua, run.argv)?)?;
-        let (stopped, resp, read_only) = (self.stopped.clone(), self.resp.clone(), run.read_only);
-        let pending = self.pending.clone();
-        pending.borrow_mut().take();
-        let host = std::cell::RefCell::new(host);
-        let result = lua.scope(|scope| {
-            let call = |raise: bool| {
-                let (stopped, resp, pending, host) = (&stopped, &resp, &pending, &host);
-                move |lua: &Lua, args: MultiValue| -> mlua::Result<Value> {
-                    let stop = || {
-                        stopped.set(true);
-                        *pending.borrow_mut() = Some("ERR script stopped".into());
-                        Err(mlua::Error::RuntimeError("script stopped".into()))
-                    };
-                    if stopped.get() {
-                        return stop();
-                    }
-                    let reply = match command_args(args.into_iter()) {
-                        Err(text) => Reply::error(text),
-                        Ok(args) => match check_command(&args, read_only) {
-                            Err(reply) => reply,
-                            Ok(spec) => match host.borrow_mut().call(spec, args) {
-                                Ok(reply) => reply,
-                                Err(Stop) => return stop(),
-                            },
-                        },
-                    };
-                    match &reply {
-                        Reply::Error(text) if raise => {
-                            let text = lua_error_text(text);
-                            *pending.borrow_mut() = Some(text.clone());
-                            Err(mlua::Error::RuntimeError(text))
-                        }
-                        Reply::Error(text) => error_table(lua, &lua_error_text(text)),
-                        _ => convert::call_result(lua, &reply, resp.get()),
-                    }
-                }
-            };
-            self.redis
-                .raw_set("call", scope.create_function(call(true))?)?;
-            self.redis
-                .raw_set("pcall", scope.create_function(call(false))?)?;
-            let result = self.runner.call::<(bool, Value)>(function);
-            self.redis.raw_set("call", Value::Nil)?;
-            self.redis.raw_set("pcall", Value::Nil)?;
-            result
-        });
+        self.pending.borrow_mut().take();
+        self.calls.read_only.set(run.read_only);
+        // `redis.call`/`pcall` reach `host` through the slot only while this run lasts.
+        let result = {
+            let _lent = self.calls.lend(host);
+            self.runner.call::<(bool, Value)>(function)
+        };
         globals.raw_set("KEYS", Value::Nil)?;
         globals.raw_set("ARGV", Value::Nil)?;
         result
+    }
+}
+
+/// What `redis.call` and `redis.pcall` share with the engine. They are created once per state
+/// (creating them for every run, scoped to its host, cost about a tenth of a small script's
+/// time), and find the running script's host in `host`, which [`Calls::lend`] fills for the
+/// length of one run.
+struct Calls {
+    host: Cell<Option<std::ptr::NonNull<dyn Host>>>,
+    read_only: Cell<bool>,
+    stopped: Rc<Cell<bool>>,
+    resp: Rc<Cell<u8>>,
+    pending: Rc<RefCell<Option<String>>>,
+}
+
+/// Empties the host slot when a run ends, however it ends.
+struct Lent<'a>(&'a Calls);
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        self.0.host.set(None);
+    }
+}
+
+impl Calls {
+    fn lend<'a>(&'a self, host: &'a mut dyn Host) -> Lent<'a> {
+        let pointer: std::ptr::NonNull<dyn Host + 'a> = std::ptr::NonNull::from(host);
+        // SAFETY: only the lifetime bound is erased. The pointer is used by `call` alone, while
+        // `Lent` (which borrows `host` for 'a) is alive; `Lent::drop` clears it.
+        let pointer: std::ptr::NonNull<dyn Host> = unsafe { std::mem::transmute(pointer) };
+        self.host.set(Some(pointer));
+        Lent(self)
+    }
+
+    fn call(&self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+        let stop = || {
+            self.stopped.set(true);
+            *self.pending.borrow_mut() = Some("ERR script stopped".into());
+            Err(mlua::Error::RuntimeError("script stopped".into()))
+        };
+        if self.stopped.get() {
+            return stop();
+        }
+        let Some(mut host) = self.host.get() else {
+            return Err(mlua::Error::RuntimeError(
+                "redis.call outside a running script".into(),
+            ));
+        };
+        let reply = match command_args(args.into_iter()) {
+            Err(text) => Reply::error(text),
+            Ok(args) => match check_command(&args, self.read_only.get()) {
+                Err(reply) => reply,
+                // SAFETY: the slot holds a host only during `run_compiled`, whose `&mut` borrow
+                // of it is not used while the script runs; Lua calls this one at a time.
+                Ok(spec) => match unsafe { host.as_mut() }.call(spec, args) {
+                    Ok(reply) => reply,
+                    Err(Stop) => return stop(),
+                },
+            },
+        };
+        match &reply {
+            Reply::Error(text) if raise => {
+                let text = lua_error_text(text);
+                *self.pending.borrow_mut() = Some(text.clone());
+                Err(mlua::Error::RuntimeError(text))
+            }
+            Reply::Error(text) => error_table(lua, &lua_error_text(text)),
+            _ => convert::call_result(lua, &reply, self.resp.get()),
+        }
     }
 }
 
