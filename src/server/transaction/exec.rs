@@ -111,6 +111,9 @@ pub(super) async fn run(
         ));
     }
     let (rt, client) = (conn.rt.clone(), conn.client.clone());
+    if let Some(replies) = run_in_place(conn, &plan, watched) {
+        return finish(conn, plan, replies).await;
+    }
     let tx = rt.new_tx_id();
     let shards: Vec<usize> = if plan.everywhere.is_some() {
         (0..rt.nshards).collect()
@@ -139,9 +142,22 @@ pub(super) async fn run(
         Ok(run_batches(&rt, &client, tx, &plan, &shards).await)
     };
     client.inbox.reset();
-    let mut replies = match outcome {
+    match outcome {
+        Ok(replies) => finish(conn, plan, Ok(replies)).await,
+        Err(error) => error,
+    }
+}
+
+/// Step 5, and the reply: the connection commands in queue order, then EXEC's array (or, from
+/// [`run_in_place`], its abort).
+async fn finish(
+    conn: &mut Connection,
+    plan: Plan,
+    replies: Result<Vec<Option<Reply>>, Reply>,
+) -> Reply {
+    let mut replies = match replies {
         Ok(replies) => replies,
-        Err(error) => return error,
+        Err(abort) => return abort,
     };
     for (planned, slot) in plan.commands.into_iter().zip(replies.iter_mut()) {
         if slot.is_none() {
@@ -154,6 +170,75 @@ pub(super) async fn run(
             .map(|r| r.unwrap_or_else(Reply::ok))
             .collect(),
     )
+}
+
+/// Steps 2 to 4 without messages, when every key of the queue and every watched key lives on
+/// this core and no cross-shard transaction holds a lock here (always so with one thread): the
+/// commands run back to back in place, which nothing on this core can interleave with, so the
+/// transaction is atomic and isolated without locks. `None` when the general path is needed.
+fn run_in_place(
+    conn: &Connection,
+    plan: &Plan,
+    watched: &[Watched],
+) -> Option<Result<Vec<Option<Reply>>, Reply>> {
+    let rt = &conn.rt;
+    let local = plan.everywhere.is_none()
+        && plan.gathered.is_none()
+        && plan.locks.keys().all(|shard| *shard == rt.id)
+        && watched.iter().all(|w| w.shard == rt.id)
+        && plan.commands.iter().all(|planned| {
+            matches!(
+                planned.step,
+                Step::Connection | Step::Refused(_) | Step::Shard(_)
+            )
+        });
+    if !local {
+        return None;
+    }
+    let now = now_ms();
+    let mut shard = rt.shard.borrow_mut();
+    if !shard.locks_idle() {
+        return None;
+    }
+    if plan.writes {
+        if let Reply::Error(text) = shard.grant_reply() {
+            let text = String::from_utf8_lossy(&text).into_owned();
+            return Some(Err(Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {text}"
+            ))));
+        }
+    }
+    if !watched.is_empty() {
+        let stamps: Vec<_> = watched
+            .iter()
+            .map(|w| (w.key.clone(), w.stamp.clone()))
+            .collect();
+        if !shard.check_watches(&stamps, now) {
+            return Some(Err(Reply::NullArray));
+        }
+    }
+    shard.observe.caller = conn.client.id;
+    let before = shard.binlog_position();
+    let replies = plan
+        .commands
+        .iter()
+        .map(|planned| match &planned.step {
+            Step::Shard(_) => {
+                Some(shard.execute_in(planned.spec, planned.db, &planned.args, now, None))
+            }
+            Step::Refused(reply) => Some(reply.clone()),
+            _ => None,
+        })
+        .collect();
+    let after = shard.binlog_position();
+    drop(shard);
+    // Clients blocked on what the transaction wrote are served before the next command runs.
+    rt.serve_blocked();
+    if after > before {
+        let ack = &conn.client.ack_position;
+        ack.set(ack.get().max(after));
+    }
+    Some(Ok(replies))
 }
 
 fn plan(
