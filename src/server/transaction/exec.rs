@@ -274,18 +274,20 @@ fn plan(
             }
             Routing::SingleKey | Routing::MultiKey => {
                 keys = keys_of(spec, this_db, &args, databases);
-                let owners: BTreeSet<usize> =
-                    keys.iter().map(|(_, key)| rt.shard_of_key(key)).collect();
+                // The owning shard when there is one, and whether there are several.
+                let (mut owner, mut several) = (None, false);
                 for key in &keys {
-                    let owner = rt.shard_of_key(&key.1);
-                    plan.locks.entry(owner).or_default().insert(key.clone());
+                    let shard = rt.shard_of_key(&key.1);
+                    several |= owner.is_some_and(|first| first != shard);
+                    owner.get_or_insert(shard);
+                    plan.locks.entry(shard).or_default().insert(key.clone());
                 }
-                match owners.len() {
-                    0 => {
+                match (owner, several) {
+                    (None, _) => {
                         plan.locks.entry(rt.id).or_default();
                         Step::Shard(rt.id)
                     }
-                    1 => Step::Shard(owners.into_iter().next().unwrap_or(rt.id)),
+                    (Some(shard), false) => Step::Shard(shard),
                     _ if !complete_key_groups(spec, args.len()) => {
                         Step::Refused(command::arity_error(&args[0]))
                     }
