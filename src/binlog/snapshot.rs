@@ -204,8 +204,11 @@ const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 2 + 8 + 8;
 /// Entries emitted per cut step between clock checks.
 const STEP_ENTRIES: usize = 256;
-/// How long one tick may spend on a background snapshot.
-const STEP_TIME: Duration = Duration::from_millis(1);
+/// How long one step of a background snapshot may work: what a command arriving meanwhile waits
+/// at most (plus one write of at most [`WRITE_AT`] bytes to the page cache).
+const STEP_TIME: Duration = Duration::from_micros(250);
+/// Buffered snapshot bytes are written once there are this many (and at the end).
+const WRITE_AT: usize = 256 << 10;
 
 pub fn snapshot_name(position: u64) -> String {
     format!("snapshot-{position:020}.snap")
@@ -450,7 +453,7 @@ impl Snapshots {
         Ok(())
     }
 
-    /// One bounded step of the job (about a millisecond, or everything with `to_the_end`).
+    /// One bounded step of the job ([`STEP_TIME`] of work, or everything with `to_the_end`).
     /// Returns the outcome once the job is over.
     pub fn step(
         &mut self,
@@ -459,8 +462,9 @@ impl Snapshots {
         failpoint: Option<i32>,
     ) -> Option<Outcome> {
         let job = self.job.as_mut()?;
-        if job.finishing.is_none() {
-            let started = Instant::now();
+        let started = Instant::now();
+        // SAVE (`to_the_end`) goes round until the walk is over, writing every WRITE_AT bytes.
+        while job.finishing.is_none() {
             let mut walked = false;
             while !walked && (to_the_end || started.elapsed() < STEP_TIME) {
                 let buffer = &mut job.buffer;
@@ -469,7 +473,7 @@ impl Snapshots {
                     encode_entry(db, key, entry, buffer);
                     *entries += 1;
                 });
-                if job.buffer.len() >= 1 << 20 {
+                if job.buffer.len() >= WRITE_AT {
                     break;
                 }
             }
@@ -516,6 +520,9 @@ impl Snapshots {
                     return Some(self.fail(super::strerror(&error)));
                 }
                 job.finishing = Some(done_rx);
+            }
+            if !to_the_end {
+                break;
             }
         }
         let job = self.job.as_ref()?;

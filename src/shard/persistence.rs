@@ -1,4 +1,4 @@
-//! A shard's side of snapshots: starting one at a cut, stepping it every tick, the `save` rules
+//! A shard's side of snapshots: starting one at a cut, stepping it, the `save` rules
 //! and `save-schedule`, and binlog retention once a snapshot is on disk (see `binlog::snapshot`).
 
 use std::path::Path;
@@ -58,16 +58,25 @@ impl Shard {
         }
     }
 
-    /// The tick's share of snapshot work: a bounded step of the one in progress, or starting one
-    /// when a `save` rule or the `save-schedule` says so.
+    /// One bounded step of the snapshot in progress (see [`snapshot::Snapshots::step`]); false
+    /// when none is in progress any more.
+    pub fn snapshot_step(&mut self, config: &Config) -> bool {
+        if !self.snapshots.in_progress() {
+            return false;
+        }
+        let failpoint = self.failpoint();
+        if let Some(Outcome::Saved(info)) =
+            self.snapshots.step(&mut self.keyspace, false, failpoint)
+        {
+            self.after_snapshot(&info, Some(config));
+        }
+        self.snapshots.in_progress()
+    }
+
+    /// Starts a snapshot when a `save` rule or the `save-schedule` says so. The steps of one in
+    /// progress are driven by the server (every millisecond, see `server::snapshot_driver`).
     pub fn snapshot_tick(&mut self, config: &Config, now_ms: u64, scheduled: bool) {
         if self.snapshots.in_progress() {
-            let failpoint = self.failpoint();
-            if let Some(Outcome::Saved(info)) =
-                self.snapshots.step(&mut self.keyspace, false, failpoint)
-            {
-                self.after_snapshot(&info, Some(config));
-            }
             return;
         }
         if scheduled || self.save_rule_due(config, now_ms) {

@@ -183,3 +183,33 @@ fn every_value_type_round_trips() {
         );
     }
 }
+
+/// SAVE steps `to_the_end`: with many times `WRITE_AT` bytes of data one call must write them all
+/// and finish, not stop after the first flush.
+#[test]
+fn a_step_to_the_end_saves_more_than_one_write_of_data() {
+    let dir = std::env::temp_dir().join(format!("shardis-snap-{}", fastrand::u64(..)));
+    let mut keyspace = Keyspace::new(1);
+    let value = Bytes::from(vec![b'x'; 1000]);
+    let count = 4 * WRITE_AT / 1000 + 100;
+    for n in 0..count {
+        let entry = Entry {
+            value: Value::String(value.clone()),
+            expire_at: 0,
+        };
+        keyspace.db(0).insert(Bytes::from(format!("k{n}")), entry);
+    }
+    let mut snapshots = Snapshots::default();
+    snapshots
+        .start(&mut keyspace, &dir, 0, 7, 1_000, None)
+        .expect("start");
+    let Some(Outcome::Saved(info)) = snapshots.step(&mut keyspace, true, None) else {
+        panic!("one step to the end did not finish the snapshot")
+    };
+    let bytes = std::fs::read(&info.path).expect("snapshot file");
+    assert!(bytes.len() > 4 * WRITE_AT);
+    let mut loaded = Keyspace::new(1);
+    load_into(&bytes, &mut loaded).expect("loads");
+    assert_eq!(loaded.db_ref(0).iter_live(0).count(), count);
+    let _ = std::fs::remove_dir_all(&dir);
+}
