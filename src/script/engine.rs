@@ -260,7 +260,9 @@ impl Engine {
         let stopped = self.stopped.replace(false);
         let killed = self.killed.replace(false);
         match outcome {
-            Ok((_, _)) if stopped && !killed => Outcome::Stopped,
+            // However the run unwound: the instruction hook may raise "script stopped" again
+            // inside the error handler, which then fails as a whole (`Err`).
+            _ if stopped && !killed => Outcome::Stopped,
             Ok((true, value)) => Outcome::Reply(convert::lua_to_reply(&value, self.resp.get())),
             Ok((false, value)) => Outcome::Reply(error_reply(&value, run.sha, killed)),
             Err(error) => Outcome::Reply(Reply::error(format!(
