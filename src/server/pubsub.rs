@@ -595,7 +595,7 @@ pub fn handle(rt: &Runtime, op: PubSubOp) -> Option<Response> {
 
 /// Delivers a message to this core's subscribers of `channel` (and, for a plain channel, of
 /// the patterns matching it); returns how many it reached.
-fn deliver(rt: &Runtime, kind: Kind, channel: &Bytes, message: &Bytes) -> u64 {
+pub(super) fn deliver(rt: &Runtime, kind: Kind, channel: &Bytes, message: &Bytes) -> u64 {
     let registry = rt.pubsub.registry.borrow();
     if registry.is_empty() {
         return 0;

@@ -416,11 +416,16 @@ impl Runtime {
     }
 
     /// Serves the clients blocked on keys that writes made ready (`shard::blocking`): after every
-    /// request, after a connection's local command, and on the tick.
+    /// request, after a connection's local command, and on the tick. Not while a script or a
+    /// transaction holding every shard is between its calls here (its records are held back):
+    /// as in Redis, blocked clients are served once it ended (`Op::ScriptEnd`), in order, so
+    /// the script itself never sees an item it pushed taken away.
     pub fn serve_blocked(&self) {
-        if !self.shard.borrow().blocking.has_ready() {
+        let shard = self.shard.borrow();
+        if !shard.blocking.has_ready() || shard.capturing() {
             return;
         }
+        drop(shard);
         let outer = self.handling_from.get();
         if outer.is_none() {
             // Replies to the pops logged here wait for the binlog like any write's.

@@ -31,6 +31,17 @@
 //! records as one part of a binlog transaction (id, participants: see `binlog`), so that recovery
 //! keeps all of a multi-shard script or none of it, and releases the locks.
 //!
+//! EXEC of a queue holding a script runs the same way (`transaction::exec`): it holds every
+//! shard, and the queued commands and scripts run in order through one [`Holding`].
+//!
+//! **PUBLISH and SPUBLISH** reach subscribers on every core, and the script gets the number
+//! reached: with several cores a local run stops before them (nothing is undone by a message
+//! not yet sent), and the global run delivers on each core in turn (`ScriptCall::Publish`).
+//!
+//! **Blocked clients** (BLPOP, ...) waiting on keys a global run wrote are served when it ends:
+//! a shard holding back a script's records serves none (`Runtime::serve_blocked`), as Redis
+//! serves them after the script.
+//!
 //! **BUSY and SCRIPT KILL.** While a script runs, its core publishes "running since" in
 //! `Shared`. Once that is older than `busy-reply-threshold`, other cores refuse commands that
 //! would run on that shard (every shard, for a global script) with `-BUSY`. SCRIPT KILL sets the
@@ -53,13 +64,14 @@ use crate::command::util::eq_ignore_case;
 use crate::command::{CommandSpec, ExecContext, Routing};
 use crate::keyspace::{Entry, Keyspace};
 use crate::protocol::reply::Reply;
+use crate::pubsub::Kind;
 use crate::script::engine::{Engine, Host, Outcome, Run, Stop, KILLED};
 use crate::shard::locks::{LockKey, TxId};
 use crate::shard::ReplyTo;
 
 use super::connection::Connection;
 use super::router::{Address, Mail, Op, Request, Response};
-use super::runtime::{now_ms, Runtime};
+use super::runtime::{now_ms, Client, Runtime};
 
 const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
@@ -137,37 +149,20 @@ pub enum ScriptCall {
         db: usize,
         entries: Vec<(Bytes, Option<Entry>)>,
     },
+    /// PUBLISH or SPUBLISH to this core's subscribers.
+    Publish {
+        kind: Kind,
+        channel: Bytes,
+        message: Bytes,
+    },
 }
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
 pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-    let numkeys = match parse_numkeys(args) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
     let rt = conn.rt.clone();
-    let shared = rt.facts.scripts.clone();
-    let (sha, body) = if spec.name.starts_with("evalsha") {
-        match shared.body(&args[1]) {
-            Some(body) => (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body),
-            None => return Reply::error_static("NOSCRIPT No matching script. Please use EVAL."),
-        }
-    } else {
-        let body = args[1].clone();
-        let sha = crate::script::sha1_hex(&body);
-        if let Err(reply) = with_engine(&rt, |e| e.compile(&sha, &body)).and_then(|r| r) {
-            return reply;
-        }
-        shared.store(body.clone());
-        (sha, body)
-    };
-    let run = ScriptRun {
-        sha,
-        body,
-        keys: args[3..3 + numkeys].to_vec(),
-        argv: args[3 + numkeys..].to_vec(),
-        db: conn.db,
-        read_only: spec.name.ends_with("_ro"),
+    let run = match prepare(&rt, spec, args, conn.db) {
+        Ok(run) => run,
+        Err(reply) => return reply,
     };
     let mut shards = run.keys.iter().map(|key| rt.shard_of_key(key));
     let first = shards.next().unwrap_or(rt.id);
@@ -194,6 +189,47 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
         }
     }
     run_global(conn, run).await
+}
+
+/// The script an EVAL, EVALSHA, EVAL_RO or EVALSHA_RO names, with its keys and arguments: the
+/// body found by its SHA1, or compiled and stored in the script cache; or the error to reply.
+pub fn prepare(
+    rt: &Runtime,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    db: usize,
+) -> Result<ScriptRun, Reply> {
+    let numkeys = parse_numkeys(args)?;
+    let shared = &rt.facts.scripts;
+    let (sha, body) = if spec.name.starts_with("evalsha") {
+        match shared.body(&args[1]) {
+            Some(body) => (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body),
+            None => {
+                return Err(Reply::error_static(
+                    "NOSCRIPT No matching script. Please use EVAL.",
+                ))
+            }
+        }
+    } else {
+        let body = args[1].clone();
+        let sha = crate::script::sha1_hex(&body);
+        with_engine(rt, |e| e.compile(&sha, &body)).and_then(|r| r)?;
+        shared.store(body.clone());
+        (sha, body)
+    };
+    Ok(ScriptRun {
+        sha,
+        body,
+        keys: args[3..3 + numkeys].to_vec(),
+        argv: args[3 + numkeys..].to_vec(),
+        db,
+        read_only: spec.name.ends_with("_ro"),
+    })
+}
+
+/// Whether `spec` is EVAL, EVALSHA, EVAL_RO or EVALSHA_RO.
+pub fn is_script(spec: &CommandSpec) -> bool {
+    spec.name.starts_with("eval")
 }
 
 /// Runs a script in local mode on this core (see the module doc): its reply, or
@@ -274,6 +310,15 @@ fn connection_command(
     })
 }
 
+/// PUBLISH's and SPUBLISH's kind of channel; `None` for every other command.
+fn publish_kind(spec: &CommandSpec) -> Option<Kind> {
+    match spec.name {
+        "publish" => Some(Kind::Channel),
+        "spublish" => Some(Kind::Shard),
+        _ => None,
+    }
+}
+
 /// Commands whose effect reaches beyond their keys' entries in one database: the undo log could
 /// not put them back, so a local run stops before them unless it cannot be stopped at all.
 const BEYOND_UNDO: &[&str] = &["move", "copy", "swapdb", "flushdb", "flushall"];
@@ -291,6 +336,16 @@ struct LocalHost<'a> {
 impl Host for LocalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        if let Some(kind) = publish_kind(spec) {
+            // Subscribers live on every core: with several, the script holds them all to count
+            // its receivers (a local run cannot wait for another core).
+            if rt.nshards > 1 {
+                return Err(Stop);
+            }
+            return Ok(Reply::Integer(
+                super::pubsub::deliver(rt, kind, &args[1], &args[2]) as i64,
+            ));
+        }
         if let Some(reply) = connection_command(rt, spec, &args, &mut self.db) {
             return Ok(reply);
         }
@@ -343,35 +398,78 @@ async fn run_global(conn: &mut Connection, run: ScriptRun) -> Reply {
         let _ = client.inbox.take(seq);
     }
     client.inbox.reset();
-    let shared = rt.facts.scripts.clone();
-    shared.begin(rt.id, now_ms(), true);
-    rt.shard.borrow_mut().begin_capture();
-    let mut host = GlobalHost {
-        rt: &rt,
-        db: run.db,
-        caller: client.id,
-        written: BTreeSet::new(),
-    };
-    let outcome = with_engine(&rt, |engine| engine.run(&run.run(), &mut host));
-    shared.end(rt.id);
-    let participants = host.written.len() as u16;
-    for shard in 0..rt.nshards {
-        let wrote = host.written.contains(&shard);
-        rt.submit(
-            shard,
-            &client,
-            Op::ScriptEnd {
-                tx,
-                participants,
-                wrote,
+    let mut holding = Holding::begin(&rt, client.id);
+    let reply = holding.script(&run);
+    holding.end(&client, tx).await;
+    reply
+}
+
+/// Commands and scripts run by a core that holds every shard's whole-keyspace lock (a global
+/// script, or EXEC of a queue with a script in it): each call runs on its keys' owner, in place
+/// or on the owner's thread while this one waits (see the module doc), and each shard holds
+/// its records back until [`Holding::end`].
+pub struct Holding<'a> {
+    host: GlobalHost<'a>,
+}
+
+impl<'a> Holding<'a> {
+    /// Starts holding back this shard's records; the caller holds every shard's lock under one
+    /// transaction id.
+    pub fn begin(rt: &'a Rc<Runtime>, caller: u64) -> Holding<'a> {
+        rt.shard.borrow_mut().begin_capture();
+        Holding {
+            host: GlobalHost {
+                rt,
+                db: 0,
+                caller,
+                written: BTreeSet::new(),
             },
-        );
+        }
     }
-    client.inbox.wait_all().await;
-    client.inbox.reset();
-    match outcome {
-        Ok(Outcome::Reply(reply)) | Err(reply) => reply,
-        Ok(Outcome::Stopped) => Reply::error_static(KILLED),
+
+    /// Runs one command as a script's `redis.call` would, in database `db`.
+    pub fn command(&mut self, spec: &'static CommandSpec, db: usize, args: Vec<Bytes>) -> Reply {
+        self.host.db = db;
+        self.host
+            .call(spec, args)
+            .unwrap_or_else(|Stop| Reply::error_static(KILLED))
+    }
+
+    /// Runs a script; its reply (an error reply when it failed or was killed).
+    pub fn script(&mut self, run: &ScriptRun) -> Reply {
+        let rt = self.host.rt;
+        self.host.db = run.db;
+        let shared = &rt.facts.scripts;
+        shared.begin(rt.id, now_ms(), true);
+        let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut self.host));
+        shared.end(rt.id);
+        match outcome {
+            Ok(Outcome::Reply(reply)) | Err(reply) => reply,
+            Ok(Outcome::Stopped) => Reply::error_static(KILLED),
+        }
+    }
+
+    /// Ends the run: every shard appends its held-back records as one part of transaction `tx`
+    /// and releases its lock; then the clients blocked on what was written are served
+    /// (`Op::ScriptEnd`).
+    pub async fn end(self, client: &Client, tx: TxId) {
+        let rt = self.host.rt;
+        let written = self.host.written;
+        let participants = written.len() as u16;
+        for shard in 0..rt.nshards {
+            let wrote = written.contains(&shard);
+            rt.submit(
+                shard,
+                client,
+                Op::ScriptEnd {
+                    tx,
+                    participants,
+                    wrote,
+                },
+            );
+        }
+        client.inbox.wait_all().await;
+        client.inbox.reset();
     }
 }
 
@@ -484,6 +582,22 @@ impl GlobalHost<'_> {
 impl Host for GlobalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        if let Some(kind) = publish_kind(spec) {
+            // Delivered on every core now, as Redis delivers a script's messages at once.
+            let mut receivers = 0;
+            for shard in 0..rt.nshards {
+                let call = ScriptCall::Publish {
+                    kind,
+                    channel: args[1].clone(),
+                    message: args[2].clone(),
+                };
+                match self.on(shard, call) {
+                    Response::Count(count) => receivers += count,
+                    other => return Ok(other.into_reply()),
+                }
+            }
+            return Ok(Reply::Integer(receivers as i64));
+        }
         if let Some(reply) = connection_command(rt, spec, &args, &mut self.db) {
             return Ok(reply);
         }
@@ -531,19 +645,29 @@ impl Host for GlobalHost<'_> {
 /// Runs one step of a global script on this shard, holding its records back until the end.
 pub fn handle_call(rt: &Runtime, call: ScriptCall) -> Response {
     let now = now_ms();
-    let mut shard = rt.shard.borrow_mut();
-    shard.begin_capture();
+    let capture = || {
+        let mut shard = rt.shard.borrow_mut();
+        shard.begin_capture();
+        shard
+    };
     match call {
         ScriptCall::Execute { spec, db, args } => {
-            Response::Reply(shard.execute(spec, db, &args, now))
+            Response::Reply(capture().execute(spec, db, &args, now))
         }
-        ScriptCall::GetEntries { db, keys } => Response::Entries(shard.get_entries(db, &keys, now)),
+        ScriptCall::GetEntries { db, keys } => {
+            Response::Entries(capture().get_entries(db, &keys, now))
+        }
         ScriptCall::PutEntries { db, entries } => Response::Reply(
-            shard
+            capture()
                 .put_entries(db, entries, now, TxTag::default())
                 .err()
                 .unwrap_or_else(Reply::ok),
         ),
+        ScriptCall::Publish {
+            kind,
+            channel,
+            message,
+        } => Response::Count(super::pubsub::deliver(rt, kind, &channel, &message)),
     }
 }
 

@@ -25,6 +25,13 @@
 //!    path of `coordinator::gather` is taken for the whole queue: fetch a copy of every key
 //!    involved, run every handler in order over a scratch keyspace, and send each shard its
 //!    changed entries in one message (`Op::TxStore`), which stores them and releases the locks.
+//!    With a script (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO) in the queue, whose keys are not known
+//!    before it runs, step 2 takes every shard's whole-keyspace lock instead, and the queue runs
+//!    in order from this core the way a script holding every shard runs its calls
+//!    (`script::Holding`): each command on its keys' owner, each script with its calls on any
+//!    shard. Each shard's records reach the binlog as one part of the transaction when it ends,
+//!    and only then are the clients blocked on what it wrote served, as Redis serves them after
+//!    EXEC.
 //! 5. **Connection commands** run last, in queue order, on the connection (their replies take
 //!    their places in the array): they touch no key, so running them after the keyed ones changes
 //!    nothing a client can see, and SELECT's effect on the queue was already followed in step 1.
@@ -43,6 +50,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use bytes::Bytes;
 
@@ -54,7 +62,6 @@ use crate::shard::locks::{LockKey, TxId};
 use crate::shard::transaction::BatchItem;
 use crate::shard::watch::{self, Touch};
 
-use super::super::commands;
 use super::super::connection::Connection;
 use super::super::coordinator::{
     self, combine, combine_parts, complete_key_groups, lock_in_order, split, unlock_all, wait,
@@ -62,6 +69,7 @@ use super::super::coordinator::{
 };
 use super::super::router::{Op, Response};
 use super::super::runtime::{now_ms, Client, Runtime};
+use super::super::{commands, script};
 use super::Watched;
 
 /// Where one queued command runs (see the module doc).
@@ -72,6 +80,8 @@ enum Step {
     Split(BTreeMap<usize, Part>),
     Gathered,
     Everywhere,
+    /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
+    Script,
 }
 
 struct Planned {
@@ -92,6 +102,8 @@ struct Plan {
     everywhere: Option<&'static str>,
     /// The first gathered command, if any.
     gathered: Option<&'static str>,
+    /// Whether the queue holds a script.
+    scripts: bool,
     writes: bool,
 }
 
@@ -103,7 +115,9 @@ pub(super) async fn run(
 ) -> Reply {
     conn.drain().await;
     let plan = plan(conn, commands, watched);
-    if let (Some(gathered), Some(everywhere)) = (plan.gathered, plan.everywhere) {
+    if let (Some(gathered), Some(everywhere), false) =
+        (plan.gathered, plan.everywhere, plan.scripts)
+    {
         return Reply::error(format!(
             "ERR shardis cannot run {} across shards and {} in one transaction",
             gathered.to_uppercase(),
@@ -115,7 +129,7 @@ pub(super) async fn run(
         return finish(conn, plan, replies).await;
     }
     let tx = rt.new_tx_id();
-    let shards: Vec<usize> = if plan.everywhere.is_some() {
+    let shards: Vec<usize> = if plan.everywhere.is_some() || plan.scripts {
         (0..rt.nshards).collect()
     } else {
         plan.locks.keys().copied().collect()
@@ -136,7 +150,9 @@ pub(super) async fn run(
         client.inbox.reset();
         return Reply::NullArray;
     }
-    let outcome = if plan.gathered.is_some() {
+    let outcome = if plan.scripts {
+        Ok(run_holding(&rt, &client, tx, &plan).await)
+    } else if plan.gathered.is_some() {
         run_gathered(&rt, &client, tx, &plan).await
     } else {
         Ok(run_batches(&rt, &client, tx, &plan, &shards).await)
@@ -266,6 +282,10 @@ fn plan(
         plan.writes |= spec.is_write();
         let mut keys = Vec::new();
         let step = match spec.routing {
+            Routing::Connection if script::is_script(spec) => {
+                plan.scripts = true;
+                Step::Script
+            }
             Routing::Connection => Step::Connection,
             Routing::AllShards if spec.handler.is_none() => Step::Connection,
             Routing::AllShards => {
@@ -327,7 +347,7 @@ fn keys_of(spec: &CommandSpec, db: usize, args: &[Bytes], databases: usize) -> V
 /// Step 2: every shard's keys in ascending shard order, or every shard's whole keyspace. Returns
 /// the first refusal (MISCONF), if any.
 async fn lock(rt: &Runtime, client: &Client, tx: TxId, plan: &Plan) -> Option<Reply> {
-    if plan.everywhere.is_none() {
+    if plan.everywhere.is_none() && !plan.scripts {
         let locks = plan
             .locks
             .iter()
@@ -403,8 +423,8 @@ async fn run_batches(
                     push(*shard, index, planned, planned.args.clone());
                 }
             }
-            Step::Gathered => {
-                replies[index] = Some(Reply::error_static("ERR internal: gathered in a batch"))
+            Step::Gathered | Step::Script => {
+                replies[index] = Some(Reply::error_static("ERR internal: not a batch step"))
             }
         }
     }
@@ -551,6 +571,37 @@ async fn run_gathered(
         }
     }
     Ok(replies)
+}
+
+/// Step 4 with a script in the queue: every shard is held whole (step 2), and the queue runs in
+/// order from this core as a global script's calls do (`script::Holding`: each command on its
+/// keys' owner, a command over several shards gathered there, each script with its calls
+/// anywhere). Each shard's records reach the binlog as one part of the transaction, and the
+/// clients blocked on what it wrote are served, when it ends.
+async fn run_holding(
+    rt: &Rc<Runtime>,
+    client: &Client,
+    tx: TxId,
+    plan: &Plan,
+) -> Vec<Option<Reply>> {
+    let mut holding = script::Holding::begin(rt, client.id);
+    let replies = plan
+        .commands
+        .iter()
+        .map(|planned| match &planned.step {
+            Step::Connection => None,
+            Step::Refused(reply) => Some(reply.clone()),
+            Step::Script => Some(
+                match script::prepare(rt, planned.spec, &planned.args, planned.db) {
+                    Ok(run) => holding.script(&run),
+                    Err(reply) => reply,
+                },
+            ),
+            _ => Some(holding.command(planned.spec, planned.db, planned.args.clone())),
+        })
+        .collect();
+    holding.end(client, tx).await;
+    replies
 }
 
 /// Step 5: a command that runs on the connection (boxed: `commands::run` leads back to EXEC).

@@ -1,0 +1,522 @@
+//! Where transactions, scripts, pub/sub, blocking commands and MONITOR meet, over real sockets:
+//! scripts queued in MULTI and run by EXEC, WATCH against a script's writes, PUBLISH from a
+//! script, and blocked clients woken by EXEC and by scripts.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::*;
+use redis::Value;
+use shardis::slot::SlotTable;
+
+const SHARDS: usize = 2;
+
+/// A key that lands on `shard` of [`SHARDS`].
+fn key_on(shard: usize, prefix: &str) -> String {
+    let table = SlotTable::new(SHARDS);
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| table.shard_of_key(k.as_bytes()) == shard)
+        .expect("some key lands on every shard")
+}
+
+/// The core a connection lives on: client ids from core `i` are `i + 1 + k * shards`.
+fn core_of(con: &mut redis::Connection) -> usize {
+    let id: u64 = query(con, &["CLIENT", "ID"]);
+    ((id - 1) % SHARDS as u64) as usize
+}
+
+/// A connection on `core` (opening connections until one lands there).
+fn connection_on(server: &TestServer, core: usize) -> redis::Connection {
+    for _ in 0..200 {
+        let mut con = server.connection();
+        if core_of(&mut con) == core {
+            return con;
+        }
+    }
+    panic!("no connection landed on core {core}");
+}
+
+fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
+fn ok() -> Value {
+    Value::Okay
+}
+
+fn queued(con: &mut redis::Connection, args: &[&str]) {
+    let reply: Value = query(con, args);
+    assert_eq!(
+        reply,
+        Value::SimpleString("QUEUED".into()),
+        "queueing {args:?}"
+    );
+}
+
+/// MULTI, each command queued, then EXEC's reply.
+fn transaction(con: &mut redis::Connection, commands: &[&[&str]]) -> Value {
+    let _: () = query(con, &["MULTI"]);
+    for args in commands {
+        queued(con, args);
+    }
+    query(con, &["EXEC"])
+}
+
+// ---- 1. scripts queued in MULTI ------------------------------------------------------------
+
+const INCR: &str = "return redis.call('INCR', KEYS[1])";
+const INCR_UNDECLARED: &str = "return redis.call('INCR', ARGV[1])";
+const GET: &str = "return redis.call('GET', KEYS[1])";
+
+#[test]
+fn scripts_queued_in_multi_run_in_order_at_exec() {
+    for threads in TOPOLOGIES {
+        eprintln!("--- topology: {threads} shard(s)");
+        let server = TestServer::start(threads);
+        let mut con = server.connection();
+        let sha_incr: String = query(&mut con, &["SCRIPT", "LOAD", INCR]);
+        let sha_get: String = query(&mut con, &["SCRIPT", "LOAD", GET]);
+        let (a, b) = (key_on(0, "qa"), key_on(1, "qb"));
+        let _: () = query(&mut con, &["SET", &b, "100"]);
+        let exec = transaction(
+            &mut con,
+            &[
+                &["EVAL", INCR, "1", &a],
+                &["SET", &a, "10"],
+                &["EVALSHA", &sha_incr, "1", &a],
+                &["EVAL", INCR_UNDECLARED, "0", &b],
+                &["EVAL_RO", GET, "1", &a],
+                &["EVALSHA_RO", &sha_get, "1", &b],
+                &["INCR", &b],
+                &["MGET", &a, &b],
+                &["PING"],
+            ],
+        );
+        assert_eq!(
+            exec,
+            Value::Array(vec![
+                Value::Int(1),
+                ok(),
+                Value::Int(11),
+                Value::Int(101),
+                bulk("11"),
+                bulk("101"),
+                Value::Int(102),
+                Value::Array(vec![bulk("11"), bulk("102")]),
+                Value::SimpleString("PONG".into()),
+            ])
+        );
+    }
+}
+
+#[test]
+fn a_failing_script_in_exec_is_one_error_and_the_rest_run() {
+    let server = TestServer::start(SHARDS);
+    let (a, b) = (key_on(0, "fa"), key_on(1, "fb"));
+    let missing = "0123456789012345678901234567890123456789";
+    let mut raw = server.raw();
+    raw.roundtrip(&resp(&["SET", &b, "text"]), b"+OK\r\n");
+    raw.roundtrip(&resp(&["MULTI"]), b"+OK\r\n");
+    let queue: [&[&str]; 5] = [
+        &["SET", &a, "1"],
+        &["EVALSHA", missing, "0"],
+        &["EVAL", INCR_UNDECLARED, "0", &b],
+        &["EVAL_RO", "return redis.call('SET', KEYS[1], 'x')", "1", &a],
+        &["INCR", &a],
+    ];
+    for args in queue {
+        raw.roundtrip(&resp(args), b"+QUEUED\r\n");
+    }
+    raw.send(&resp(&["EXEC"]));
+    let exec = String::from_utf8(raw.read_reply().expect("EXEC")).expect("text");
+    let lines: Vec<&str> = exec.split("\r\n").collect();
+    assert_eq!(lines[0], "*5", "{exec}");
+    assert_eq!(lines[1], "+OK", "{exec}");
+    assert_eq!(lines[2], "-NOSCRIPT No matching script. Please use EVAL.");
+    assert!(
+        lines[3].starts_with("-ERR value is not an integer or out of range"),
+        "{exec}"
+    );
+    assert!(
+        lines[4].starts_with("-ERR Write commands are not allowed from read-only scripts"),
+        "{exec}"
+    );
+    assert_eq!(lines[5], ":2", "{exec}");
+}
+
+/// Writers run MULTI { INCR a; EVAL (INCR b) } with a and b on different shards, the script on
+/// either side, while readers read both with MGET, inside a transaction and from a script: no
+/// reader sees them differ.
+#[test]
+fn exec_with_a_script_is_atomic_across_shards() {
+    let server = TestServer::start(SHARDS);
+    let (a, b) = (key_on(0, "xa"), key_on(1, "xb"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..2 {
+        let mut con = server.connection();
+        let (a, b) = (a.clone(), b.clone());
+        writers.push(std::thread::spawn(move || {
+            for _ in 0..300 {
+                let (plain, scripted) = if writer == 0 { (&a, &b) } else { (&b, &a) };
+                let exec = transaction(
+                    &mut con,
+                    &[&["INCR", plain], &["EVAL", INCR_UNDECLARED, "0", scripted]],
+                );
+                assert!(
+                    matches!(exec, Value::Array(ref r) if r.len() == 2),
+                    "{exec:?}"
+                );
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for reader in 0..3 {
+        let mut con = server.connection();
+        let (a, b, stop) = (a.clone(), b.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut rounds = 0;
+            while !stop.load(Ordering::Relaxed) || rounds < 10 {
+                let (x, y): (Option<i64>, Option<i64>) = match reader {
+                    0 => query(&mut con, &["MGET", &a, &b]),
+                    1 => {
+                        let exec = transaction(&mut con, &[&["GET", &a], &["GET", &b]]);
+                        redis::from_redis_value(&exec).expect("two values")
+                    }
+                    _ => query(
+                        &mut con,
+                        &[
+                            "EVAL",
+                            "return {redis.call('GET', ARGV[1]), redis.call('GET', ARGV[2])}",
+                            "0",
+                            &a,
+                            &b,
+                        ],
+                    ),
+                };
+                assert_eq!(x, y, "reader {reader} saw half a transaction");
+                rounds += 1;
+            }
+        }));
+    }
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.join().expect("reader");
+    }
+    let mut con = server.connection();
+    let values: Vec<i64> = query(&mut con, &["MGET", &a, &b]);
+    assert_eq!(values, vec![600, 600]);
+}
+
+// ---- 2. WATCH and scripts --------------------------------------------------------------------
+
+#[test]
+fn a_script_writing_a_watched_key_aborts_exec() {
+    let server = TestServer::start(SHARDS);
+    let (near, far) = (key_on(0, "wn"), key_on(1, "wf"));
+    let scripts: [(&str, &[&str], &[&str]); 4] = [
+        // Local run on the key's shard (declared).
+        ("return redis.call('SET', KEYS[1], 'x')", &["K"], &[]),
+        // Undeclared key.
+        ("return redis.call('SET', ARGV[1], 'x')", &[], &["K"]),
+        // Keys on both shards in one command (gathered in a script holding every shard).
+        (
+            "return redis.call('MSET', ARGV[1], 'x', ARGV[2], 'y')",
+            &[],
+            &["K", "O"],
+        ),
+        // A write that leaves the value as it was still counts.
+        (
+            "return redis.call('SET', ARGV[1], redis.call('GET', ARGV[1]))",
+            &[],
+            &["K"],
+        ),
+    ];
+    for watched in [&near, &far] {
+        let other = if watched == &near { &far } else { &near };
+        for (body, keys, argv) in scripts {
+            let mut watcher = server.connection();
+            let mut writer = server.connection();
+            let _: () = query(&mut writer, &["SET", watched, "before"]);
+            let _: () = query(&mut watcher, &["WATCH", watched]);
+            let fill = |names: &[&str]| -> Vec<String> {
+                names
+                    .iter()
+                    .map(|n| {
+                        if *n == "K" {
+                            watched.clone()
+                        } else {
+                            other.clone()
+                        }
+                    })
+                    .collect()
+            };
+            let (keys, argv) = (fill(keys), fill(argv));
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(body).arg(keys.len()).arg(&keys).arg(&argv);
+            let _: Value = cmd.query(&mut writer).expect("script");
+            let exec = transaction(&mut watcher, &[&["SET", "elsewhere", "1"]]);
+            assert_eq!(exec, Value::Nil, "{body} on {watched}");
+        }
+        // A script that only reads the watched key does not abort.
+        let mut watcher = server.connection();
+        let mut reader = server.connection();
+        let _: () = query(&mut watcher, &["WATCH", watched]);
+        let _: Value = query(
+            &mut reader,
+            &["EVAL", "return redis.call('GET', ARGV[1])", "0", watched],
+        );
+        let exec = transaction(&mut watcher, &[&["SET", "elsewhere", "1"]]);
+        assert_eq!(exec, Value::Array(vec![ok()]));
+    }
+}
+
+#[test]
+fn a_transaction_with_a_script_checks_its_watches() {
+    let server = TestServer::start(SHARDS);
+    let (a, b) = (key_on(0, "ta"), key_on(1, "tb"));
+    let mut watcher = server.connection();
+    let mut writer = server.connection();
+    let _: () = query(&mut watcher, &["WATCH", &a]);
+    let _: () = query(&mut writer, &["SET", &a, "changed"]);
+    let exec = transaction(&mut watcher, &[&["EVAL", INCR_UNDECLARED, "0", &b]]);
+    assert_eq!(exec, Value::Nil);
+    assert_eq!(get(&mut watcher, &b), None, "the script did not run");
+    let _: () = query(&mut watcher, &["WATCH", &a]);
+    let exec = transaction(&mut watcher, &[&["EVAL", INCR_UNDECLARED, "0", &b]]);
+    assert_eq!(exec, Value::Array(vec![Value::Int(1)]));
+}
+
+// ---- 3. PUBLISH from scripts -----------------------------------------------------------------
+
+/// Subscribes to one more channel; `count`: the subscriptions after it.
+fn subscribe(raw: &mut RawClient, word: &str, name: &str, count: usize) {
+    raw.send(&resp(&[word, name]));
+    let got = raw.read_reply().expect("confirmation");
+    let expected = format!(
+        "*3\r\n${}\r\n{word}\r\n${}\r\n{name}\r\n:{count}\r\n",
+        word.len(),
+        name.len()
+    );
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+}
+
+fn message(word: &str, channel: &str, text: &str) -> String {
+    format!(
+        "*3\r\n${}\r\n{word}\r\n${}\r\n{channel}\r\n${}\r\n{text}\r\n",
+        word.len(),
+        channel.len(),
+        text.len()
+    )
+}
+
+#[test]
+fn publish_and_spublish_from_a_script_reach_every_core() {
+    let server = TestServer::start(SHARDS);
+    // Several connections, so that they land on both cores.
+    let mut subscribers: Vec<RawClient> = (0..6).map(|_| server.raw()).collect();
+    for subscriber in &mut subscribers {
+        subscribe(subscriber, "subscribe", "news", 1);
+    }
+    let mut shard_subscribers: Vec<RawClient> = (0..4).map(|_| server.raw()).collect();
+    for subscriber in &mut shard_subscribers {
+        subscribe(subscriber, "ssubscribe", "local", 1);
+    }
+    let key = key_on(1, "pk");
+    for core in 0..SHARDS {
+        let mut con = connection_on(&server, core);
+        let text = format!("from core {core}");
+        let count: i64 = query(
+            &mut con,
+            &[
+                "EVAL",
+                "return redis.call('PUBLISH', ARGV[1], ARGV[2])",
+                "0",
+                "news",
+                &text,
+            ],
+        );
+        assert_eq!(count, 6);
+        for subscriber in &mut subscribers {
+            let got = subscriber.read_reply().expect("message");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                message("message", "news", &text)
+            );
+        }
+        // A script that also writes a key (declared, maybe on another shard), then publishes.
+        let count: i64 = query(
+            &mut con,
+            &[
+                "EVAL",
+                "redis.call('SET', KEYS[1], ARGV[2]) return redis.pcall('SPUBLISH', ARGV[1], ARGV[2])",
+                "1",
+                &key,
+                "local",
+                &text,
+            ],
+        );
+        assert_eq!(count, 4);
+        for subscriber in &mut shard_subscribers {
+            let got = subscriber.read_reply().expect("smessage");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                message("smessage", "local", &text)
+            );
+        }
+        let nobody: i64 = query(
+            &mut con,
+            &["EVAL", "return redis.call('PUBLISH', 'nobody', 'x')", "0"],
+        );
+        assert_eq!(nobody, 0);
+    }
+}
+
+// ---- 4. blocked clients woken by EXEC and scripts --------------------------------------------
+
+fn info_field(con: &mut redis::Connection, name: &str) -> u64 {
+    let info: String = query(con, &["INFO", "clients"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}:")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// Waits until INFO reports `count` blocked clients.
+fn wait_blocked(con: &mut redis::Connection, count: u64) {
+    assert!(
+        TestServer::eventually(Duration::from_secs(10), || info_field(
+            con,
+            "blocked_clients"
+        ) == count),
+        "blocked_clients never reached {count}"
+    );
+}
+
+/// Runs a blocking command on its own connection in a thread, once it is seen blocked.
+fn spawn_blocked(
+    server: &TestServer,
+    observer: &mut redis::Connection,
+    args: &[&str],
+) -> JoinHandle<Value> {
+    let before = info_field(observer, "blocked_clients");
+    let mut con = server.connection();
+    let cmd = command(args);
+    let handle = std::thread::spawn(move || cmd.query::<Value>(&mut con).expect("blocked reply"));
+    wait_blocked(observer, before + 1);
+    handle
+}
+
+fn pair(key: &str, item: &str) -> Value {
+    Value::Array(vec![bulk(key), bulk(item)])
+}
+
+#[test]
+fn exec_serves_blocked_clients_after_the_transaction_in_order() {
+    let server = TestServer::start(SHARDS);
+    let mut con = server.connection();
+    for shard in 0..SHARDS {
+        let k = key_on(shard, "el");
+        let first = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
+        let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
+        let exec = transaction(
+            &mut con,
+            &[
+                &["RPUSH", &k, "x", "y", "z"],
+                &["LLEN", &k],
+                &["SET", "other", "1"],
+            ],
+        );
+        assert_eq!(
+            exec,
+            Value::Array(vec![Value::Int(3), Value::Int(3), ok()]),
+            "the pops wait for the end of the transaction"
+        );
+        assert_eq!(first.join().expect("first"), pair(&k, "x"));
+        assert_eq!(second.join().expect("second"), pair(&k, "y"));
+        assert_eq!(
+            query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
+            ["z"]
+        );
+
+        let z = key_on(shard, "ez");
+        let waiter = spawn_blocked(&server, &mut con, &["BZPOPMIN", &z, "0"]);
+        let exec = transaction(
+            &mut con,
+            &[&["ZADD", &z, "2", "b", "1", "a"], &["ZCARD", &z]],
+        );
+        assert_eq!(exec, Value::Array(vec![Value::Int(2), Value::Int(2)]));
+        assert_eq!(
+            waiter.join().expect("bzpopmin"),
+            Value::Array(vec![bulk(&z), bulk("a"), bulk("1")])
+        );
+    }
+}
+
+#[test]
+fn scripts_serve_blocked_clients_after_the_script_in_order() {
+    let server = TestServer::start(SHARDS);
+    for core in 0..SHARDS {
+        let mut con = connection_on(&server, core);
+        for shard in 0..SHARDS {
+            let k = key_on(shard, &format!("sl{core}-"));
+            let first = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
+            let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
+            let body =
+                "redis.call('RPUSH', ARGV[1], 'x', 'y', 'z') return redis.call('LLEN', ARGV[1])";
+            // Undeclared: the script runs on the connection's core, wherever the key is.
+            let count: i64 = query(&mut con, &["EVAL", body, "0", &k]);
+            assert_eq!(count, 3, "the pops wait for the end of the script");
+            assert_eq!(first.join().expect("first"), pair(&k, "x"));
+            assert_eq!(second.join().expect("second"), pair(&k, "y"));
+            assert_eq!(
+                query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
+                ["z"]
+            );
+
+            // Declared.
+            let _: () = query(&mut con, &["DEL", &k]);
+            let waiter = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
+            let body = "redis.call('LPUSH', KEYS[1], 'a') return redis.call('LLEN', KEYS[1])";
+            let count: i64 = query(&mut con, &["EVAL", body, "1", &k]);
+            assert_eq!(count, 1);
+            assert_eq!(waiter.join().expect("declared"), pair(&k, "a"));
+
+            let z = key_on(shard, &format!("sz{core}-"));
+            let waiter = spawn_blocked(&server, &mut con, &["BZPOPMIN", &z, "0"]);
+            let body = "redis.call('ZADD', ARGV[1], 1, 'a') return redis.call('ZCARD', ARGV[1])";
+            let count: i64 = query(&mut con, &["EVAL", body, "0", &z]);
+            assert_eq!(count, 1);
+            assert_eq!(
+                waiter.join().expect("bzpopmin"),
+                Value::Array(vec![bulk(&z), bulk("a"), bulk("1")])
+            );
+
+            // BLMOVE to a key on the other shard.
+            let destination = key_on(1 - shard, &format!("sd{core}-"));
+            let waiter = spawn_blocked(
+                &server,
+                &mut con,
+                &["BLMOVE", &k, &destination, "LEFT", "RIGHT", "0"],
+            );
+            let count: i64 = query(
+                &mut con,
+                &["EVAL", "return redis.call('LPUSH', ARGV[1], 'm')", "0", &k],
+            );
+            assert_eq!(count, 1);
+            assert_eq!(waiter.join().expect("blmove"), bulk("m"));
+            assert_eq!(
+                query::<Vec<String>>(&mut con, &["LRANGE", &destination, "0", "-1"]),
+                ["m"]
+            );
+        }
+    }
+}
