@@ -1,6 +1,6 @@
 //! Where transactions, scripts, pub/sub, blocking commands and MONITOR meet, over real sockets:
 //! scripts queued in MULTI and run by EXEC, WATCH against a script's writes, PUBLISH from a
-//! script, and blocked clients woken by EXEC and by scripts.
+//! script, blocked clients woken by EXEC and by scripts, and RESET.
 
 mod common;
 
@@ -519,4 +519,72 @@ fn scripts_serve_blocked_clients_after_the_script_in_order() {
             );
         }
     }
+}
+
+// ---- 5. RESET --------------------------------------------------------------------------------
+
+#[test]
+fn reset_leaves_multi_watch_and_the_selected_database() {
+    let server = TestServer::start(SHARDS);
+    let mut con = server.connection();
+    let mut other = server.connection();
+    let _: () = query(&mut con, &["SELECT", "1"]);
+    let _: () = query(&mut con, &["SET", "db1", "v"]);
+    let _: () = query(&mut con, &["WATCH", "w"]);
+    let _: () = query(&mut con, &["MULTI"]);
+    queued(&mut con, &["SET", "queued", "1"]);
+    let reset: Value = query(&mut con, &["RESET"]);
+    assert_eq!(reset, Value::SimpleString("RESET".into()));
+    assert_eq!(error_of(&mut con, &["EXEC"]), "ERR EXEC without MULTI");
+    assert_eq!(get(&mut con, "db1"), None, "back on database 0");
+    assert_eq!(get(&mut con, "queued"), None);
+    // No longer watching: a write to the key no longer aborts.
+    let _: () = query(&mut other, &["SET", "w", "changed"]);
+    let exec = transaction(&mut con, &[&["SET", "after", "1"]]);
+    assert_eq!(exec, Value::Array(vec![ok()]));
+    assert_eq!(error_of(&mut con, &["RESET", "x"]), arity("reset"));
+    // The client's name goes too.
+    let _: () = query(&mut con, &["CLIENT", "SETNAME", "named"]);
+    let _: Value = query(&mut con, &["RESET"]);
+    assert_eq!(
+        query::<Option<String>>(&mut con, &["CLIENT", "GETNAME"]),
+        None
+    );
+}
+
+#[test]
+fn reset_goes_back_to_resp2_and_leaves_subscriptions() {
+    let server = TestServer::start(SHARDS);
+    let mut raw = server.raw();
+    raw.send(&resp(&["HELLO", "3"]));
+    raw.read_reply().expect("hello");
+    raw.roundtrip(&resp(&["HSET", "h", "f", "v"]), b":1\r\n");
+    raw.roundtrip(&resp(&["HGETALL", "h"]), b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    raw.roundtrip(&resp(&["RESET"]), b"+RESET\r\n");
+    raw.roundtrip(&resp(&["HGETALL", "h"]), b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+
+    subscribe(&mut raw, "subscribe", "ch", 1);
+    subscribe(&mut raw, "psubscribe", "c*", 2);
+    subscribe(&mut raw, "ssubscribe", "sh", 1);
+    // Allowed in subscribed mode, and no unsubscribe confirmations, as in Redis.
+    raw.roundtrip(&resp(&["RESET"]), b"+RESET\r\n");
+    raw.roundtrip(&resp(&["GET", "nothing"]), b"$-1\r\n");
+    let mut publisher = server.connection();
+    let count: i64 = query(&mut publisher, &["PUBLISH", "ch", "x"]);
+    assert_eq!(count, 0);
+    let count: i64 = query(&mut publisher, &["SPUBLISH", "sh", "x"]);
+    assert_eq!(count, 0);
+    raw.roundtrip(&resp(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn reset_ends_monitor() {
+    let server = TestServer::start(SHARDS);
+    let mut raw = server.raw();
+    raw.roundtrip(&resp(&["MONITOR"]), b"+OK\r\n");
+    raw.roundtrip(&resp(&["RESET"]), b"+RESET\r\n");
+    let mut other = server.connection();
+    let _: () = query(&mut other, &["SET", "seen", "1"]);
+    // Nothing of the SET reaches the former monitor: its next reply is PING's.
+    raw.roundtrip(&resp(&["PING"]), b"+PONG\r\n");
 }

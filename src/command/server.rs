@@ -74,6 +74,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         ..CONNECTION_COMMAND
     },
     CommandSpec {
+        name: "reset",
+        arity: 1,
+        flags: &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ],
+        summary: "Resets the connection.",
+        since: "6.2.0",
+        ..CONNECTION_COMMAND
+    },
+    CommandSpec {
         name: "hello",
         arity: -1,
         flags: &[

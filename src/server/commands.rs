@@ -39,6 +39,7 @@ pub async fn run(
             Reply::ok()
         }
         "select" => select(conn, &args[1]),
+        "reset" => reset(conn).await,
         "hello" => hello(conn, &args),
         "auth" => auth(conn, &args),
         "time" => {
@@ -94,6 +95,23 @@ fn select(conn: &mut Connection, arg: &Bytes) -> Reply {
         }
         Err(reply) => reply,
     }
+}
+
+/// RESET (Redis 6.2's `clearClientConnectionState`): leaves MULTI and forgets the watched keys,
+/// leaves every subscription without confirmations, leaves MONITOR, selects database 0, speaks
+/// RESP2 and drops the client's name. (Redis also deauthenticates the client; shardis keeps no
+/// authenticated state: `requirepass` is checked by AUTH and HELLO only.)
+async fn reset(conn: &mut Connection) -> Reply {
+    super::transaction::reset(conn).await;
+    super::pubsub::forget(&conn.rt, &conn.client);
+    super::observe::stop_monitor(conn);
+    conn.db = 0;
+    conn.protocol = 2;
+    let mut meta = conn.client.meta.borrow_mut();
+    meta.db = 0;
+    meta.resp = 2;
+    meta.name.clear();
+    Reply::status("RESET")
 }
 
 fn check_password(conn: &Connection, user: Option<&Bytes>, password: &Bytes) -> Result<(), Reply> {

@@ -226,8 +226,8 @@ impl Connection {
             if self.quit {
                 return Ok(());
             }
-            if self.monitor.is_some() {
-                return observe::stream_monitor(self, stream).await;
+            if self.monitor.is_some() && !observe::stream_monitor(self, stream).await? {
+                return Ok(());
             }
         }
     }

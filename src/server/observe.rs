@@ -463,14 +463,15 @@ fn health_lines(obs: &Observability) -> Vec<String> {
 // ---- MONITOR -----------------------------------------------------------------------------------
 
 /// MONITOR mode: streams the commands every shard feeds to this client until it goes away (a
-/// failed write) or the server closes it. Input is no longer read, as in Redis, where a
-/// monitoring client can only disconnect.
+/// failed write), the server closes it, or it sends a command: `Ok(true)` then, and the
+/// connection reads and runs it (RESET leaves MONITOR mode, as in Redis 6.2; `Ok(false)` ends
+/// the connection).
 pub async fn stream_monitor(
     conn: &mut Connection,
     stream: &super::net::Connection,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let Some(lines) = conn.monitor.clone() else {
-        return Ok(());
+        return Ok(true);
     };
     let mut out = Vec::new();
     loop {
@@ -483,9 +484,20 @@ pub async fn stream_monitor(
             conn.rt.counters.borrow_mut().total_net_output_bytes += out.len() as u64;
         }
         if conn.client.meta.borrow().closing || conn.rt.shutting_down.get() {
-            return Ok(());
+            return Ok(false);
+        }
+        if stream.is_readable() {
+            return Ok(true);
         }
         glommio::timer::sleep(MONITOR_POLL).await;
+    }
+}
+
+/// Leaves MONITOR mode (RESET).
+pub fn stop_monitor(conn: &mut Connection) {
+    if conn.monitor.take().is_some() {
+        conn.rt.obs.monitors.remove(conn.client.id);
+        conn.client.meta.borrow_mut().monitor = false;
     }
 }
 

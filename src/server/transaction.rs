@@ -141,6 +141,13 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
     }
 }
 
+/// RESET: leaves MULTI, dropping the queue, and forgets the watched keys.
+pub async fn reset(conn: &mut Connection) {
+    conn.transaction.multi = None;
+    conn.client.meta.borrow_mut().queued = None;
+    forget_watches(conn).await;
+}
+
 /// WATCH: registers the keys not yet watched on their shards and keeps their stamps.
 async fn watch(conn: &mut Connection, keys: &[Bytes]) {
     conn.drain().await;
