@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{error_of, query, TestServer};
 use redis::Value;
@@ -352,6 +352,82 @@ fn multi_shard_script_is_atomic() {
     let mut con = server.connection();
     let values: Vec<i64> = query(&mut con, &["MGET", &a, &b]);
     assert_eq!(values, vec![450, 450]);
+}
+
+/// 100,000 rounds: writers run a script that increments two keys on different shards (declared
+/// or not), readers read both with MGET, with a script, and in a transaction: no reader ever
+/// sees them differ. Mirrors `readers_never_see_half_a_transaction` in tests/transactions.rs.
+#[test]
+fn readers_never_see_half_a_cross_shard_script() {
+    const ROUNDS: u64 = 100_000;
+    let server = TestServer::start(2);
+    let (a, b) = (key_on(0, 2, "ra"), key_on(1, 2, "rb"));
+    let done = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    // A safety net against a hang, far beyond the seconds the rounds take.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let write = "redis.call('INCR', KEYS[1]) redis.call('INCR', KEYS[2]) return 1";
+    let write_undeclared = "redis.call('INCR', ARGV[1]) redis.call('INCR', ARGV[2]) return 1";
+    let read = "return {redis.call('GET', ARGV[1]), redis.call('GET', ARGV[2])}";
+    let read_declared = "return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}";
+    let mut threads = Vec::new();
+    for role in 0..6 {
+        let (client, a, b) = (server.client(), a.clone(), b.clone());
+        let (done, rounds) = (done.clone(), rounds.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut con = client.get_connection().expect("connection");
+            while !done.load(Ordering::Relaxed) {
+                let (x, y): (Option<i64>, Option<i64>) = match role {
+                    0 => {
+                        eval(&mut con, write, &[&a, &b], &[]).expect("writer");
+                        (None, None)
+                    }
+                    1 => {
+                        eval(&mut con, write_undeclared, &[], &[&a, &b]).expect("writer");
+                        (None, None)
+                    }
+                    2 => redis::cmd("MGET")
+                        .arg(&a)
+                        .arg(&b)
+                        .query(&mut con)
+                        .expect("mget"),
+                    3 => {
+                        let mut cmd = redis::cmd("EVAL");
+                        cmd.arg(read).arg(0).arg(&a).arg(&b);
+                        cmd.query(&mut con).expect("reading script")
+                    }
+                    4 => {
+                        let mut cmd = redis::cmd("EVAL_RO");
+                        cmd.arg(read_declared).arg(2).arg(&a).arg(&b);
+                        cmd.query(&mut con).expect("reading script")
+                    }
+                    _ => redis::pipe()
+                        .atomic()
+                        .cmd("GET")
+                        .arg(&a)
+                        .cmd("GET")
+                        .arg(&b)
+                        .query(&mut con)
+                        .expect("reader exec"),
+                };
+                assert_eq!(x, y, "reader {role} saw half a script");
+                if rounds.fetch_add(1, Ordering::Relaxed) + 1 >= ROUNDS || Instant::now() > deadline
+                {
+                    done.store(true, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for thread in threads {
+        thread.join().expect("no reader saw half a script");
+    }
+    let mut con = server.connection();
+    let values: Vec<i64> = query(&mut con, &["MGET", &a, &b]);
+    assert_eq!(values[0], values[1]);
+    assert!(values[0] > 0, "the writers ran");
+    let rounds = rounds.load(Ordering::Relaxed);
+    assert!(rounds >= ROUNDS, "only {rounds} rounds before the deadline");
+    server.stop();
 }
 
 /// Waits out `busy-reply-threshold` (100 ms here) after a script was sent. BUSY is defined by
