@@ -53,7 +53,9 @@ def datasets():
     items = [f"item:{n}" for n in range(1_000_000)]
     lst = b"".join(resp("RPUSH", "biglist", *items[k : k + 1000]) for k in range(0, len(items), 1000))
     leaderboard = leaderboard_load()
+    strings = b"".join(resp("SET", f"k:{i}", "v") for i in range(100_000))
     return [
+        ("100k strings (per-key cost)", 100_000, strings),
         ("100k hashes x 10 fields", 1_000_000, hashes),
         ("100k sets x 20 integers", 2_000_000, sets),
         ("100k sorted sets x 20 members", 2_000_000, zsets),
@@ -113,9 +115,11 @@ def load(port, payload):
         sys.exit(f"load into port {port} failed: {done.stdout[-300:]!r}")
 
 
-def memory(rounds):
+def memory(rounds, only=None):
     rows = []
     for name, elements, payload in datasets():
+        if only and only not in name:
+            continue
         per = {"redis": [], "shardis": []}
         for _ in range(rounds):
             for kind in ("redis", "shardis"):
@@ -170,17 +174,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-rounds", type=int, default=1)
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--memory-only", action="store_true", help="skip the CPU benchmarks")
+    parser.add_argument("--only", help="memory datasets whose name contains this text")
     options = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    mem = memory(options.memory_rounds)
-    cpus = cpu(options.rounds, options.requests)
-    print(f"# Data types: redis-server 7 vs shardis\n\nstarted {started}; `python3 perf/types.py "
-          f"--rounds {options.rounds} --memory-rounds {options.memory_rounds} --requests {options.requests}`\n")
+    mem = memory(options.memory_rounds, options.only)
+    cpus = [] if options.memory_only else cpu(options.rounds, options.requests)
+    flags = " ".join(sys.argv[1:])
+    print(f"# Data types: redis-server 7 vs shardis\n\nstarted {started}; `python3 perf/types.py {flags}`"
+          f" (shardis with one shard, --threads 1)\n")
     print("## Memory (VmRSS growth after loading, per element)\n")
     print("| dataset | redis B/element | shardis B/element | shardis/redis | target ≤ 1.0 |")
     print("|---|---:|---:|---:|---|")
     for name, r, s in mem:
         print(f"| {name} | {r:.1f} | {s:.1f} | {s / r:.2f} | {'met' if s <= r else '**missed**'} |")
+    if not cpus:
+        return
     print("\n## CPU per request, pinned (server core 0, redis-benchmark core 1), medians\n")
     print("| command | redis rps | shardis rps | redis µs CPU/req | shardis µs CPU/req | redis/shardis | target ≥ 1.0 |")
     print("|---|---:|---:|---:|---:|---:|---|")
