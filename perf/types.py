@@ -11,7 +11,8 @@ CPU per request (server pinned to core 0, redis-benchmark to core 1, 50 clients,
 redis/shardis for --rounds rounds, medians): HSET, LPUSH, SADD, ZADD (redis-benchmark -t, random
 keys) and `ZREVRANGE lb 0 99 WITHSCORES` on a 1M-member sorted set. utime+stime of the server
 from /proc/<pid>/stat over the run, divided by the requests.
-Both servers without persistence (shardis: --appendonly no --save ''). Ports 16379/16380.
+Both servers without persistence (shardis: --appendonly no --save ''). Ports 16379/16380, or
+$REDIS_PORT/$SHARDIS_PORT.
 """
 
 import argparse
@@ -25,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARDIS = os.environ.get("SHARDIS_BIN", os.path.join(HERE, "..", "target", "release", "shardis"))
 REDIS = os.environ.get("REDIS_BIN", "/usr/bin/redis-server")
-PORTS = {"redis": 16379, "shardis": 16380}
+PORTS = {"redis": int(os.environ.get("REDIS_PORT", 16379)), "shardis": int(os.environ.get("SHARDIS_PORT", 16380))}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -73,6 +74,8 @@ def leaderboard_load():
 
 def start(kind, pin):
     port = PORTS[kind]
+    if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True).stdout.strip() == b"PONG":
+        sys.exit(f"port {port} is already in use: set REDIS_PORT/SHARDIS_PORT")
     data = tempfile.mkdtemp(prefix=f"shardis-types-{kind}-")
     if kind == "redis":
         cmd = [REDIS, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", data]
