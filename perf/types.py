@@ -11,7 +11,8 @@ CPU per request (server pinned to core 0, redis-benchmark to core 1, 50 clients,
 redis/shardis for --rounds rounds, medians): HSET, LPUSH, SADD, ZADD (redis-benchmark -t, random
 keys) and `ZREVRANGE lb 0 99 WITHSCORES` on a 1M-member sorted set. utime+stime of the server
 from /proc/<pid>/stat over the run, divided by the requests.
-Both servers without persistence (shardis: --appendonly no --save ''). Ports 16379/16380.
+Both servers without persistence (shardis: --appendonly no --save ''). Ports 16379/16380, or
+$REDIS_PORT/$SHARDIS_PORT.
 """
 
 import argparse
@@ -25,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARDIS = os.environ.get("SHARDIS_BIN", os.path.join(HERE, "..", "target", "release", "shardis"))
 REDIS = os.environ.get("REDIS_BIN", "/usr/bin/redis-server")
-PORTS = {"redis": 16379, "shardis": 16380}
+PORTS = {"redis": int(os.environ.get("REDIS_PORT", 16379)), "shardis": int(os.environ.get("SHARDIS_PORT", 16380))}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -53,7 +54,9 @@ def datasets():
     items = [f"item:{n}" for n in range(1_000_000)]
     lst = b"".join(resp("RPUSH", "biglist", *items[k : k + 1000]) for k in range(0, len(items), 1000))
     leaderboard = leaderboard_load()
+    strings = b"".join(resp("SET", f"k:{i}", "v") for i in range(100_000))
     return [
+        ("100k strings (per-key cost)", 100_000, strings),
         ("100k hashes x 10 fields", 1_000_000, hashes),
         ("100k sets x 20 integers", 2_000_000, sets),
         ("100k sorted sets x 20 members", 2_000_000, zsets),
@@ -71,6 +74,8 @@ def leaderboard_load():
 
 def start(kind, pin):
     port = PORTS[kind]
+    if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True).stdout.strip() == b"PONG":
+        sys.exit(f"port {port} is already in use: set REDIS_PORT/SHARDIS_PORT")
     data = tempfile.mkdtemp(prefix=f"shardis-types-{kind}-")
     if kind == "redis":
         cmd = [REDIS, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", data]
@@ -113,9 +118,11 @@ def load(port, payload):
         sys.exit(f"load into port {port} failed: {done.stdout[-300:]!r}")
 
 
-def memory(rounds):
+def memory(rounds, only=None):
     rows = []
     for name, elements, payload in datasets():
+        if only and only not in name:
+            continue
         per = {"redis": [], "shardis": []}
         for _ in range(rounds):
             for kind in ("redis", "shardis"):
@@ -170,17 +177,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-rounds", type=int, default=1)
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--memory-only", action="store_true", help="skip the CPU benchmarks")
+    parser.add_argument("--only", help="memory datasets whose name contains this text")
     options = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    mem = memory(options.memory_rounds)
-    cpus = cpu(options.rounds, options.requests)
-    print(f"# Data types: redis-server 7 vs shardis\n\nstarted {started}; `python3 perf/types.py "
-          f"--rounds {options.rounds} --memory-rounds {options.memory_rounds} --requests {options.requests}`\n")
+    mem = memory(options.memory_rounds, options.only)
+    cpus = [] if options.memory_only else cpu(options.rounds, options.requests)
+    flags = " ".join(sys.argv[1:])
+    print(f"# Data types: redis-server 7 vs shardis\n\nstarted {started}; `python3 perf/types.py {flags}`"
+          f" (shardis with one shard, --threads 1)\n")
     print("## Memory (VmRSS growth after loading, per element)\n")
     print("| dataset | redis B/element | shardis B/element | shardis/redis | target ≤ 1.0 |")
     print("|---|---:|---:|---:|---|")
     for name, r, s in mem:
         print(f"| {name} | {r:.1f} | {s:.1f} | {s / r:.2f} | {'met' if s <= r else '**missed**'} |")
+    if not cpus:
+        return
     print("\n## CPU per request, pinned (server core 0, redis-benchmark core 1), medians\n")
     print("| command | redis rps | shardis rps | redis µs CPU/req | shardis µs CPU/req | redis/shardis | target ≥ 1.0 |")
     print("|---|---:|---:|---:|---:|---:|---|")

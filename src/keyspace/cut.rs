@@ -24,10 +24,8 @@
 use std::collections::HashSet;
 
 use ahash::RandomState;
-use bytes::Bytes;
-use indexmap::IndexMap;
 
-use super::db::Entry;
+use super::db::{Entry, Key, Table};
 
 pub struct Cut {
     /// The database's index at the cut (SWAPDB afterwards moves the `Db`, cut and all).
@@ -35,11 +33,11 @@ pub struct Cut {
     /// Positions below are not visited yet.
     pub cursor: usize,
     /// Keys below the cursor not to emit: emitted early, or moved down from the visited region.
-    pub skip: HashSet<Bytes, RandomState>,
+    pub skip: HashSet<Key, RandomState>,
     /// The tables a FLUSHDB replaced during the cut; the walk goes on over them.
-    pub frozen: Option<IndexMap<Bytes, Entry, RandomState>>,
+    pub frozen: Option<Table>,
     /// Entries emitted ahead of the walk (their value as of the cut), waiting to be written.
-    pub early: Vec<(Bytes, Entry)>,
+    pub early: Vec<(Key, Entry)>,
 }
 
 impl Cut {

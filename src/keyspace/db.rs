@@ -2,11 +2,11 @@
 //!
 //! # Layout
 //!
-//! `entries` is an [`IndexMap`]: a hash index over a dense vector of `(key, entry)` pairs. Lookups
-//! are hash lookups; the dense vector gives O(1) uniform random picks (RANDOMKEY) and a cursor for
-//! SCAN. `volatile` is an [`IndexSet`] of the keys whose entry has a deadline (Redis's
-//! `db->expires`), holding the same `Bytes` as the map (a refcount, not a copy), so the active
-//! expiry cycle samples only keys that can expire. Every removal is a `swap_remove`: O(1), the last
+//! `entries` is a [`Table`] (see `table`, laid out for memory): a hash index over a dense sequence
+//! of `(key, entry)` slots. Lookups are hash lookups; the dense positions give O(1) uniform random
+//! picks (RANDOMKEY) and a cursor for SCAN. `volatile` is an [`IndexSet`] of the keys whose entry
+//! has a deadline (Redis's `db->expires`, a second copy of those keys only), so the active expiry
+//! cycle samples only keys that can expire. Every removal is a `swap_remove`: O(1), the last
 //! element moves into the hole. Nothing here ever uses `shift_remove` or reorders entries in any
 //! other way — the SCAN cursor below depends on it.
 //!
@@ -51,11 +51,14 @@ use std::mem::size_of;
 
 use ahash::RandomState;
 use bytes::Bytes;
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
 
 use super::cut::Cut;
 use super::glob::glob_match;
 use super::value::Value;
+
+mod table;
+pub use table::{Key, Table};
 
 /// A value and its deadline in ms since the epoch (0 = no deadline).
 #[derive(Debug, Clone, PartialEq)]
@@ -79,9 +82,9 @@ const RANDOM_KEY_TRIES: usize = 16;
 const ESTIMATE_SAMPLE: usize = 256;
 
 pub struct Db {
-    entries: IndexMap<Bytes, Entry, RandomState>,
+    entries: Table,
     /// Keys of `entries` whose `expire_at != 0`.
-    volatile: IndexSet<Bytes, RandomState>,
+    volatile: IndexSet<Key, RandomState>,
     /// Dead keys reclaimed since the last `take_expired_count`.
     expired: u64,
     /// Changes made (Redis's `server.dirty`): the shard logs a write only when this moved.
@@ -101,7 +104,7 @@ impl Default for Db {
 impl Db {
     pub fn new() -> Self {
         Db {
-            entries: IndexMap::with_hasher(RandomState::new()),
+            entries: Table::new(),
             volatile: IndexSet::with_hasher(RandomState::new()),
             expired: 0,
             mutations: 0,
@@ -137,7 +140,7 @@ impl Db {
             let Some(entry) = self
                 .volatile
                 .get_index(index)
-                .and_then(|key| self.entries.get(key))
+                .and_then(|key| self.entries.get(key.as_bytes()))
             else {
                 continue;
             };
@@ -154,26 +157,29 @@ impl Db {
     /// Rough bytes held by this database: key and value bytes plus the tables' per-entry overhead.
     /// Exact over the payload for small databases, extrapolated from a sample otherwise.
     pub fn memory_estimate(&self) -> usize {
-        const PER_ENTRY: usize = size_of::<Bytes>() + size_of::<Entry>() + 2 * size_of::<usize>();
-        const PER_VOLATILE: usize = size_of::<Bytes>() + 2 * size_of::<usize>();
+        const PER_VOLATILE: usize = size_of::<Key>() + 2 * size_of::<usize>();
         let len = self.entries.len();
         let (mut payload, mut counted) = (0usize, 0usize);
         for index in sample_indices(len) {
-            if let Some((key, entry)) = self.entries.get_index(index) {
-                payload += key.len() + entry.value.heap_size();
+            if let Some((_, entry)) = self.entries.get_index(index) {
+                payload += self.entries.key_heap_size(index) + entry.value.heap_size();
                 counted += 1;
             }
         }
         let payload = (payload as u128 * len as u128)
             .checked_div(counted as u128)
             .map_or(0, |bytes| bytes as usize);
-        payload + self.entries.capacity() * PER_ENTRY + self.volatile.capacity() * PER_VOLATILE
+        let (slots, buckets) = self.entries.capacity();
+        payload
+            + slots * Table::SLOT_SIZE
+            + buckets * Table::BUCKET_SIZE
+            + self.volatile.capacity() * PER_VOLATILE
     }
 
     pub fn clear(&mut self) {
         self.mutations += 1;
         // Fresh tables rather than `clear()`, so FLUSHDB gives the memory back.
-        let old = std::mem::replace(&mut self.entries, IndexMap::with_hasher(RandomState::new()));
+        let old = std::mem::take(&mut self.entries);
         if let Some(cut) = self.cut.as_mut().filter(|cut| cut.frozen.is_none()) {
             cut.frozen = Some(old);
         }
@@ -197,12 +203,14 @@ impl Db {
         self.get(key, now_ms).is_some()
     }
 
-    /// Inserts or replaces; `key` and the value are stored as given (the caller copies them out of
-    /// any network buffer first). A replaced key keeps its position (and its stored key bytes).
-    pub fn insert(&mut self, key: Bytes, entry: Entry) {
+    /// Inserts or replaces; the key's bytes are copied into the table, the value stored as given
+    /// (the caller copies it out of any network buffer first). A replaced key keeps its position
+    /// (and its stored key).
+    pub fn insert(&mut self, key: impl AsRef<[u8]>, entry: Entry) {
+        let key = key.as_ref();
         self.mutations += 1;
         if self.cut.is_some() {
-            if let Some(index) = self.entries.get_index_of(&key) {
+            if let Some(index) = self.entries.get_index_of(key) {
                 self.before_change(index);
             }
         }
@@ -215,7 +223,7 @@ impl Db {
                 .get_index(index)
                 .expect("index just returned by insert_full");
             if volatile_now {
-                self.volatile.insert(stored_key.clone());
+                self.volatile.insert(Key::new(stored_key));
             } else {
                 self.volatile.swap_remove(stored_key);
             }
@@ -245,7 +253,7 @@ impl Db {
         entry.expire_at = expire_at;
         match (was_volatile, expire_at != 0) {
             (false, true) => {
-                self.volatile.insert(stored_key.clone());
+                self.volatile.insert(Key::new(stored_key));
             }
             (true, false) => {
                 self.volatile.swap_remove(stored_key);
@@ -261,7 +269,7 @@ impl Db {
         let all = pattern == b"*";
         self.iter_live(now_ms)
             .filter(|(key, _)| all || glob_match(pattern, key, false))
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| Bytes::copy_from_slice(key))
             .collect()
     }
 
@@ -302,7 +310,7 @@ impl Db {
                 wanted.eq_ignore_ascii_case(entry.value.type_name().as_bytes())
             });
             if type_ok && pattern.is_none_or(|pattern| glob_match(pattern, key, false)) {
-                keys.push(key.clone());
+                keys.push(Bytes::copy_from_slice(key));
             }
         }
         (position as u64, keys)
@@ -317,7 +325,7 @@ impl Db {
             let index = fastrand::usize(..self.entries.len());
             let (key, entry) = self.entries.get_index(index)?;
             if !entry.is_expired(now_ms) {
-                return Some(key.clone());
+                return Some(Bytes::copy_from_slice(key));
             }
             self.remove_expired_index(index);
         }
@@ -328,7 +336,9 @@ impl Db {
             return None;
         }
         let index = fastrand::usize(..self.entries.len());
-        self.entries.get_index(index).map(|(key, _)| key.clone())
+        self.entries
+            .get_index(index)
+            .map(|(key, _)| Bytes::copy_from_slice(key))
     }
 
     /// Samples keys with deadlines and removes expired ones, looking at no more than `budget`
@@ -346,13 +356,13 @@ impl Db {
             while sampled < sample && !self.volatile.is_empty() {
                 sampled += 1;
                 let volatile_index = fastrand::usize(..self.volatile.len());
-                let key = &self.volatile[volatile_index];
+                let key = self.volatile[volatile_index].as_bytes();
                 match self.entries.get_full(key) {
-                    Some((index, _, entry)) if entry.is_expired(now_ms) => {
+                    Some((index, entry)) if entry.is_expired(now_ms) => {
                         self.remove_expired_index(index);
                         expired += 1;
                     }
-                    Some((_, _, entry)) if entry.expire_at != 0 => {}
+                    Some((_, entry)) if entry.expire_at != 0 => {}
                     // A stray member (see the module docs): drop it.
                     _ => {
                         self.volatile.swap_remove_index(volatile_index);
@@ -370,7 +380,7 @@ impl Db {
     }
 
     /// Live entries in storage order (for snapshots and KEYS).
-    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = (&Bytes, &Entry)> + '_ {
+    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
         self.entries
             .iter()
             .filter(move |(_, entry)| !entry.is_expired(now_ms))
@@ -386,7 +396,7 @@ impl Db {
 
     /// Index of the live entry under `key`, reclaiming it first if it is dead.
     fn live_index(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
-        let (index, _, entry) = self.entries.get_full(key)?;
+        let (index, entry) = self.entries.get_full(key)?;
         if entry.is_expired(now_ms) {
             self.remove_expired_index(index);
             return None;
@@ -394,7 +404,7 @@ impl Db {
         Some(index)
     }
 
-    fn remove_index(&mut self, index: usize) -> (Bytes, Entry) {
+    fn remove_index(&mut self, index: usize) -> (Key, Entry) {
         self.mutations += 1;
         let last = self.entries.len() - 1;
         let (key, entry) = self
@@ -402,7 +412,7 @@ impl Db {
             .swap_remove_index(index)
             .expect("index in range");
         if entry.expire_at != 0 {
-            self.volatile.swap_remove(&key);
+            self.volatile.swap_remove(key.as_bytes());
         }
         if let Some(cut) = self.cut.as_mut().filter(|cut| cut.frozen.is_none()) {
             // See `cut`: emit the removed entry if the walk has not, and keep the element that
@@ -413,7 +423,7 @@ impl Db {
                 }
                 if last >= cut.cursor && last != index {
                     if let Some((moved, _)) = self.entries.get_index(index) {
-                        cut.skip.insert(moved.clone());
+                        cut.skip.insert(Key::new(moved));
                     }
                 }
             }
@@ -434,8 +444,8 @@ impl Db {
         }
         if let Some((key, entry)) = self.entries.get_index(index) {
             if !cut.skip.contains(key) {
-                cut.skip.insert(key.clone());
-                cut.early.push((key.clone(), entry.clone()));
+                cut.skip.insert(Key::new(key));
+                cut.early.push((Key::new(key), entry.clone()));
             }
         }
     }
@@ -461,14 +471,14 @@ impl Db {
 
     /// Emits up to `budget` entries of the cut, as of the cut, labelled with the cut's database
     /// index; returns true once everything was emitted (the cut is then over).
-    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
+    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &[u8], &Entry)) -> bool {
         let Some(cut) = self.cut.as_mut() else {
             return true;
         };
         let db = cut.db_index;
         let mut done = 0;
         for (key, entry) in cut.early.drain(..) {
-            emit(db, &key, &entry);
+            emit(db, key.as_bytes(), &entry);
             done += 1;
         }
         let source = cut.frozen.as_ref().unwrap_or(&self.entries);
@@ -493,7 +503,7 @@ impl Db {
         let (key, _) = self.remove_index(index);
         self.expired += 1;
         if let Some(keys) = self.expired_keys.as_mut() {
-            keys.push(key);
+            keys.push(Bytes::copy_from_slice(key.as_bytes()));
         }
     }
 
@@ -515,7 +525,11 @@ impl Db {
     /// element into the hole.
     fn remove_all_expired(&mut self, now_ms: u64) {
         for index in (0..self.entries.len()).rev() {
-            if self.entries[index].is_expired(now_ms) {
+            if self
+                .entries
+                .get_index(index)
+                .is_some_and(|(_, entry)| entry.is_expired(now_ms))
+            {
                 self.remove_expired_index(index);
             }
         }
@@ -525,11 +539,11 @@ impl Db {
     fn check_invariants(&self) {
         let with_deadline = self
             .entries
-            .values()
-            .filter(|entry| entry.expire_at != 0)
+            .iter()
+            .filter(|(_, entry)| entry.expire_at != 0)
             .count();
         assert_eq!(with_deadline, self.volatile.len(), "volatile set size");
-        for (key, entry) in &self.entries {
+        for (key, entry) in self.entries.iter() {
             assert_eq!(
                 entry.expire_at != 0,
                 self.volatile.contains(key),

@@ -133,7 +133,7 @@ impl Keyspace {
     }
 
     /// Emits up to about `budget` entries of the cut; true once the whole cut was emitted.
-    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &Bytes, &Entry)) -> bool {
+    pub fn cut_step(&mut self, budget: usize, emit: &mut dyn FnMut(usize, &[u8], &Entry)) -> bool {
         let mut all_done = true;
         for db in &mut self.dbs {
             if db.cut_in_progress() && !db.cut_step(budget, emit) {

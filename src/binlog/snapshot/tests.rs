@@ -19,7 +19,7 @@ fn snapshot_under_writes_equals_the_state_at_the_cut() {
             let mut all: Vec<_> = keyspace
                 .db_ref(db)
                 .iter_live(0)
-                .map(|(k, e)| (k.clone(), e.clone()))
+                .map(|(k, e)| (Bytes::copy_from_slice(k), e.clone()))
                 .collect();
             all.sort_by(|a, b| a.0.cmp(&b.0));
             all
@@ -87,7 +87,7 @@ fn snapshot_under_writes_equals_the_state_at_the_cut() {
         let mut got: Vec<_> = loaded
             .db_ref(db)
             .iter_live(0)
-            .map(|(k, e)| (k.clone(), e.clone()))
+            .map(|(k, e)| (Bytes::copy_from_slice(k), e.clone()))
             .collect();
         got.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(&got, expected, "db {db}");

@@ -160,7 +160,10 @@ fn model_test() {
                     }
                 }
             }
-            let mut live: Vec<Bytes> = db.iter_live(now).map(|(k, _)| k.clone()).collect();
+            let mut live: Vec<Bytes> = db
+                .iter_live(now)
+                .map(|(k, _)| Bytes::copy_from_slice(k))
+                .collect();
             live.sort();
             let mut expected: Vec<Bytes> = model
                 .iter()
