@@ -588,3 +588,100 @@ fn reset_ends_monitor() {
     // Nothing of the SET reaches the former monitor: its next reply is PING's.
     raw.roundtrip(&resp(&["PING"]), b"+PONG\r\n");
 }
+
+// ---- 6. MONITOR ------------------------------------------------------------------------------
+
+/// Reads MONITOR lines until one ends with `last`; returns each without its timestamp.
+fn monitor_lines_until(monitor: &mut RawClient, last: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = monitor.read_reply().expect("monitor line");
+        let line = String::from_utf8_lossy(&line).trim_end().to_string();
+        let (_, rest) = line.split_once(' ').expect("a timestamp, then the rest");
+        lines.push(rest.to_string());
+        if rest.ends_with(last) {
+            return lines;
+        }
+    }
+}
+
+#[test]
+fn monitor_shows_exec_and_script_commands_as_redis_7() {
+    let server = TestServer::start(SHARDS);
+    let mut monitor = server.raw();
+    monitor.roundtrip(&resp(&["MONITOR"]), b"+OK\r\n");
+    let mut con = connection_on(&server, 0);
+    let mut other = server.connection();
+    let info: String = query(&mut con, &["CLIENT", "INFO"]);
+    let addr = info
+        .split(' ')
+        .find_map(|field| field.strip_prefix("addr="))
+        .expect("addr field")
+        .to_string();
+    let (a, b) = (key_on(0, "ma"), key_on(1, "mb"));
+    let me = |text: &str| format!("[0 {addr}] {text}");
+    let lua = |text: &str| format!("[0 lua] {text}");
+    let set_a = "redis.call('set', KEYS[1], 'x') return 1";
+    let exec = transaction(
+        &mut con,
+        &[&["SET", &b, "v"], &["EVAL", set_a, "1", &a], &["GET", &b]],
+    );
+    assert_eq!(exec, Value::Array(vec![ok(), Value::Int(1), bulk("v")]));
+    // A local run that stops at the key of the other shard and runs again holding every shard
+    // shows its calls once.
+    let both = "redis.call('set', ARGV[1], 'l') redis.call('set', ARGV[2], 'r') return 1";
+    let _: i64 = query(&mut con, &["EVAL", both, "0", &a, &b]);
+    // Without a script: in place on the connection's core, and over both shards.
+    let exec = transaction(&mut con, &[&["SET", &a, "1"], &["PING"]]);
+    assert_eq!(
+        exec,
+        Value::Array(vec![ok(), Value::SimpleString("PONG".into())])
+    );
+    let exec = transaction(&mut con, &[&["DEL", &a, &b], &["SET", &b, "2"]]);
+    assert_eq!(exec, Value::Array(vec![Value::Int(2), ok()]));
+    // An aborted EXEC shows MULTI and EXEC only.
+    let _: () = query(&mut con, &["WATCH", &a]);
+    let _: () = query(&mut other, &["SET", &a, "changed"]);
+    assert_eq!(transaction(&mut con, &[&["SET", &b, "never"]]), Value::Nil);
+    let _: String = query(&mut con, &["PING", "end"]);
+    let lines = monitor_lines_until(&mut monitor, "\"PING\" \"end\"");
+    let other_addr = {
+        let info: String = query(&mut other, &["CLIENT", "INFO"]);
+        info.split(' ')
+            .find_map(|field| field.strip_prefix("addr="))
+            .expect("addr field")
+            .to_string()
+    };
+    let expected = vec![
+        me("\"CLIENT\" \"INFO\""),
+        me("\"MULTI\""),
+        me(&format!("\"SET\" \"{b}\" \"v\"")),
+        me(&format!("\"EVAL\" \"{set_a}\" \"1\" \"{a}\"")),
+        lua(&format!("\"set\" \"{a}\" \"x\"")),
+        me(&format!("\"GET\" \"{b}\"")),
+        me("\"EXEC\""),
+        me(&format!("\"EVAL\" \"{both}\" \"0\" \"{a}\" \"{b}\"")),
+        lua(&format!("\"set\" \"{a}\" \"l\"")),
+        lua(&format!("\"set\" \"{b}\" \"r\"")),
+        me("\"MULTI\""),
+        me(&format!("\"SET\" \"{a}\" \"1\"")),
+        me("\"PING\""),
+        me("\"EXEC\""),
+        me("\"MULTI\""),
+        me(&format!("\"DEL\" \"{a}\" \"{b}\"")),
+        me(&format!("\"SET\" \"{b}\" \"2\"")),
+        me("\"EXEC\""),
+        me(&format!("\"WATCH\" \"{a}\"")),
+        format!("[0 {other_addr}] \"SET\" \"{a}\" \"changed\""),
+        me("\"MULTI\""),
+        me("\"EXEC\""),
+        me("\"PING\" \"end\""),
+    ];
+    // Lines from the connections' set-up come first; everything from `con`'s CLIENT INFO on is
+    // exact.
+    let start = lines
+        .iter()
+        .position(|line| line == &expected[0])
+        .unwrap_or_else(|| panic!("no CLIENT INFO line in {lines:#?}"));
+    assert_eq!(lines[start..], expected[..], "{lines:#?}");
+}

@@ -70,6 +70,7 @@ use crate::shard::locks::{LockKey, TxId};
 use crate::shard::ReplyTo;
 
 use super::connection::Connection;
+use super::observe;
 use super::router::{Address, Mail, Op, Request, Response};
 use super::runtime::{now_ms, Client, Runtime};
 
@@ -251,6 +252,7 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
         saved: HashSet::new(),
         // With one shard and no locks held, nothing can stop the run: no undo log needed.
         undoable: rt.nshards > 1 || !locks_idle,
+        monitor: Vec::new(),
     };
     let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut host));
     shared.end(rt.id);
@@ -270,6 +272,8 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
         }
         Ok(Outcome::Reply(reply)) | Err(reply) => {
             shard.commit_capture(TxTag::default());
+            drop(shard);
+            observe::send_script_lines(rt, caller, host.monitor);
             Response::Reply(reply)
         }
     }
@@ -331,11 +335,15 @@ struct LocalHost<'a> {
     undo: Vec<(usize, Bytes, Option<Entry>)>,
     saved: HashSet<(usize, Bytes)>,
     undoable: bool,
+    /// MONITOR lines of the calls, sent once the run is kept.
+    monitor: Vec<Bytes>,
 }
 
 impl Host for LocalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        self.monitor
+            .extend(observe::script_line(rt, self.db, spec, &args));
         if let Some(kind) = publish_kind(spec) {
             // Subscribers live on every core: with several, the script holds them all to count
             // its receivers (a local run cannot wait for another core).
@@ -423,6 +431,7 @@ impl<'a> Holding<'a> {
                 db: 0,
                 caller,
                 written: BTreeSet::new(),
+                scripting: false,
             },
         }
     }
@@ -441,7 +450,9 @@ impl<'a> Holding<'a> {
         self.host.db = run.db;
         let shared = &rt.facts.scripts;
         shared.begin(rt.id, now_ms(), true);
+        self.host.scripting = true;
         let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut self.host));
+        self.host.scripting = false;
         shared.end(rt.id);
         match outcome {
             Ok(Outcome::Reply(reply)) | Err(reply) => reply,
@@ -479,6 +490,8 @@ struct GlobalHost<'a> {
     caller: u64,
     /// Shards that ran a write of the script (the participants of its binlog transaction).
     written: BTreeSet<usize>,
+    /// Whether the calls are a script's (MONITOR shows them as `lua`), not EXEC's.
+    scripting: bool,
 }
 
 impl GlobalHost<'_> {
@@ -582,6 +595,11 @@ impl GlobalHost<'_> {
 impl Host for GlobalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        if self.scripting {
+            if let Some(line) = observe::script_line(rt, self.db, spec, &args) {
+                observe::send_script_lines(rt, self.caller, vec![line]);
+            }
+        }
         if let Some(kind) = publish_kind(spec) {
             // Delivered on every core now, as Redis delivers a script's messages at once.
             let mut receivers = 0;

@@ -76,8 +76,8 @@ pub fn queue(conn: &mut Connection, args: Vec<Bytes>) -> Option<Vec<Bytes>> {
             Reply::error_static("ERR Command not allowed inside a transaction")
         }
         Some(spec) => {
+            // MONITOR shows a queued command when EXEC runs it, as Redis 7 does.
             conn.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
-            observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             if let Some(queued) = conn.transaction.multi.as_mut() {
                 queued.commands.push((spec, args));
                 conn.client.meta.borrow_mut().queued = Some(queued.commands.len());
@@ -124,6 +124,8 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
                 exec::run(conn, queued.commands, &watched).await
             };
             forget_watches(conn).await;
+            // After the commands it ran, as Redis 7 shows MULTI ... EXEC in MONITOR.
+            observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             reply
         }
         "watch" => {
