@@ -276,7 +276,7 @@ impl Connection {
             return;
         }
         // EXEC shows after the commands it runs (`transaction`).
-        if spec.name != "exec" {
+        if self.rt.obs.monitors.active() && spec.name != "exec" {
             observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
         }
         if command::blocking::is_blocking(spec) {
