@@ -415,6 +415,15 @@ fn spawn_blocked(
     handle
 }
 
+/// Sends `commands` as one pipeline and returns their replies.
+fn pipeline(con: &mut redis::Connection, commands: &[&[&str]]) -> Vec<Value> {
+    let mut pipe = redis::pipe();
+    for args in commands {
+        pipe.add_command(command(args));
+    }
+    pipe.query(con).expect("pipeline")
+}
+
 fn pair(key: &str, item: &str) -> Value {
     Value::Array(vec![bulk(key), bulk(item)])
 }
@@ -427,25 +436,27 @@ fn exec_serves_blocked_clients_after_the_transaction_in_order() {
         let k = key_on(shard, "el");
         let first = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
         let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
-        let exec = transaction(
+        // The pops wait for the end of the transaction, and are done before the next command.
+        let replies = pipeline(
             &mut con,
             &[
+                &["MULTI"],
                 &["RPUSH", &k, "x", "y", "z"],
                 &["LLEN", &k],
                 &["SET", "other", "1"],
+                &["EXEC"],
+                &["LRANGE", &k, "0", "-1"],
             ],
         );
         assert_eq!(
-            exec,
-            Value::Array(vec![Value::Int(3), Value::Int(3), ok()]),
-            "the pops wait for the end of the transaction"
+            replies[4..],
+            [
+                Value::Array(vec![Value::Int(3), Value::Int(3), ok()]),
+                Value::Array(vec![bulk("z")])
+            ]
         );
         assert_eq!(first.join().expect("first"), pair(&k, "x"));
         assert_eq!(second.join().expect("second"), pair(&k, "y"));
-        assert_eq!(
-            query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
-            ["z"]
-        );
 
         let z = key_on(shard, "ez");
         let waiter = spawn_blocked(&server, &mut con, &["BZPOPMIN", &z, "0"]);
@@ -472,22 +483,22 @@ fn scripts_serve_blocked_clients_after_the_script_in_order() {
             let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
             let body =
                 "redis.call('RPUSH', ARGV[1], 'x', 'y', 'z') return redis.call('LLEN', ARGV[1])";
-            // Undeclared: the script runs on the connection's core, wherever the key is.
-            let count: i64 = query(&mut con, &["EVAL", body, "0", &k]);
-            assert_eq!(count, 3, "the pops wait for the end of the script");
+            // Undeclared: the script runs on the connection's core, wherever the key is. The
+            // pops wait for the end of the script, and are done before the next command.
+            let replies = pipeline(
+                &mut con,
+                &[&["EVAL", body, "0", &k], &["LRANGE", &k, "0", "-1"]],
+            );
+            assert_eq!(replies, [Value::Int(3), Value::Array(vec![bulk("z")])]);
             assert_eq!(first.join().expect("first"), pair(&k, "x"));
             assert_eq!(second.join().expect("second"), pair(&k, "y"));
-            assert_eq!(
-                query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
-                ["z"]
-            );
 
             // Declared.
             let _: () = query(&mut con, &["DEL", &k]);
             let waiter = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
             let body = "redis.call('LPUSH', KEYS[1], 'a') return redis.call('LLEN', KEYS[1])";
-            let count: i64 = query(&mut con, &["EVAL", body, "1", &k]);
-            assert_eq!(count, 1);
+            let replies = pipeline(&mut con, &[&["EVAL", body, "1", &k], &["LLEN", &k]]);
+            assert_eq!(replies, [Value::Int(1), Value::Int(0)]);
             assert_eq!(waiter.join().expect("declared"), pair(&k, "a"));
 
             let z = key_on(shard, &format!("sz{core}-"));

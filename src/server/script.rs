@@ -171,6 +171,8 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
         let response = if first == rt.id {
             let before = rt.shard.borrow().binlog_position();
             let response = run_here(&rt, &run, conn.client.id);
+            // Clients blocked on what the script wrote are served before the next command runs.
+            rt.serve_blocked();
             let after = rt.shard.borrow().binlog_position();
             if after > before {
                 let ack = &conn.client.ack_position;
