@@ -115,6 +115,33 @@ fn scripts_queued_in_multi_run_in_order_at_exec() {
 }
 
 #[test]
+fn script_load_and_flush_in_multi_run_in_order_with_the_scripts() {
+    let server = TestServer::start(SHARDS);
+    let mut con = server.connection();
+    let body = "return 'loaded'";
+    let sha: String = query(&mut con, &["SCRIPT", "LOAD", body]);
+    let _: () = query(&mut con, &["SCRIPT", "FLUSH"]);
+    let exec = transaction(
+        &mut con,
+        &[
+            &["SCRIPT", "LOAD", body],
+            &["EVALSHA", &sha, "0"],
+            &["SCRIPT", "FLUSH"],
+            &["SCRIPT", "EXISTS", &sha],
+        ],
+    );
+    assert_eq!(
+        exec,
+        Value::Array(vec![
+            bulk(&sha),
+            bulk("loaded"),
+            ok(),
+            Value::Array(vec![Value::Int(0)])
+        ])
+    );
+}
+
+#[test]
 fn a_failing_script_in_exec_is_one_error_and_the_rest_run() {
     let server = TestServer::start(SHARDS);
     let (a, b) = (key_on(0, "fa"), key_on(1, "fb"));

@@ -743,8 +743,7 @@ pub fn busy_refusal(rt: &Runtime, spec: &CommandSpec, args: &[Bytes]) -> Option<
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
-pub fn script_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
-    let rt = conn.rt.clone();
+pub fn script_command(rt: &Runtime, args: &[Bytes]) -> Reply {
     let shared = &rt.facts.scripts;
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let arity = |ok: bool| {
@@ -760,7 +759,7 @@ pub fn script_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 return reply;
             }
             let sha = crate::script::sha1_hex(&args[2]);
-            if let Err(reply) = with_engine(&rt, |e| e.compile(&sha, &args[2])).and_then(|r| r) {
+            if let Err(reply) = with_engine(rt, |e| e.compile(&sha, &args[2])).and_then(|r| r) {
                 return reply;
             }
             shared.store(args[2].clone());

@@ -589,6 +589,10 @@ async fn run_holding(conn: &Connection, tx: TxId, plan: &Plan) -> Vec<Option<Rep
         .map(|planned| {
             observe::feed_monitors(rt, client, planned.db, planned.spec, &planned.args);
             match &planned.step {
+                // In order with the scripts: SCRIPT LOAD or FLUSH before EVALSHA matters.
+                Step::Connection if planned.spec.name == "script" => {
+                    Some(script::script_command(rt, &planned.args))
+                }
                 Step::Connection => None,
                 Step::Refused(reply) => Some(reply.clone()),
                 Step::Script => Some(
