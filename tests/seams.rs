@@ -404,6 +404,22 @@ fn publish_and_spublish_from_a_script_reach_every_core() {
             &["EVAL", "return redis.call('PUBLISH', 'nobody', 'x')", "0"],
         );
         assert_eq!(nobody, 0);
+        // Published before a call on another shard: still delivered once.
+        let other_key = key_on(1 - core, "po");
+        let body = "local n = redis.call('PUBLISH', 'news', ARGV[2]) redis.call('SET', ARGV[1], 'x') return n";
+        let count: i64 = query(&mut con, &["EVAL", body, "0", &other_key, "once"]);
+        assert_eq!(count, 6);
+        let count: i64 = query(&mut con, &["PUBLISH", "news", "marker"]);
+        assert_eq!(count, 6);
+        for subscriber in &mut subscribers {
+            for text in ["once", "marker"] {
+                let got = subscriber.read_reply().expect("message");
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    message("message", "news", text)
+                );
+            }
+        }
     }
 }
 

@@ -35,8 +35,9 @@
 //! shard, and the queued commands and scripts run in order through one [`Holding`].
 //!
 //! **PUBLISH and SPUBLISH** reach subscribers on every core, and the script gets the number
-//! reached: with several cores a local run stops before them (nothing is undone by a message
-//! not yet sent), and the global run delivers on each core in turn (`ScriptCall::Publish`).
+//! reached: a local run that could still stop (always, with several cores) stops before them,
+//! since a message sent cannot be taken back, and the global run delivers on each core in turn
+//! (`ScriptCall::Publish`).
 //!
 //! **Blocked clients** (BLPOP, ...) waiting on keys a global run wrote are served when it ends:
 //! a shard holding back a script's records serves none (`Runtime::serve_blocked`), as Redis
@@ -348,8 +349,9 @@ impl Host for LocalHost<'_> {
             .extend(observe::script_line(rt, self.db, spec, &args));
         if let Some(kind) = publish_kind(spec) {
             // Subscribers live on every core: with several, the script holds them all to count
-            // its receivers (a local run cannot wait for another core).
-            if rt.nshards > 1 {
+            // its receivers (a local run cannot wait for another core). And a message cannot be
+            // taken back: a run that could still stop later (and run again) does not send one.
+            if self.undoable {
                 return Err(Stop);
             }
             return Ok(Reply::Integer(
