@@ -46,6 +46,8 @@
 //! - SCAN inside a transaction runs in step 5, after the keyed commands and without their locks
 //!   (SCAN promises no point-in-time view anyway).
 //! - On the gathered path commands are not counted in INFO commandstats and keyspace hits.
+//! - A queue with a script in it holds every shard whole while it runs, as a script whose keys
+//!   span shards does: other clients' commands wait for it on every shard.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
