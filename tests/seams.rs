@@ -697,6 +697,11 @@ fn monitor_shows_exec_and_script_commands_as_redis_7() {
     let _: () = query(&mut con, &["WATCH", &a]);
     let _: () = query(&mut other, &["SET", &a, "changed"]);
     assert_eq!(transaction(&mut con, &[&["SET", &b, "never"]]), Value::Nil);
+    // So does one a queueing error doomed, and an EXEC without MULTI.
+    let _: () = query(&mut con, &["MULTI"]);
+    let _ = error_of(&mut con, &["NOSUCHCOMMAND"]);
+    assert!(error_of(&mut con, &["EXEC"]).starts_with("EXECABORT"));
+    assert_eq!(error_of(&mut con, &["EXEC"]), "ERR EXEC without MULTI");
     let _: String = query(&mut con, &["PING", "end"]);
     let lines = monitor_lines_until(&mut monitor, "\"PING\" \"end\"");
     let other_addr = {
@@ -728,6 +733,9 @@ fn monitor_shows_exec_and_script_commands_as_redis_7() {
         me(&format!("\"WATCH\" \"{a}\"")),
         format!("[0 {other_addr}] \"SET\" \"{a}\" \"changed\""),
         me("\"MULTI\""),
+        me("\"EXEC\""),
+        me("\"MULTI\""),
+        me("\"EXEC\""),
         me("\"EXEC\""),
         me("\"PING\" \"end\""),
     ];
