@@ -320,6 +320,12 @@ fn a_transaction_with_a_script_checks_its_watches() {
     let _: () = query(&mut watcher, &["WATCH", &a]);
     let exec = transaction(&mut watcher, &[&["EVAL", INCR_UNDECLARED, "0", &b]]);
     assert_eq!(exec, Value::Array(vec![Value::Int(1)]));
+    // The watching connection's own script counts too, as its own writes do in Redis.
+    let _: () = query(&mut watcher, &["WATCH", &a, &b]);
+    let _: i64 = query(&mut watcher, &["EVAL", INCR_UNDECLARED, "0", &b]);
+    let exec = transaction(&mut watcher, &[&["SET", &a, "never"]]);
+    assert_eq!(exec, Value::Nil);
+    assert_eq!(get(&mut watcher, &a).as_deref(), Some("changed"));
 }
 
 // ---- 3. PUBLISH from scripts -----------------------------------------------------------------
