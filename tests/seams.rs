@@ -753,3 +753,82 @@ fn monitor_shows_exec_and_script_commands_as_redis_7() {
         .unwrap_or_else(|| panic!("no CLIENT INFO line in {lines:#?}"));
     assert_eq!(lines[start..], expected[..], "{lines:#?}");
 }
+
+// ---- durability --------------------------------------------------------------------------
+
+/// A writer runs transactions with a script, over both shards, against a server with a binlog
+/// until it is killed: after the restart every key holds the same value, so each transaction is
+/// there whole or not at all.
+#[test]
+fn an_exec_with_a_script_survives_kill_9_whole_or_not_at_all() {
+    use std::sync::atomic::AtomicU64;
+    let dir = temp_data_dir();
+    let keys = [
+        key_on(0, "ka"),
+        key_on(1, "kb"),
+        key_on(0, "kc"),
+        key_on(1, "kd"),
+    ];
+    let body = "redis.call('SET', ARGV[1], ARGV[3]) redis.call('SET', ARGV[2], ARGV[3]) return 1";
+    for round in 0..2 {
+        let server = ChildServer::start(&dir, SHARDS, &[("appendonly", "yes")]);
+        let client = server.client();
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (stop, done, keys) = (stop.clone(), done.clone(), keys.clone());
+            std::thread::spawn(move || {
+                let Ok(mut con) = client.get_connection() else {
+                    return;
+                };
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let value = format!("{round}-{n}");
+                    let ran: redis::RedisResult<()> = redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg(&keys[0])
+                        .arg(&value)
+                        .cmd("EVAL")
+                        .arg(body)
+                        .arg(0)
+                        .arg(&keys[1])
+                        .arg(&keys[2])
+                        .arg(&value)
+                        .cmd("SET")
+                        .arg(&keys[3])
+                        .arg(&value)
+                        .ignore()
+                        .query(&mut con);
+                    if ran.is_err() {
+                        return;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        assert!(
+            TestServer::eventually(Duration::from_secs(20), || done.load(Ordering::Relaxed)
+                >= 20),
+            "the writer never got going"
+        );
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
+        writer.join().expect("writer");
+
+        let server = ChildServer::start(&dir, SHARDS, &[("appendonly", "yes")]);
+        let mut con = server.client().get_connection().expect("connection");
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys[..])
+            .query(&mut con)
+            .expect("mget");
+        assert!(
+            values.iter().all(|v| *v == values[0]),
+            "round {round}: half a transaction after recovery: {values:?}"
+        );
+        assert!(values[0].is_some(), "round {round}: the writes were kept");
+        server.stop();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
