@@ -1,6 +1,7 @@
 //! Where transactions, scripts, pub/sub, blocking commands and MONITOR meet, over real sockets:
 //! scripts queued in MULTI and run by EXEC, WATCH against a script's writes, PUBLISH from a
-//! script, blocked clients woken by EXEC and by scripts, and RESET.
+//! script, blocked clients woken by EXEC and by scripts, RESET, MONITOR's view of EXEC and
+//! scripts, and an EXEC with a script across kill -9.
 
 mod common;
 
