@@ -1,6 +1,7 @@
 //! Where transactions, scripts, pub/sub, blocking commands and MONITOR meet, over real sockets:
 //! scripts queued in MULTI and run by EXEC, WATCH against a script's writes, PUBLISH from a
-//! script, blocked clients woken by EXEC and by scripts, and RESET.
+//! script, blocked clients woken by EXEC and by scripts, RESET, MONITOR's view of EXEC and
+//! scripts, and an EXEC with a script across kill -9.
 
 mod common;
 
@@ -112,6 +113,33 @@ fn scripts_queued_in_multi_run_in_order_at_exec() {
             ])
         );
     }
+}
+
+#[test]
+fn script_load_and_flush_in_multi_run_in_order_with_the_scripts() {
+    let server = TestServer::start(SHARDS);
+    let mut con = server.connection();
+    let body = "return 'loaded'";
+    let sha: String = query(&mut con, &["SCRIPT", "LOAD", body]);
+    let _: () = query(&mut con, &["SCRIPT", "FLUSH"]);
+    let exec = transaction(
+        &mut con,
+        &[
+            &["SCRIPT", "LOAD", body],
+            &["EVALSHA", &sha, "0"],
+            &["SCRIPT", "FLUSH"],
+            &["SCRIPT", "EXISTS", &sha],
+        ],
+    );
+    assert_eq!(
+        exec,
+        Value::Array(vec![
+            bulk(&sha),
+            bulk("loaded"),
+            ok(),
+            Value::Array(vec![Value::Int(0)])
+        ])
+    );
 }
 
 #[test]
@@ -293,6 +321,12 @@ fn a_transaction_with_a_script_checks_its_watches() {
     let _: () = query(&mut watcher, &["WATCH", &a]);
     let exec = transaction(&mut watcher, &[&["EVAL", INCR_UNDECLARED, "0", &b]]);
     assert_eq!(exec, Value::Array(vec![Value::Int(1)]));
+    // The watching connection's own script counts too, as its own writes do in Redis.
+    let _: () = query(&mut watcher, &["WATCH", &a, &b]);
+    let _: i64 = query(&mut watcher, &["EVAL", INCR_UNDECLARED, "0", &b]);
+    let exec = transaction(&mut watcher, &[&["SET", &a, "never"]]);
+    assert_eq!(exec, Value::Nil);
+    assert_eq!(get(&mut watcher, &a).as_deref(), Some("changed"));
 }
 
 // ---- 3. PUBLISH from scripts -----------------------------------------------------------------
@@ -377,6 +411,22 @@ fn publish_and_spublish_from_a_script_reach_every_core() {
             &["EVAL", "return redis.call('PUBLISH', 'nobody', 'x')", "0"],
         );
         assert_eq!(nobody, 0);
+        // Published before a call on another shard: still delivered once.
+        let other_key = key_on(1 - core, "po");
+        let body = "local n = redis.call('PUBLISH', 'news', ARGV[2]) redis.call('SET', ARGV[1], 'x') return n";
+        let count: i64 = query(&mut con, &["EVAL", body, "0", &other_key, "once"]);
+        assert_eq!(count, 6);
+        let count: i64 = query(&mut con, &["PUBLISH", "news", "marker"]);
+        assert_eq!(count, 6);
+        for subscriber in &mut subscribers {
+            for text in ["once", "marker"] {
+                let got = subscriber.read_reply().expect("message");
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    message("message", "news", text)
+                );
+            }
+        }
     }
 }
 
@@ -415,6 +465,15 @@ fn spawn_blocked(
     handle
 }
 
+/// Sends `commands` as one pipeline and returns their replies.
+fn pipeline(con: &mut redis::Connection, commands: &[&[&str]]) -> Vec<Value> {
+    let mut pipe = redis::pipe();
+    for args in commands {
+        pipe.add_command(command(args));
+    }
+    pipe.query(con).expect("pipeline")
+}
+
 fn pair(key: &str, item: &str) -> Value {
     Value::Array(vec![bulk(key), bulk(item)])
 }
@@ -427,25 +486,27 @@ fn exec_serves_blocked_clients_after_the_transaction_in_order() {
         let k = key_on(shard, "el");
         let first = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
         let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
-        let exec = transaction(
+        // The pops wait for the end of the transaction, and are done before the next command.
+        let replies = pipeline(
             &mut con,
             &[
+                &["MULTI"],
                 &["RPUSH", &k, "x", "y", "z"],
                 &["LLEN", &k],
                 &["SET", "other", "1"],
+                &["EXEC"],
+                &["LRANGE", &k, "0", "-1"],
             ],
         );
         assert_eq!(
-            exec,
-            Value::Array(vec![Value::Int(3), Value::Int(3), ok()]),
-            "the pops wait for the end of the transaction"
+            replies[4..],
+            [
+                Value::Array(vec![Value::Int(3), Value::Int(3), ok()]),
+                Value::Array(vec![bulk("z")])
+            ]
         );
         assert_eq!(first.join().expect("first"), pair(&k, "x"));
         assert_eq!(second.join().expect("second"), pair(&k, "y"));
-        assert_eq!(
-            query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
-            ["z"]
-        );
 
         let z = key_on(shard, "ez");
         let waiter = spawn_blocked(&server, &mut con, &["BZPOPMIN", &z, "0"]);
@@ -472,22 +533,22 @@ fn scripts_serve_blocked_clients_after_the_script_in_order() {
             let second = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
             let body =
                 "redis.call('RPUSH', ARGV[1], 'x', 'y', 'z') return redis.call('LLEN', ARGV[1])";
-            // Undeclared: the script runs on the connection's core, wherever the key is.
-            let count: i64 = query(&mut con, &["EVAL", body, "0", &k]);
-            assert_eq!(count, 3, "the pops wait for the end of the script");
+            // Undeclared: the script runs on the connection's core, wherever the key is. The
+            // pops wait for the end of the script, and are done before the next command.
+            let replies = pipeline(
+                &mut con,
+                &[&["EVAL", body, "0", &k], &["LRANGE", &k, "0", "-1"]],
+            );
+            assert_eq!(replies, [Value::Int(3), Value::Array(vec![bulk("z")])]);
             assert_eq!(first.join().expect("first"), pair(&k, "x"));
             assert_eq!(second.join().expect("second"), pair(&k, "y"));
-            assert_eq!(
-                query::<Vec<String>>(&mut con, &["LRANGE", &k, "0", "-1"]),
-                ["z"]
-            );
 
             // Declared.
             let _: () = query(&mut con, &["DEL", &k]);
             let waiter = spawn_blocked(&server, &mut con, &["BLPOP", &k, "0"]);
             let body = "redis.call('LPUSH', KEYS[1], 'a') return redis.call('LLEN', KEYS[1])";
-            let count: i64 = query(&mut con, &["EVAL", body, "1", &k]);
-            assert_eq!(count, 1);
+            let replies = pipeline(&mut con, &[&["EVAL", body, "1", &k], &["LLEN", &k]]);
+            assert_eq!(replies, [Value::Int(1), Value::Int(0)]);
             assert_eq!(waiter.join().expect("declared"), pair(&k, "a"));
 
             let z = key_on(shard, &format!("sz{core}-"));
@@ -587,4 +648,190 @@ fn reset_ends_monitor() {
     let _: () = query(&mut other, &["SET", "seen", "1"]);
     // Nothing of the SET reaches the former monitor: its next reply is PING's.
     raw.roundtrip(&resp(&["PING"]), b"+PONG\r\n");
+}
+
+// ---- 6. MONITOR ------------------------------------------------------------------------------
+
+/// Reads MONITOR lines until one ends with `last`; returns each without its timestamp.
+fn monitor_lines_until(monitor: &mut RawClient, last: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = monitor.read_reply().expect("monitor line");
+        let line = String::from_utf8_lossy(&line).trim_end().to_string();
+        let (_, rest) = line.split_once(' ').expect("a timestamp, then the rest");
+        lines.push(rest.to_string());
+        if rest.ends_with(last) {
+            return lines;
+        }
+    }
+}
+
+#[test]
+fn monitor_shows_exec_and_script_commands_as_redis_7() {
+    let server = TestServer::start(SHARDS);
+    let mut monitor = server.raw();
+    monitor.roundtrip(&resp(&["MONITOR"]), b"+OK\r\n");
+    let mut con = connection_on(&server, 0);
+    let mut other = server.connection();
+    let info: String = query(&mut con, &["CLIENT", "INFO"]);
+    let addr = info
+        .split(' ')
+        .find_map(|field| field.strip_prefix("addr="))
+        .expect("addr field")
+        .to_string();
+    let (a, b) = (key_on(0, "ma"), key_on(1, "mb"));
+    let me = |text: &str| format!("[0 {addr}] {text}");
+    let lua = |text: &str| format!("[0 lua] {text}");
+    let set_a = "redis.call('set', KEYS[1], 'x') return 1";
+    let exec = transaction(
+        &mut con,
+        &[&["SET", &b, "v"], &["EVAL", set_a, "1", &a], &["GET", &b]],
+    );
+    assert_eq!(exec, Value::Array(vec![ok(), Value::Int(1), bulk("v")]));
+    // A local run that stops at the key of the other shard and runs again holding every shard
+    // shows its calls once.
+    let both = "redis.call('set', ARGV[1], 'l') redis.call('set', ARGV[2], 'r') return 1";
+    let _: i64 = query(&mut con, &["EVAL", both, "0", &a, &b]);
+    // Without a script: in place on the connection's core, and over both shards.
+    let exec = transaction(&mut con, &[&["SET", &a, "1"], &["PING"]]);
+    assert_eq!(
+        exec,
+        Value::Array(vec![ok(), Value::SimpleString("PONG".into())])
+    );
+    let exec = transaction(&mut con, &[&["DEL", &a, &b], &["SET", &b, "2"]]);
+    assert_eq!(exec, Value::Array(vec![Value::Int(2), ok()]));
+    // An aborted EXEC shows MULTI and EXEC only.
+    let _: () = query(&mut con, &["WATCH", &a]);
+    let _: () = query(&mut other, &["SET", &a, "changed"]);
+    assert_eq!(transaction(&mut con, &[&["SET", &b, "never"]]), Value::Nil);
+    // So does one a queueing error doomed, and an EXEC without MULTI.
+    let _: () = query(&mut con, &["MULTI"]);
+    let _ = error_of(&mut con, &["NOSUCHCOMMAND"]);
+    assert!(error_of(&mut con, &["EXEC"]).starts_with("EXECABORT"));
+    assert_eq!(error_of(&mut con, &["EXEC"]), "ERR EXEC without MULTI");
+    let _: String = query(&mut con, &["PING", "end"]);
+    let lines = monitor_lines_until(&mut monitor, "\"PING\" \"end\"");
+    let other_addr = {
+        let info: String = query(&mut other, &["CLIENT", "INFO"]);
+        info.split(' ')
+            .find_map(|field| field.strip_prefix("addr="))
+            .expect("addr field")
+            .to_string()
+    };
+    let expected = vec![
+        me("\"CLIENT\" \"INFO\""),
+        me("\"MULTI\""),
+        me(&format!("\"SET\" \"{b}\" \"v\"")),
+        me(&format!("\"EVAL\" \"{set_a}\" \"1\" \"{a}\"")),
+        lua(&format!("\"set\" \"{a}\" \"x\"")),
+        me(&format!("\"GET\" \"{b}\"")),
+        me("\"EXEC\""),
+        me(&format!("\"EVAL\" \"{both}\" \"0\" \"{a}\" \"{b}\"")),
+        lua(&format!("\"set\" \"{a}\" \"l\"")),
+        lua(&format!("\"set\" \"{b}\" \"r\"")),
+        me("\"MULTI\""),
+        me(&format!("\"SET\" \"{a}\" \"1\"")),
+        me("\"PING\""),
+        me("\"EXEC\""),
+        me("\"MULTI\""),
+        me(&format!("\"DEL\" \"{a}\" \"{b}\"")),
+        me(&format!("\"SET\" \"{b}\" \"2\"")),
+        me("\"EXEC\""),
+        me(&format!("\"WATCH\" \"{a}\"")),
+        format!("[0 {other_addr}] \"SET\" \"{a}\" \"changed\""),
+        me("\"MULTI\""),
+        me("\"EXEC\""),
+        me("\"MULTI\""),
+        me("\"EXEC\""),
+        me("\"EXEC\""),
+        me("\"PING\" \"end\""),
+    ];
+    // Lines from the connections' set-up come first; everything from `con`'s CLIENT INFO on is
+    // exact.
+    let start = lines
+        .iter()
+        .position(|line| line == &expected[0])
+        .unwrap_or_else(|| panic!("no CLIENT INFO line in {lines:#?}"));
+    assert_eq!(lines[start..], expected[..], "{lines:#?}");
+}
+
+// ---- durability --------------------------------------------------------------------------
+
+/// A writer runs transactions with a script, over both shards, against a server with a binlog
+/// until it is killed: after the restart every key holds the same value, so each transaction is
+/// there whole or not at all.
+#[test]
+fn an_exec_with_a_script_survives_kill_9_whole_or_not_at_all() {
+    use std::sync::atomic::AtomicU64;
+    let dir = temp_data_dir();
+    let keys = [
+        key_on(0, "ka"),
+        key_on(1, "kb"),
+        key_on(0, "kc"),
+        key_on(1, "kd"),
+    ];
+    let body = "redis.call('SET', ARGV[1], ARGV[3]) redis.call('SET', ARGV[2], ARGV[3]) return 1";
+    // Four rounds: with the records' transaction tags removed, about half the runs of two
+    // rounds caught half a transaction.
+    for round in 0..4 {
+        let server = ChildServer::start(&dir, SHARDS, &[("appendonly", "yes")]);
+        let client = server.client();
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (stop, done, keys) = (stop.clone(), done.clone(), keys.clone());
+            std::thread::spawn(move || {
+                let Ok(mut con) = client.get_connection() else {
+                    return;
+                };
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let value = format!("{round}-{n}");
+                    let ran: redis::RedisResult<()> = redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg(&keys[0])
+                        .arg(&value)
+                        .cmd("EVAL")
+                        .arg(body)
+                        .arg(0)
+                        .arg(&keys[1])
+                        .arg(&keys[2])
+                        .arg(&value)
+                        .cmd("SET")
+                        .arg(&keys[3])
+                        .arg(&value)
+                        .ignore()
+                        .query(&mut con);
+                    if ran.is_err() {
+                        return;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        assert!(
+            TestServer::eventually(Duration::from_secs(20), || done.load(Ordering::Relaxed)
+                >= 20),
+            "the writer never got going"
+        );
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
+        writer.join().expect("writer");
+
+        let server = ChildServer::start(&dir, SHARDS, &[("appendonly", "yes")]);
+        let mut con = server.client().get_connection().expect("connection");
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys[..])
+            .query(&mut con)
+            .expect("mget");
+        assert!(
+            values.iter().all(|v| *v == values[0]),
+            "round {round}: half a transaction after recovery: {values:?}"
+        );
+        assert!(values[0].is_some(), "round {round}: the writes were kept");
+        server.stop();
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -260,9 +260,11 @@ impl Engine {
         let stopped = self.stopped.replace(false);
         let killed = self.killed.replace(false);
         match outcome {
-            // However the run unwound: the instruction hook may raise "script stopped" again
-            // inside the error handler, which then fails as a whole (`Err`).
+            // However the run unwound: a stopped run can also come back as an `Err` (seen
+            // under load, a read-only script stopped inside a table constructor; the hook
+            // raises "script stopped" wherever it fires once the run stopped).
             _ if stopped && !killed => Outcome::Stopped,
+            Err(_) if killed => Outcome::Reply(Reply::error_static(KILLED)),
             Ok((true, value)) => Outcome::Reply(convert::lua_to_reply(&value, self.resp.get())),
             Ok((false, value)) => Outcome::Reply(error_reply(&value, run.sha, killed)),
             Err(error) => Outcome::Reply(Reply::error(format!(

@@ -62,7 +62,7 @@ pub async fn run(
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
             super::script::eval(conn, spec, &args).await
         }
-        "script" => super::script::script_command(conn, &args),
+        "script" => super::script::script_command(&conn.rt, &args),
         "client" => client(conn, &args).await,
         "config" => config(conn, &args).await,
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"

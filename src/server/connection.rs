@@ -275,7 +275,10 @@ impl Connection {
             self.push_reply(reply);
             return;
         }
-        observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
+        // EXEC shows after the commands it runs (`transaction`).
+        if self.rt.obs.monitors.active() && spec.name != "exec" {
+            observe::feed_monitors(&self.rt, &self.client, self.db, spec, &args);
+        }
         if command::blocking::is_blocking(spec) {
             if let Some(reply) = blocking::run(self, spec, args).await {
                 self.push_reply(reply);

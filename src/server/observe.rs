@@ -526,6 +526,29 @@ pub fn feed_monitors(
     if !rt.obs.monitors.active() {
         return;
     }
+    let line = monitor_line(db, &client.addresses().0, spec, args);
+    rt.obs.monitors.send(client.id, line);
+}
+
+/// The MONITOR line of a command a script runs, with `lua` for the address as Redis shows it
+/// (`+1339518083.107412 [0 lua] "set" "k" "v"`); `None` while nobody monitors. The caller
+/// sends it ([`send_script_lines`]) once the script's run is kept: a local run that stops and
+/// runs again holding every shard must not show its calls twice.
+pub fn script_line(rt: &Runtime, db: usize, spec: &CommandSpec, args: &[Bytes]) -> Option<Bytes> {
+    rt.obs
+        .monitors
+        .active()
+        .then(|| monitor_line(db, "lua", spec, args))
+}
+
+/// Sends the lines of a script run by client `caller` to every MONITOR client.
+pub fn send_script_lines(rt: &Runtime, caller: u64, lines: Vec<Bytes>) {
+    for line in lines {
+        rt.obs.monitors.send(caller, line);
+    }
+}
+
+fn monitor_line(db: usize, address: &str, spec: &CommandSpec, args: &[Bytes]) -> Bytes {
     let args = crate::command::observe::loggable(spec, args);
     let micros = stats::unix_micros();
     let mut line = format!(
@@ -533,7 +556,7 @@ pub fn feed_monitors(
         micros / 1_000_000,
         micros % 1_000_000,
         db,
-        client.addresses().0
+        address
     );
     for arg in &args {
         line.push_str(" \"");
@@ -541,5 +564,5 @@ pub fn feed_monitors(
         line.push('"');
     }
     line.push_str("\r\n");
-    rt.obs.monitors.send(client.id, Bytes::from(line));
+    Bytes::from(line)
 }

@@ -35,8 +35,9 @@
 //! shard, and the queued commands and scripts run in order through one [`Holding`].
 //!
 //! **PUBLISH and SPUBLISH** reach subscribers on every core, and the script gets the number
-//! reached: with several cores a local run stops before them (nothing is undone by a message
-//! not yet sent), and the global run delivers on each core in turn (`ScriptCall::Publish`).
+//! reached: a local run that could still stop (always, with several cores) stops before them,
+//! since a message sent cannot be taken back, and the global run delivers on each core in turn
+//! (`ScriptCall::Publish`).
 //!
 //! **Blocked clients** (BLPOP, ...) waiting on keys a global run wrote are served when it ends:
 //! a shard holding back a script's records serves none (`Runtime::serve_blocked`), as Redis
@@ -70,6 +71,7 @@ use crate::shard::locks::{LockKey, TxId};
 use crate::shard::ReplyTo;
 
 use super::connection::Connection;
+use super::observe;
 use super::router::{Address, Mail, Op, Request, Response};
 use super::runtime::{now_ms, Client, Runtime};
 
@@ -170,6 +172,8 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
         let response = if first == rt.id {
             let before = rt.shard.borrow().binlog_position();
             let response = run_here(&rt, &run, conn.client.id);
+            // Clients blocked on what the script wrote are served before the next command runs.
+            rt.serve_blocked();
             let after = rt.shard.borrow().binlog_position();
             if after > before {
                 let ack = &conn.client.ack_position;
@@ -251,6 +255,7 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
         saved: HashSet::new(),
         // With one shard and no locks held, nothing can stop the run: no undo log needed.
         undoable: rt.nshards > 1 || !locks_idle,
+        monitor: Vec::new(),
     };
     let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut host));
     shared.end(rt.id);
@@ -270,6 +275,8 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
         }
         Ok(Outcome::Reply(reply)) | Err(reply) => {
             shard.commit_capture(TxTag::default());
+            drop(shard);
+            observe::send_script_lines(rt, caller, host.monitor);
             Response::Reply(reply)
         }
     }
@@ -331,15 +338,20 @@ struct LocalHost<'a> {
     undo: Vec<(usize, Bytes, Option<Entry>)>,
     saved: HashSet<(usize, Bytes)>,
     undoable: bool,
+    /// MONITOR lines of the calls, sent once the run is kept.
+    monitor: Vec<Bytes>,
 }
 
 impl Host for LocalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        self.monitor
+            .extend(observe::script_line(rt, self.db, spec, &args));
         if let Some(kind) = publish_kind(spec) {
             // Subscribers live on every core: with several, the script holds them all to count
-            // its receivers (a local run cannot wait for another core).
-            if rt.nshards > 1 {
+            // its receivers (a local run cannot wait for another core). And a message cannot be
+            // taken back: a run that could still stop later (and run again) does not send one.
+            if self.undoable {
                 return Err(Stop);
             }
             return Ok(Reply::Integer(
@@ -423,6 +435,7 @@ impl<'a> Holding<'a> {
                 db: 0,
                 caller,
                 written: BTreeSet::new(),
+                scripting: false,
             },
         }
     }
@@ -441,7 +454,9 @@ impl<'a> Holding<'a> {
         self.host.db = run.db;
         let shared = &rt.facts.scripts;
         shared.begin(rt.id, now_ms(), true);
+        self.host.scripting = true;
         let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut self.host));
+        self.host.scripting = false;
         shared.end(rt.id);
         match outcome {
             Ok(Outcome::Reply(reply)) | Err(reply) => reply,
@@ -479,6 +494,8 @@ struct GlobalHost<'a> {
     caller: u64,
     /// Shards that ran a write of the script (the participants of its binlog transaction).
     written: BTreeSet<usize>,
+    /// Whether the calls are a script's (MONITOR shows them as `lua`), not EXEC's.
+    scripting: bool,
 }
 
 impl GlobalHost<'_> {
@@ -582,6 +599,11 @@ impl GlobalHost<'_> {
 impl Host for GlobalHost<'_> {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Result<Reply, Stop> {
         let rt = self.rt;
+        if self.scripting {
+            if let Some(line) = observe::script_line(rt, self.db, spec, &args) {
+                observe::send_script_lines(rt, self.caller, vec![line]);
+            }
+        }
         if let Some(kind) = publish_kind(spec) {
             // Delivered on every core now, as Redis delivers a script's messages at once.
             let mut receivers = 0;
@@ -723,8 +745,7 @@ pub fn busy_refusal(rt: &Runtime, spec: &CommandSpec, args: &[Bytes]) -> Option<
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
-pub fn script_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
-    let rt = conn.rt.clone();
+pub fn script_command(rt: &Runtime, args: &[Bytes]) -> Reply {
     let shared = &rt.facts.scripts;
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let arity = |ok: bool| {
@@ -740,7 +761,7 @@ pub fn script_command(conn: &mut Connection, args: &[Bytes]) -> Reply {
                 return reply;
             }
             let sha = crate::script::sha1_hex(&args[2]);
-            if let Err(reply) = with_engine(&rt, |e| e.compile(&sha, &args[2])).and_then(|r| r) {
+            if let Err(reply) = with_engine(rt, |e| e.compile(&sha, &args[2])).and_then(|r| r) {
                 return reply;
             }
             shared.store(args[2].clone());

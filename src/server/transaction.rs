@@ -76,8 +76,8 @@ pub fn queue(conn: &mut Connection, args: Vec<Bytes>) -> Option<Vec<Bytes>> {
             Reply::error_static("ERR Command not allowed inside a transaction")
         }
         Some(spec) => {
+            // MONITOR shows a queued command when EXEC runs it, as Redis 7 does.
             conn.client.meta.borrow_mut().last_command = command::observe::full_name(spec, &args);
-            observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             if let Some(queued) = conn.transaction.multi.as_mut() {
                 queued.commands.push((spec, args));
                 conn.client.meta.borrow_mut().queued = Some(queued.commands.len());
@@ -113,17 +113,9 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
             Reply::ok()
         }
         "exec" => {
-            let Some(queued) = conn.transaction.multi.take() else {
-                return Reply::error_static("ERR EXEC without MULTI");
-            };
-            conn.client.meta.borrow_mut().queued = None;
-            let reply = if queued.aborted {
-                Reply::error_static("EXECABORT Transaction discarded because of previous errors.")
-            } else {
-                let watched = conn.transaction.watched.clone();
-                exec::run(conn, queued.commands, &watched).await
-            };
-            forget_watches(conn).await;
+            let reply = exec(conn).await;
+            // After the commands it ran, as Redis 7 shows MULTI ... EXEC in MONITOR.
+            observe::feed_monitors(&conn.rt, &conn.client, conn.db, spec, &args);
             reply
         }
         "watch" => {
@@ -139,6 +131,22 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
         }
         _ => command::unknown_command_error(&args),
     }
+}
+
+/// EXEC: runs the queue (`exec`) unless a queueing error doomed it, and forgets the watches.
+async fn exec(conn: &mut Connection) -> Reply {
+    let Some(queued) = conn.transaction.multi.take() else {
+        return Reply::error_static("ERR EXEC without MULTI");
+    };
+    conn.client.meta.borrow_mut().queued = None;
+    let reply = if queued.aborted {
+        Reply::error_static("EXECABORT Transaction discarded because of previous errors.")
+    } else {
+        let watched = conn.transaction.watched.clone();
+        exec::run(conn, queued.commands, &watched).await
+    };
+    forget_watches(conn).await;
+    reply
 }
 
 /// RESET: leaves MULTI, dropping the queue, and forgets the watched keys.

@@ -46,11 +46,12 @@
 //! - SCAN inside a transaction runs in step 5, after the keyed commands and without their locks
 //!   (SCAN promises no point-in-time view anyway).
 //! - On the gathered path commands are not counted in INFO commandstats and keyspace hits.
+//! - A queue with a script in it holds every shard whole while it runs, as a script whose keys
+//!   span shards does: other clients' commands wait for it on every shard.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 
 use bytes::Bytes;
 
@@ -69,7 +70,7 @@ use super::super::coordinator::{
 };
 use super::super::router::{Op, Response};
 use super::super::runtime::{now_ms, Client, Runtime};
-use super::super::{commands, script};
+use super::super::{commands, observe, script};
 use super::Watched;
 
 /// Where one queued command runs (see the module doc).
@@ -151,10 +152,12 @@ pub(super) async fn run(
         return Reply::NullArray;
     }
     let outcome = if plan.scripts {
-        Ok(run_holding(&rt, &client, tx, &plan).await)
+        Ok(run_holding(conn, tx, &plan).await)
     } else if plan.gathered.is_some() {
+        feed_monitors(conn, &plan);
         run_gathered(&rt, &client, tx, &plan).await
     } else {
+        feed_monitors(conn, &plan);
         Ok(run_batches(&rt, &client, tx, &plan, &shards).await)
     };
     client.inbox.reset();
@@ -233,6 +236,7 @@ fn run_in_place(
             return Some(Err(Reply::NullArray));
         }
     }
+    feed_monitors(conn, plan);
     shard.observe.caller = conn.client.id;
     let before = shard.binlog_position();
     let replies = plan
@@ -578,30 +582,47 @@ async fn run_gathered(
 /// keys' owner, a command over several shards gathered there, each script with its calls
 /// anywhere). Each shard's records reach the binlog as one part of the transaction, and the
 /// clients blocked on what it wrote are served, when it ends.
-async fn run_holding(
-    rt: &Rc<Runtime>,
-    client: &Client,
-    tx: TxId,
-    plan: &Plan,
-) -> Vec<Option<Reply>> {
+async fn run_holding(conn: &Connection, tx: TxId, plan: &Plan) -> Vec<Option<Reply>> {
+    let (rt, client) = (&conn.rt, &conn.client);
     let mut holding = script::Holding::begin(rt, client.id);
     let replies = plan
         .commands
         .iter()
-        .map(|planned| match &planned.step {
-            Step::Connection => None,
-            Step::Refused(reply) => Some(reply.clone()),
-            Step::Script => Some(
-                match script::prepare(rt, planned.spec, &planned.args, planned.db) {
-                    Ok(run) => holding.script(&run),
-                    Err(reply) => reply,
-                },
-            ),
-            _ => Some(holding.command(planned.spec, planned.db, planned.args.clone())),
+        .map(|planned| {
+            observe::feed_monitors(rt, client, planned.db, planned.spec, &planned.args);
+            match &planned.step {
+                // In order with the scripts: SCRIPT LOAD or FLUSH before EVALSHA matters.
+                Step::Connection if planned.spec.name == "script" => {
+                    Some(script::script_command(rt, &planned.args))
+                }
+                Step::Connection => None,
+                Step::Refused(reply) => Some(reply.clone()),
+                Step::Script => Some(
+                    match script::prepare(rt, planned.spec, &planned.args, planned.db) {
+                        Ok(run) => holding.script(&run),
+                        Err(reply) => reply,
+                    },
+                ),
+                _ => Some(holding.command(planned.spec, planned.db, planned.args.clone())),
+            }
         })
         .collect();
     holding.end(client, tx).await;
     replies
+}
+
+/// MONITOR's lines for the queued commands, in queue order, once they are sure to run (Redis 7
+/// shows them when EXEC runs them, between MULTI and EXEC, and not at all when EXEC aborts).
+fn feed_monitors(conn: &Connection, plan: &Plan) {
+    for planned in &plan.commands {
+        observe::feed_monitors(
+            &conn.rt,
+            &conn.client,
+            planned.db,
+            planned.spec,
+            &planned.args,
+        );
+    }
 }
 
 /// Step 5: a command that runs on the connection (boxed: `commands::run` leads back to EXEC).
