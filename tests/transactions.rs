@@ -487,11 +487,20 @@ fn a_cross_shard_exec_survives_kill_9_whole_or_not_at_all() {
                 n
             })
         };
-        // Let it run a while, then kill the server mid-stream.
+        // Let it run a while (and at least until this round's first EXEC is in), then kill the
+        // server mid-stream.
         let started = Instant::now();
         let mut probe = server.client().get_connection().expect("probe");
-        while started.elapsed() < Duration::from_millis(300) {
-            let _: Option<String> = redis::cmd("GET").arg(&a).query(&mut probe).expect("get");
+        loop {
+            let value: Option<String> = redis::cmd("GET").arg(&a).query(&mut probe).expect("get");
+            let this_round = value.is_some_and(|v| v.starts_with(&format!("{round}-")));
+            if this_round && started.elapsed() >= Duration::from_millis(300) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "round {round}: the writer's EXEC never landed"
+            );
         }
         server.kill9();
         stop.store(true, Ordering::Relaxed);
