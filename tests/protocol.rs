@@ -567,3 +567,59 @@ fn data_followed_at_once_by_close_ends_the_connection() {
         connected_clients(&server)
     );
 }
+
+/// With `requirepass`, a client runs nothing but AUTH, HELLO, QUIT and RESET until it has
+/// authenticated (Redis's NOAUTH); RESET takes the authentication back; CONFIG SET requirepass ""
+/// opens the server to every client; the `redis` crate's password in the URL works.
+#[test]
+fn requirepass_refuses_commands_until_auth() {
+    let server = TestServer::start_with(2, &[("requirepass", "s3cret")]);
+    let mut client = server.raw();
+    let noauth = b"-NOAUTH Authentication required.\r\n";
+    client.roundtrip(&resp(&["GET", "k"]), noauth);
+    client.roundtrip(&resp(&["PING"]), noauth);
+    client.roundtrip(&resp(&["MULTI"]), noauth);
+    client.roundtrip(&resp(&["SUBSCRIBE", "c"]), noauth);
+    // Unknown commands and bad arity are reported first, as Redis does.
+    client.roundtrip(
+        &resp(&["NOSUCH"]),
+        b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n",
+    );
+    client.roundtrip(
+        &resp(&["HELLO", "3"]),
+        b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n",
+    );
+    client.roundtrip(
+        &resp(&["AUTH", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    client.roundtrip(&resp(&["GET", "k"]), noauth);
+    client.roundtrip(&resp(&["AUTH", "s3cret"]), b"+OK\r\n");
+    client.roundtrip(&resp(&["SET", "k", "v"]), b"+OK\r\n");
+    client.roundtrip(&resp(&["GET", "k"]), b"$1\r\nv\r\n");
+    client.roundtrip(&resp(&["RESET"]), b"+RESET\r\n");
+    client.roundtrip(&resp(&["GET", "k"]), noauth);
+    client.roundtrip(&resp(&["AUTH", "default", "s3cret"]), b"+OK\r\n");
+    client.roundtrip(&resp(&["GET", "k"]), b"$1\r\nv\r\n");
+
+    // HELLO ... AUTH authenticates a fresh connection.
+    let mut hello = server.raw();
+    hello.send(&resp(&["HELLO", "2", "AUTH", "default", "s3cret"]));
+    assert!(hello.read_reply().is_some());
+    hello.roundtrip(&resp(&["GET", "k"]), b"$1\r\nv\r\n");
+
+    // The redis crate with the password in its URL.
+    let url = format!("redis://:s3cret@127.0.0.1:{}/", server.port);
+    let mut con = redis::Client::open(url)
+        .expect("client")
+        .get_connection()
+        .expect("authenticated connection");
+    let value: String = redis::cmd("GET").arg("k").query(&mut con).expect("get");
+    assert_eq!(value, "v");
+
+    // Emptying requirepass opens the server to clients that never authenticated.
+    let mut fresh = server.raw();
+    fresh.roundtrip(&resp(&["GET", "k"]), noauth);
+    client.roundtrip(&resp(&["CONFIG", "SET", "requirepass", ""]), b"+OK\r\n");
+    fresh.roundtrip(&resp(&["GET", "k"]), b"$1\r\nv\r\n");
+}

@@ -107,6 +107,7 @@ async fn reset(conn: &mut Connection) -> Reply {
     super::observe::stop_monitor(conn);
     conn.db = 0;
     conn.protocol = 2;
+    conn.authenticated = conn.rt.config().requirepass.is_empty();
     let mut meta = conn.client.meta.borrow_mut();
     meta.db = 0;
     meta.resp = 2;
@@ -133,8 +134,16 @@ fn auth(conn: &mut Connection, args: &[Bytes]) -> Reply {
         2 if conn.rt.config().requirepass.is_empty() => Reply::error_static(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ),
-        2 => check_password(conn, None, &args[1]).map_or_else(|e| e, |_| Reply::ok()),
-        3 => check_password(conn, Some(&args[1]), &args[2]).map_or_else(|e| e, |_| Reply::ok()),
+        2 | 3 => {
+            let user = (args.len() == 3).then(|| &args[1]);
+            match check_password(conn, user, &args[args.len() - 1]) {
+                Ok(()) => {
+                    conn.authenticated = true;
+                    Reply::ok()
+                }
+                Err(reply) => reply,
+            }
+        }
         _ => util::syntax_error(),
     }
 }
@@ -148,6 +157,11 @@ fn hello(conn: &mut Connection, args: &[Bytes]) -> Reply {
         if let Err(reply) = check_password(conn, Some(user), password) {
             return reply;
         }
+        conn.authenticated = true;
+    } else if !conn.authenticated && !conn.rt.config().requirepass.is_empty() {
+        return Reply::error_static(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
     }
     if let Some(name) = &request.client_name {
         if let Err(reply) = render::validate_client_name(name) {

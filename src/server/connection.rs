@@ -55,6 +55,10 @@ pub struct Connection {
     pub transaction: transaction::State,
     /// The socket, for a blocked command to notice the client going away (`blocking`).
     pub socket: Rc<net::Connection>,
+    /// Whether the client may run commands: true from the start when `requirepass` is empty
+    /// (Redis's default user without a password), else after AUTH or HELLO ... AUTH; RESET
+    /// takes it back.
+    pub authenticated: bool,
     pending: Vec<Slot>,
     out: BytesMut,
     errors: u64,
@@ -72,6 +76,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         monitor: None,
         transaction: transaction::State::default(),
         socket: stream.clone(),
+        authenticated: rt.config().requirepass.is_empty(),
         pending: Vec::new(),
         out: BytesMut::new(),
         errors: 0,
@@ -253,6 +258,16 @@ impl Connection {
         counters.total_error_replies += std::mem::take(&mut self.errors);
     }
 
+    /// As Redis: only AUTH, HELLO, QUIT and RESET run before the client has authenticated; and
+    /// once `requirepass` is emptied (CONFIG SET) every client may run anything.
+    fn may_run_unauthenticated(&mut self, spec: &CommandSpec) -> bool {
+        if matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+            return true;
+        }
+        self.authenticated = self.rt.config().requirepass.is_empty();
+        self.authenticated
+    }
+
     async fn execute(&mut self, args: Vec<Bytes>, now_ms: u64) {
         // Inside MULTI, commands are queued instead (one branch otherwise).
         let Some(args) = transaction::queue(self, args) else {
@@ -264,6 +279,10 @@ impl Connection {
         };
         if !spec.arity_ok(args.len()) {
             self.push_reply(command::arity_error(&args[0]));
+            return;
+        }
+        if !self.authenticated && !self.may_run_unauthenticated(spec) {
+            self.push_reply(Reply::error_static("NOAUTH Authentication required."));
             return;
         }
         if let Some(busy) = super::script::busy_refusal(&self.rt, spec, &args) {
