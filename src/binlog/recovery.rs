@@ -16,7 +16,6 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::record::{self, Body, Damage, Record};
@@ -366,9 +365,7 @@ pub fn apply_record(
         } => {
             let value = snapshot::decode_value(&value)
                 .ok_or_else(|| format!("record {} holds an unknown value", record.position))?;
-            keyspace
-                .db(db)
-                .insert(Bytes::copy_from_slice(&key), Entry { value, expire_at });
+            keyspace.db(db).insert(&key, Entry { value, expire_at });
             Ok(())
         }
     }

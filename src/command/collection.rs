@@ -144,7 +144,7 @@ pub fn write_or_create<'a, T: Collection>(
             value: make().into_value(),
             expire_at: 0,
         };
-        db.insert(Bytes::copy_from_slice(key), entry);
+        db.insert(key, entry);
     }
     match db.get_mut(key, now_ms) {
         Some(entry) => T::of_mut(&mut entry.value).ok_or_else(wrongtype_error),
@@ -178,7 +178,7 @@ pub fn store<T: Collection>(ctx: &mut ExecContext<'_>, key: &[u8], value: T) {
             expire_at: 0,
         };
         db.remove(key, now_ms);
-        db.insert(Bytes::copy_from_slice(key), entry);
+        db.insert(key, entry);
     }
 }
 

@@ -718,9 +718,7 @@ fn move_(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let Some(entry) = ctx.db().remove(key, now) else {
         return Reply::Integer(0);
     };
-    ctx.keyspace
-        .db(target)
-        .insert(Bytes::copy_from_slice(key), entry);
+    ctx.keyspace.db(target).insert(key, entry);
     Reply::Integer(1)
 }
 
@@ -748,7 +746,7 @@ fn rename_generic(ctx: &mut ExecContext<'_>, args: &[Bytes], nx: bool) -> Reply 
         return Reply::error_static(ERR_NO_SUCH_KEY);
     };
     // Replacing keeps the destination's position, so a SCAN in progress still finds it.
-    ctx.db().insert(Bytes::copy_from_slice(destination), entry);
+    ctx.db().insert(destination, entry);
     if nx {
         Reply::Integer(1)
     } else {
@@ -798,7 +796,7 @@ fn copy(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     if !replace && target_db.contains(destination, now) {
         return Reply::Integer(0);
     }
-    target_db.insert(Bytes::copy_from_slice(destination), entry);
+    target_db.insert(destination, entry);
     Reply::Integer(1)
 }
 

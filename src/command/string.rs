@@ -302,7 +302,7 @@ fn store_string(ctx: &mut ExecContext<'_>, key: &[u8], value: &[u8], expire_at: 
         value: Value::String(Bytes::copy_from_slice(value)),
         expire_at,
     };
-    ctx.db().insert(Bytes::copy_from_slice(key), entry);
+    ctx.db().insert(key, entry);
 }
 
 fn bulk_or_null(value: Option<Bytes>) -> Reply {
@@ -650,7 +650,7 @@ fn append(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 value: Value::String(Bytes::copy_from_slice(suffix)),
                 expire_at: 0,
             };
-            db.insert(Bytes::copy_from_slice(key), entry);
+            db.insert(key, entry);
             Reply::Integer(suffix.len() as i64)
         }
         Some(entry) => {
@@ -687,7 +687,7 @@ fn setrange(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 value: Value::String(buffer.freeze()),
                 expire_at: 0,
             };
-            db.insert(Bytes::copy_from_slice(key), entry);
+            db.insert(key, entry);
             Reply::Integer(length as i64)
         }
         Some(entry) => {
@@ -799,7 +799,7 @@ fn increment_by(ctx: &mut ExecContext<'_>, key: &[u8], increment: i64) -> Reply 
                 value: Value::String(text),
                 expire_at: 0,
             };
-            db.insert(Bytes::copy_from_slice(key), entry);
+            db.insert(key, entry);
         }
     }
     Reply::Integer(updated)
@@ -832,7 +832,7 @@ fn incrbyfloat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 value: Value::String(text.clone()),
                 expire_at: 0,
             };
-            db.insert(Bytes::copy_from_slice(key), entry);
+            db.insert(key, entry);
         }
     }
     Reply::Bulk(text)

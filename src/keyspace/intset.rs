@@ -1,7 +1,9 @@
 //! Intset: a sorted array of distinct integers packed at the narrowest width that holds them all
 //! (2, 4 or 8 bytes), the compact encoding of small all-integer sets (Redis's `intset.c`).
 //!
-//! `buf[0]` is the width in bytes, the rest the values in ascending order, little-endian. Adding a
+//! `buf` holds the values in ascending order, little-endian, `width` bytes each; the width is a
+//! field beside it rather than a header byte, so that 20 32-bit values take an 80-byte block, not
+//! the next size class up (16 bytes a key for small integer sets). Adding a
 //! value that needs a wider type rewrites the whole array at the new width (Redis's "upgrade");
 //! the width never shrinks. Lookups are binary searches. An empty intset holds no allocation.
 
@@ -39,9 +41,17 @@ pub fn parse_integer(arg: &[u8]) -> Option<i64> {
     }
 }
 
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Intset {
     buf: Vec<u8>,
+    /// Bytes per value: 2, 4 or 8 (2 while empty).
+    width: u8,
+}
+
+impl Default for Intset {
+    fn default() -> Self {
+        Intset::new()
+    }
 }
 
 fn width_for(value: i64) -> usize {
@@ -56,18 +66,18 @@ fn width_for(value: i64) -> usize {
 
 impl Intset {
     pub fn new() -> Self {
-        Intset { buf: Vec::new() }
+        Intset {
+            buf: Vec::new(),
+            width: 2,
+        }
     }
 
     fn width(&self) -> usize {
-        self.buf.first().map_or(2, |&width| width as usize)
+        self.width as usize
     }
 
     pub fn len(&self) -> usize {
-        match self.buf.len() {
-            0 => 0,
-            bytes => (bytes - 1) / self.width(),
-        }
+        self.buf.len() / self.width()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,8 +91,7 @@ impl Intset {
 
     /// Makes room for `count` more values at the current width, before a batch of inserts.
     pub fn reserve(&mut self, count: usize) {
-        let header = if self.buf.is_empty() { 1 } else { 0 };
-        self.buf.reserve_exact(header + count * self.width());
+        self.buf.reserve_exact(count * self.width());
     }
 
     /// Drops spare capacity.
@@ -93,7 +102,7 @@ impl Intset {
     /// Value number `index` in ascending order.
     pub fn get(&self, index: usize) -> i64 {
         let width = self.width();
-        let at = 1 + index * width;
+        let at = index * width;
         let bytes = &self.buf[at..at + width];
         match width {
             2 => i16::from_le_bytes([bytes[0], bytes[1]]) as i64,
@@ -121,7 +130,7 @@ impl Intset {
     }
 
     fn put(buf: &mut [u8], width: usize, index: usize, value: i64) {
-        let at = 1 + index * width;
+        let at = index * width;
         buf[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
     }
 
@@ -133,10 +142,9 @@ impl Intset {
             let width = needed.max(self.width());
             let len = self.len();
             // Keep room reserved ahead (by `reserve`) for as many values at the new width.
-            let spare = self.buf.capacity().saturating_sub(self.buf.len().max(1)) / self.width();
-            let mut buf = Vec::with_capacity(1 + (len + spare.max(1)) * width);
-            buf.push(width as u8);
-            buf.resize(1 + (len + 1) * width, 0);
+            let spare = (self.buf.capacity() - self.buf.len()) / self.width();
+            let mut buf = Vec::with_capacity((len + spare.max(1)) * width);
+            buf.resize((len + 1) * width, 0);
             let mut placed = false;
             let mut out = 0;
             for index in 0..len {
@@ -153,13 +161,14 @@ impl Intset {
                 Self::put(&mut buf, width, out, value);
             }
             self.buf = buf;
+            self.width = width as u8;
             return true;
         }
         let Err(index) = self.search(value) else {
             return false;
         };
         let width = self.width();
-        let at = 1 + index * width;
+        let at = index * width;
         let old_end = self.buf.len();
         self.buf.reserve_exact(width);
         self.buf.resize(old_end + width, 0);
@@ -177,10 +186,10 @@ impl Intset {
             return false;
         };
         let width = self.width();
-        let at = 1 + index * width;
+        let at = index * width;
         self.buf.drain(at..at + width);
-        if self.buf.len() == 1 {
-            self.buf = Vec::new();
+        if self.buf.is_empty() {
+            *self = Intset::new();
         } else if self.buf.capacity() > self.buf.len() * 2 {
             self.buf.shrink_to_fit();
         }
@@ -203,7 +212,7 @@ mod tests {
         assert!(set.insert(5));
         assert!(set.insert(-3));
         assert!(!set.insert(5));
-        assert_eq!(set.capacity(), 1 + 2 * 2, "two 16-bit values, exact size");
+        assert_eq!(set.capacity(), 2 * 2, "two 16-bit values, exact size");
         assert!(set.insert(100_000));
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![-3, 5, 100_000]);
         let mut reserved = Intset::new();
@@ -212,7 +221,7 @@ mod tests {
             reserved.insert(value);
         }
         reserved.shrink_to_fit();
-        assert_eq!(reserved.capacity(), 1 + 3 * 4);
+        assert_eq!(reserved.capacity(), 3 * 4);
         assert_eq!(reserved.iter().collect::<Vec<_>>(), vec![1, 2, 70_000]);
         assert!(set.insert(i64::MIN));
         assert_eq!(

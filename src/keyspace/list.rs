@@ -16,9 +16,9 @@ use bytes::Bytes;
 use super::limits::EncodingLimits;
 use super::listpack::{entry_size, Listpack};
 
-/// Redis's listpack has a 6-byte header and a 1-byte terminator, ours a 4-byte header: sizes are
+/// Redis's listpack has a 6-byte header and a 1-byte terminator, ours neither: sizes are
 /// compared with Redis's limits as Redis would count them.
-const REDIS_HEADER_EXTRA: usize = 3;
+const REDIS_HEADER_EXTRA: usize = 7;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct List {
@@ -84,7 +84,7 @@ impl List {
 
     fn fits(node: &Listpack, item: &[u8], limits: &EncodingLimits) -> bool {
         !limits.list_node_exceeds(
-            node.bytes().max(4) + REDIS_HEADER_EXTRA + entry_size(item.len()),
+            node.bytes() + REDIS_HEADER_EXTRA + entry_size(item.len()),
             node.len() + 1,
         )
     }

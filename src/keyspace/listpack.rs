@@ -1,7 +1,9 @@
 //! Listpack: a sequence of byte strings packed into one flat allocation, the compact encoding of
 //! small hashes and sets and the node of a quicklist (Redis's `listpack.c`, simplified).
 //!
-//! Layout of `buf`: a 4-byte little-endian element count, then the entries back to back. An entry
+//! Layout of `buf`: the entries back to back, with no header (the count is a field beside the
+//! buffer, so a listpack of 80 bytes of entries takes an 80-byte block rather than the next size
+//! class up: 16 bytes a key for a 10-field hash of short strings). An entry
 //! is `varint(len) data reverse(varint(len))`: the length as LEB128 before the data so a forward
 //! walk can skip it, and the same bytes mirrored after it so a backward walk can too (reading the
 //! trailing bytes from the end gives the LEB128 bytes in order). A string under 128 bytes costs two
@@ -13,11 +15,11 @@
 
 use std::fmt;
 
-const HEADER: usize = 4;
-
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Listpack {
     buf: Vec<u8>,
+    /// Number of entries.
+    count: u32,
 }
 
 impl fmt::Debug for Listpack {
@@ -60,7 +62,10 @@ pub fn entry_size(len: usize) -> usize {
 
 impl Listpack {
     pub fn new() -> Self {
-        Listpack { buf: Vec::new() }
+        Listpack {
+            buf: Vec::new(),
+            count: 0,
+        }
     }
 
     /// A listpack holding `items` in order.
@@ -74,12 +79,7 @@ impl Listpack {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        match self.buf.get(..HEADER) {
-            Some(header) => {
-                u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize
-            }
-            None => 0,
-        }
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -99,14 +99,13 @@ impl Listpack {
     fn set_len(&mut self, len: usize) {
         if len == 0 {
             self.buf = Vec::new();
-            return;
         }
-        self.buf[..HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+        self.count = u32::try_from(len).expect("a listpack holds fewer than 2^32 entries");
     }
 
     /// Offset of the first entry (equal to `end()` when empty).
     pub fn start(&self) -> usize {
-        HEADER.min(self.buf.len())
+        0
     }
 
     /// Offset one past the last entry.
@@ -132,7 +131,7 @@ impl Listpack {
 
     /// Offset of the entry that ends at `end` (the previous entry), if any.
     pub fn prev(&self, end: usize) -> Option<usize> {
-        if end <= HEADER {
+        if end == 0 {
             return None;
         }
         let (mut len, mut shift, mut at) = (0usize, 0, end);
@@ -206,11 +205,6 @@ impl Listpack {
 
     /// Inserts `item` as a new entry starting at `offset` (an entry boundary or `end()`).
     pub fn insert_at(&mut self, offset: usize, item: &[u8]) {
-        if self.buf.is_empty() {
-            self.buf.reserve_exact(HEADER + entry_size(item.len()));
-            self.buf.extend_from_slice(&[0; HEADER]);
-        }
-        let offset = offset.max(HEADER);
         let width = varint_size(item.len());
         let size = item.len() + 2 * width;
         let old_end = self.buf.len();
@@ -292,7 +286,7 @@ impl Listpack {
     /// (`list-max-listpack-size -2`) then sits in an 8 KiB block: `Vec`'s doubling from an odd
     /// first size ended at 8,704 bytes, in a 10 KiB block (25% of a long list's memory).
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.buf.len().max(HEADER) + additional;
+        let needed = self.buf.len() + additional;
         if needed > self.buf.capacity() {
             self.buf
                 .reserve_exact(needed.next_power_of_two() - self.buf.len());
@@ -302,8 +296,7 @@ impl Listpack {
     /// Makes room for `additional` more bytes exactly, before a batch of inserts (HSET or SADD
     /// with many arguments), so the batch reallocates once instead of once per entry.
     pub fn reserve_exact(&mut self, additional: usize) {
-        let header = if self.buf.is_empty() { HEADER } else { 0 };
-        self.buf.reserve_exact(header + additional);
+        self.buf.reserve_exact(additional);
     }
 
     /// Drops spare capacity.
@@ -380,7 +373,7 @@ mod tests {
     #[test]
     fn exact_size_and_two_byte_overhead() {
         let listpack = Listpack::from_items([&b"field"[..], b"value"]);
-        assert_eq!(listpack.bytes(), HEADER + 2 * (5 + 2));
+        assert_eq!(listpack.bytes(), 2 * (5 + 2));
         assert_eq!(listpack.capacity(), listpack.bytes());
     }
 

@@ -145,7 +145,7 @@ pub(super) fn gat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 value: Value::Item(Box::new(item)),
                 expire_at,
             };
-            ctx.db().insert(Bytes::copy_from_slice(key), entry);
+            ctx.db().insert(key, entry);
         }
         return Outcome::Value(view).into_reply();
     }
@@ -304,7 +304,7 @@ fn put(
         })),
         expire_at,
     };
-    ctx.db().insert(Bytes::copy_from_slice(key), entry);
+    ctx.db().insert(key, entry);
     Outcome::Stored(cas).into_reply()
 }
 
