@@ -38,6 +38,7 @@
 //! itself cannot even be read until the script ends (the thread is running it): they wait, and
 //! SCRIPT KILL must come through a connection on another core.
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
@@ -110,7 +111,7 @@ pub struct ScriptRun {
 }
 
 impl ScriptRun {
-    fn run(&self) -> Run<'_> {
+    pub fn run(&self) -> Run<'_> {
         Run {
             sha: &self.sha,
             body: &self.body,
@@ -146,10 +147,15 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
         Err(reply) => return reply,
     };
     let rt = conn.rt.clone();
-    let shared = rt.facts.scripts.clone();
+    let shared = &rt.facts.scripts;
     let (sha, body) = if spec.name.starts_with("evalsha") {
-        match shared.body(&args[1]) {
-            Some(body) => (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body),
+        // Clients send the name in lowercase: no copy then.
+        let sha = match std::str::from_utf8(&args[1]) {
+            Ok(sha) if !sha.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(sha),
+            _ => Cow::Owned(String::from_utf8_lossy(&args[1]).to_ascii_lowercase()),
+        };
+        match shared.body(sha.as_bytes()) {
+            Some(body) => (sha, body),
             None => return Reply::error_static("NOSCRIPT No matching script. Please use EVAL."),
         }
     } else {
@@ -159,22 +165,32 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             return reply;
         }
         shared.store(body.clone());
-        (sha, body)
+        (Cow::Owned(sha), body)
     };
-    let run = ScriptRun {
-        sha,
-        body,
-        keys: args[3..3 + numkeys].to_vec(),
-        argv: args[3 + numkeys..].to_vec(),
-        db: conn.db,
-        read_only: spec.name.ends_with("_ro"),
+    let (keys, argv) = args[3..].split_at(numkeys);
+    let (db, read_only) = (conn.db, spec.name.ends_with("_ro"));
+    let run = Run {
+        sha: &sha,
+        body: &body,
+        keys,
+        argv,
+        read_only,
     };
-    let mut shards = run.keys.iter().map(|key| rt.shard_of_key(key));
+    // Another shard's run, or a global one, needs its own copy.
+    let owned = || ScriptRun {
+        sha: sha.to_string(),
+        body: body.clone(),
+        keys: keys.to_vec(),
+        argv: argv.to_vec(),
+        db,
+        read_only,
+    };
+    let mut shards = keys.iter().map(|key| rt.shard_of_key(key));
     let first = shards.next().unwrap_or(rt.id);
     if shards.all(|shard| shard == first) {
         let response = if first == rt.id {
             let before = rt.shard.borrow().binlog_position();
-            let response = run_here(&rt, &run, conn.client.id);
+            let response = run_here(&rt, &run, db, conn.client.id);
             let after = rt.shard.borrow().binlog_position();
             if after > before {
                 let ack = &conn.client.ack_position;
@@ -182,8 +198,9 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             }
             response
         } else {
+            let script = Box::new(owned());
             conn.drain().await;
-            let seq = rt.submit(first, &conn.client, Op::Script(Box::new(run.clone())));
+            let seq = rt.submit(first, &conn.client, Op::Script(script));
             conn.client.inbox.wait_all().await;
             let response = conn.client.inbox.take(seq);
             conn.client.inbox.reset();
@@ -193,12 +210,13 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             return response.into_reply();
         }
     }
-    run_global(conn, run).await
+    let script = owned();
+    run_global(conn, script).await
 }
 
 /// Runs a script in local mode on this core (see the module doc): its reply, or
 /// `ScriptNeedsGlobal` when it must run again holding every shard.
-pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
+pub fn run_here(rt: &Runtime, run: &Run<'_>, db: usize, caller: u64) -> Response {
     // A global script holds this shard between its calls: wait for it (globally).
     if rt.shard.borrow().capturing() {
         return Response::ScriptNeedsGlobal;
@@ -209,14 +227,14 @@ pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
     let locks_idle = rt.shard.borrow().locks_idle();
     let mut host = LocalHost {
         rt,
-        db: run.db,
+        db,
         caller,
         undo: Vec::new(),
         saved: HashSet::new(),
         // With one shard and no locks held, nothing can stop the run: no undo log needed.
         undoable: rt.nshards > 1 || !locks_idle,
     };
-    let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut host));
+    let outcome = with_engine(rt, |engine| engine.run(run, &mut host));
     shared.end(rt.id);
     let now = now_ms();
     let mut shard = rt.shard.borrow_mut();
