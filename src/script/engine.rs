@@ -128,8 +128,10 @@ impl Rand48 {
 
 pub struct Engine {
     lua: Lua,
+    /// `lua`'s main state, for the C API calls of each run (see `run_compiled`).
+    state: *mut ffi::lua_State,
     /// The prelude's error handler, which every run is called under.
-    handler: Function,
+    handler: RegistryKey,
     /// The text of the error `redis.call` raised, for the error handler.
     pending: Rc<RefCell<Option<String>>>,
     /// Compiled scripts by SHA1; cleared when the server's script generation moves (SCRIPT FLUSH).
@@ -168,6 +170,10 @@ impl Engine {
             lua.create_function(move |_, ()| Ok(taken.borrow_mut().take()))?,
         )?;
         let handler: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
+        let handler = lua.create_registry_value(handler)?;
+        let mut state = std::ptr::null_mut();
+        // SAFETY: only reads the state mlua runs this in: the main one, alive as long as `lua`.
+        unsafe { lua.exec_raw::<()>((), |main| state = main) }?;
         let stopped = Rc::new(Cell::new(false));
         let calls = Rc::new(Calls {
             host: Cell::new(None),
@@ -206,6 +212,7 @@ impl Engine {
         )?;
         Ok(Engine {
             lua,
+            state,
             handler,
             pending,
             functions: AHashMap::new(),
@@ -282,9 +289,10 @@ impl Engine {
     }
 
     /// Calls the compiled script under the error handler with KEYS and ARGV set: its reply, or
-    /// what it raised. This works on the Lua stack through the C API, as Redis's `luaCallFunction`
-    /// does: through mlua's values, setting up KEYS and ARGV alone cost as much as a small
-    /// script's commands (issue 6).
+    /// what it raised. This works on the main state's stack through the C API, as Redis's
+    /// `luaCallFunction` does: through mlua's values, setting up KEYS and ARGV alone cost as much
+    /// as a small script's commands, and a protected call around the whole run (`exec_raw`)
+    /// allocated a C closure per run (issue 6).
     fn run_compiled(
         &mut self,
         function: c_int,
@@ -293,33 +301,35 @@ impl Engine {
     ) -> mlua::Result<Result<Reply, Raised>> {
         self.pending.borrow_mut().take();
         self.calls.read_only.set(run.read_only);
-        let resp = &self.resp;
-        let mut finished = None;
         // `redis.call`/`pcall` reach `host` through the slot only while this run lasts.
         let _lent = self.calls.lend(host);
-        // SAFETY: the closure runs in mlua's protected call with the handler at index 1. It
-        // pushes at most 4 values at a time (a C function has 20 slots: LUA_MINSTACK), and
-        // holds no value that needs dropping across the Lua calls that could raise (a memory
-        // error while setting KEYS/ARGV).
+        let state = self.state;
+        // SAFETY: `state` is the main state of `self.lua`, which nothing else uses while this
+        // runs (one thread, and `&mut self`); the stack is put back to where it was. Outside
+        // `lua_pcall` only allocation can raise (creating KEYS/ARGV), and that is an
+        // out-of-memory abort, as it is for Rust's own allocations.
         unsafe {
-            self.lua.exec_raw::<()>(&self.handler, |state| {
-                ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, function);
-                set_global_array(state, b"KEYS", run.keys);
-                set_global_array(state, b"ARGV", run.argv);
-                finished = Some(if ffi::lua_pcall(state, 0, 1, 1) == 0 {
-                    Ok(convert::stack_to_reply(state, -1, resp.get()))
-                } else {
-                    Err(Raised::from_stack(state, -1))
-                });
-                for name in [&b"KEYS"[..], b"ARGV"] {
-                    convert::push_bytes(state, name);
-                    ffi::lua_pushnil(state);
-                    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
-                }
-                ffi::lua_settop(state, 0);
-            })?;
+            let top = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, 8) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, self.handler.id());
+            ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, function);
+            set_global_array(state, b"KEYS", run.keys);
+            set_global_array(state, b"ARGV", run.argv);
+            let finished = if ffi::lua_pcall(state, 0, 1, top + 1) == 0 {
+                Ok(convert::stack_to_reply(state, -1, self.resp.get()))
+            } else {
+                Err(Raised::from_stack(state, -1))
+            };
+            for name in [&b"KEYS"[..], b"ARGV"] {
+                convert::push_bytes(state, name);
+                ffi::lua_pushnil(state);
+                ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+            }
+            ffi::lua_settop(state, top);
+            Ok(finished)
         }
-        finished.ok_or_else(|| mlua::Error::RuntimeError("script did not finish".into()))
     }
 }
 
