@@ -222,13 +222,15 @@ pub fn run_here(rt: &Runtime, run: &Run<'_>, db: usize, caller: u64) -> Response
         return Response::ScriptNeedsGlobal;
     }
     let shared = &rt.facts.scripts;
-    shared.begin(rt.id, now_ms(), false);
+    let now = now_ms();
+    shared.begin(rt.id, now, false);
     rt.shard.borrow_mut().begin_capture();
     let locks_idle = rt.shard.borrow().locks_idle();
     let mut host = LocalHost {
         rt,
         db,
         caller,
+        now,
         undo: Vec::new(),
         saved: HashSet::new(),
         // With one shard and no locks held, nothing can stop the run: no undo log needed.
@@ -236,7 +238,6 @@ pub fn run_here(rt: &Runtime, run: &Run<'_>, db: usize, caller: u64) -> Response
     };
     let outcome = with_engine(rt, |engine| engine.run(run, &mut host));
     shared.end(rt.id);
-    let now = now_ms();
     let mut shard = rt.shard.borrow_mut();
     match outcome {
         Ok(Outcome::Stopped) => {
@@ -300,6 +301,9 @@ struct LocalHost<'a> {
     rt: &'a Runtime,
     db: usize,
     caller: u64,
+    /// The script's start: the time every command of a local run sees, as Redis freezes the
+    /// clock while a script runs (one clock read per run, too).
+    now: u64,
     /// (db, key, entry before the script's first write to it), in write order.
     undo: Vec<(usize, Bytes, Option<Entry>)>,
     saved: HashSet<(usize, Bytes)>,
@@ -327,11 +331,10 @@ impl Host for LocalHost<'_> {
                 return Err(Stop);
             }
             if spec.is_write() {
-                let now = now_ms();
                 let mut shard = rt.shard.borrow_mut();
                 for (_, key) in keys {
                     if self.saved.insert((self.db, key.clone())) {
-                        let entry = shard.keyspace.db(self.db).get(&key, now).cloned();
+                        let entry = shard.keyspace.db(self.db).get(&key, self.now).cloned();
                         self.undo.push((self.db, key, entry));
                     }
                 }
@@ -344,7 +347,7 @@ impl Host for LocalHost<'_> {
         }
         let mut shard = rt.shard.borrow_mut();
         shard.observe.caller = self.caller;
-        Ok(shard.execute(spec, self.db, &args, now_ms()))
+        Ok(shard.execute(spec, self.db, &args, self.now))
     }
 }
 
