@@ -234,6 +234,12 @@ impl Engine {
         }
     }
 
+    /// Whether the script named `sha` is compiled here (since the last SCRIPT FLUSH this engine
+    /// saw: see [`Engine::sync_generation`]).
+    pub fn is_compiled(&self, sha: &str) -> bool {
+        self.functions.contains_key(sha)
+    }
+
     /// Compiles `body` (for SCRIPT LOAD and EVAL) unless it was already: the function's
     /// registry reference, or Redis's error reply.
     pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<c_int, Reply> {

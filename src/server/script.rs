@@ -65,6 +65,7 @@ use super::runtime::{now_ms, Runtime};
 const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 thread_local! {
     /// This core's Lua state, made on first use.
@@ -154,9 +155,15 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             Ok(sha) if !sha.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(sha),
             _ => Cow::Owned(String::from_utf8_lossy(&args[1]).to_ascii_lowercase()),
         };
-        match shared.body(sha.as_bytes()) {
-            Some(body) => (sha, body),
-            None => return Reply::error_static("NOSCRIPT No matching script. Please use EVAL."),
+        // A script this core compiled since the last SCRIPT FLUSH is loaded: running it here
+        // needs no body (and no look-up in the shared table).
+        if with_engine(&rt, |e| e.is_compiled(&sha)).unwrap_or(false) {
+            (sha, None)
+        } else {
+            match shared.body(sha.as_bytes()) {
+                Some(body) => (sha, Some(body)),
+                None => return Reply::error_static(NOSCRIPT),
+            }
         }
     } else {
         let body = args[1].clone();
@@ -165,25 +172,31 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             return reply;
         }
         shared.store(body.clone());
-        (Cow::Owned(sha), body)
+        (Cow::Owned(sha), Some(body))
     };
     let (keys, argv) = args[3..].split_at(numkeys);
     let (db, read_only) = (conn.db, spec.name.ends_with("_ro"));
     let run = Run {
         sha: &sha,
-        body: &body,
+        body: body.as_deref().unwrap_or_default(),
         keys,
         argv,
         read_only,
     };
-    // Another shard's run, or a global one, needs its own copy.
-    let owned = || ScriptRun {
-        sha: sha.to_string(),
-        body: body.clone(),
-        keys: keys.to_vec(),
-        argv: argv.to_vec(),
-        db,
-        read_only,
+    // Another shard's run, or a global one, needs its own copy, body included.
+    let owned = || {
+        let body = match &body {
+            Some(body) => body.clone(),
+            None => shared.body(sha.as_bytes())?,
+        };
+        Some(ScriptRun {
+            sha: sha.to_string(),
+            body,
+            keys: keys.to_vec(),
+            argv: argv.to_vec(),
+            db,
+            read_only,
+        })
     };
     let mut shards = keys.iter().map(|key| rt.shard_of_key(key));
     let first = shards.next().unwrap_or(rt.id);
@@ -198,7 +211,10 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             }
             response
         } else {
-            let script = Box::new(owned());
+            let Some(script) = owned() else {
+                return Reply::error_static(NOSCRIPT);
+            };
+            let script = Box::new(script);
             conn.drain().await;
             let seq = rt.submit(first, &conn.client, Op::Script(script));
             conn.client.inbox.wait_all().await;
@@ -210,7 +226,9 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             return response.into_reply();
         }
     }
-    let script = owned();
+    let Some(script) = owned() else {
+        return Reply::error_static(NOSCRIPT);
+    };
     run_global(conn, script).await
 }
 
