@@ -188,9 +188,10 @@ pub fn full_name(spec: &'static CommandSpec, args: &[Bytes]) -> &'static str {
 
 /// A command's arguments as SLOWLOG and MONITOR show them: Redis's `redactClientCommandArgument`
 /// replaces AUTH's arguments and HELLO's AUTH username and password with "(redacted)".
-pub fn loggable(spec: &CommandSpec, args: &[Bytes]) -> smallvec::SmallVec<[Bytes; 4]> {
+pub fn loggable(spec: &CommandSpec, args: &[Bytes]) -> smallvec::SmallVec<[Bytes; 8]> {
     const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
-    let mut shown: smallvec::SmallVec<[Bytes; 4]> = args.iter().cloned().collect();
+    // Inline up to 8 arguments: EVALSHA with a key and two arguments has 6.
+    let mut shown: smallvec::SmallVec<[Bytes; 8]> = args.iter().cloned().collect();
     match spec.name {
         "auth" => shown.iter_mut().skip(1).for_each(|arg| *arg = REDACTED),
         "hello" => {

@@ -791,7 +791,7 @@ fn increment_by(ctx: &mut ExecContext<'_>, key: &[u8], increment: i64) -> Reply 
     let Some(updated) = current.checked_add(increment) else {
         return Reply::error_static(util::ERR_OVERFLOW);
     };
-    let text = Bytes::from(updated.to_string());
+    let text = util::integer_text(updated);
     match entry {
         Some(entry) => entry.value = Value::String(text),
         None => {

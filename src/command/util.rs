@@ -30,6 +30,27 @@ pub fn parse_i64(arg: &[u8]) -> Option<i64> {
     crate::keyspace::intset::parse_integer(arg)
 }
 
+/// `n` in decimal, as INCR stores it: without `fmt`, in one allocation of the exact size
+/// (`to_string` then `Bytes::from` took two and showed in INCR's profile).
+pub fn integer_text(n: i64) -> Bytes {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    Bytes::copy_from_slice(&digits[at..])
+}
+
 /// Parses an integer argument or returns Redis's "not an integer" error reply.
 pub fn integer_arg(arg: &Bytes) -> Result<i64, Reply> {
     parse_i64(arg).ok_or_else(not_integer_error)
@@ -85,6 +106,25 @@ mod tests {
             b"-",
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn integer_text_matches_to_string() {
+        for n in [
+            0,
+            7,
+            -7,
+            10,
+            -10,
+            99,
+            1_000_000,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(integer_text(n), Bytes::from(n.to_string()), "{n}");
+            assert_eq!(parse_i64(&integer_text(n)), Some(n));
         }
     }
 

@@ -14,8 +14,10 @@
 //! array up to the first nil, `{ok=}` -> status, `{err=}` -> error, `{double=}`, `{map=}`,
 //! `{set=}` -> RESP3 shapes, true -> 1 (RESP2 scripts) or true, false/nil -> null.
 
+use std::os::raw::{c_char, c_int};
+
 use bytes::{Bytes, BytesMut};
-use mlua::{Lua, Table, Value};
+use mlua::ffi::{self, lua_State};
 
 use crate::protocol::reply::Reply;
 
@@ -108,74 +110,144 @@ fn parse(buf: &[u8], pos: &mut usize) -> Option<Resp> {
     })
 }
 
-/// A table with one field `name` set to `value` (`{ok=...}`, `{err=...}`, ...).
-fn tagged(lua: &Lua, name: &str, value: impl mlua::IntoLua) -> mlua::Result<Value> {
-    let table = lua.create_table()?;
-    table.raw_set(name, value)?;
-    Ok(Value::Table(table))
+// The conversions work on the Lua stack through the C API, as Redis's do: going through mlua's
+// `Value`s (a reference per value, a protected call per table access) cost more than the
+// script itself for a small script (issue 6).
+//
+// Stack space: each function below uses at most 3 slots above what it was given and checks for
+// more before it recurses (`lua_checkstack`), as Redis does.
+
+/// Pushes `text` as a Lua string.
+pub(super) unsafe fn push_bytes(state: *mut lua_State, text: &[u8]) {
+    ffi::lua_pushlstring_(state, text.as_ptr() as *const c_char, text.len());
 }
 
-/// What `redis.call` returns for `reply`, for a script in protocol `resp` (2 or 3).
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
-    resp_to_lua(lua, &as_client_reads(reply, resp))
+/// Pushes a table with one field `name` set to the value on top of the stack (`{ok=...}`,
+/// `{err=...}`, ...), which it replaces.
+unsafe fn tag_top(state: *mut lua_State, name: &[u8]) {
+    ffi::lua_createtable(state, 0, 1);
+    push_bytes(state, name);
+    ffi::lua_pushvalue(state, -3);
+    ffi::lua_rawset(state, -3);
+    ffi::lua_replace(state, -2);
 }
 
-fn resp_to_lua(lua: &Lua, resp: &Resp) -> mlua::Result<Value> {
-    Ok(match resp {
-        Resp::Status(text) => tagged(lua, "ok", lua.create_string(text)?)?,
-        Resp::Error(text) => tagged(lua, "err", lua.create_string(text)?)?,
-        Resp::Integer(n) => Value::Number(*n as f64),
-        Resp::Bulk(data) => Value::String(lua.create_string(data)?),
-        // A RESP2 null is `false`; a RESP3 null (`_`) is nil. `parse` gives Null for both, and
-        // only RESP3 encodes `_`, so the caller's protocol decides (see `null_value`).
-        Resp::Null => Value::Boolean(false),
+/// Pushes `{err=text}`: an error reply as a script sees it.
+pub(super) unsafe fn push_error_table(state: *mut lua_State, text: &[u8]) {
+    push_bytes(state, text);
+    tag_top(state, b"err");
+}
+
+/// Pushes what `redis.call` returns for `reply`, for a script in protocol `resp` (2 or 3).
+pub(super) unsafe fn push_call_result(state: *mut lua_State, reply: &Reply, resp: u8) {
+    match reply {
+        // The shapes every protocol reads alike go straight onto the stack; the others are
+        // read as a client of the script's protocol reads them (see the module doc).
+        Reply::Integer(n) => ffi::lua_pushnumber(state, *n as f64),
+        Reply::Bulk(data) => push_bytes(state, data),
+        Reply::Status(text) => {
+            push_bytes(state, text);
+            tag_top(state, b"ok");
+        }
+        // A RESP2 null is `false`; a RESP3 null (`_`) is nil.
+        Reply::Null | Reply::NullArray if resp >= 3 => ffi::lua_pushnil(state),
+        Reply::Null | Reply::NullArray => ffi::lua_pushboolean(state, 0),
+        _ => push_resp(state, &as_client_reads(reply, resp)),
+    }
+}
+
+unsafe fn push_resp(state: *mut lua_State, resp: &Resp) {
+    if ffi::lua_checkstack(state, 4) == 0 {
+        // Deeper than Lua's C stack allows: nothing any command replies.
+        ffi::lua_pushboolean(state, 0);
+        return;
+    }
+    match resp {
+        Resp::Status(text) => {
+            push_bytes(state, text);
+            tag_top(state, b"ok");
+        }
+        Resp::Error(text) => push_error_table(state, text),
+        Resp::Integer(n) => ffi::lua_pushnumber(state, *n as f64),
+        Resp::Bulk(data) => push_bytes(state, data),
+        // `parse` gives Null for RESP2's and RESP3's nulls alike; `push_call_result` makes a
+        // top-level RESP3 null nil, as Redis does; nested ones stay false.
+        Resp::Null => ffi::lua_pushboolean(state, 0),
         Resp::Array(items) => {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
+            ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
             for (i, item) in items.iter().enumerate() {
-                table.raw_set(i + 1, resp_to_lua(lua, item)?)?;
+                push_resp(state, item);
+                ffi::lua_rawseti_(state, -2, (i + 1) as c_int);
             }
-            Value::Table(table)
         }
         Resp::Map(pairs) => {
-            let map = lua.create_table()?;
+            ffi::lua_createtable(state, 0, pairs.len().min(c_int::MAX as usize) as c_int);
             for (key, value) in pairs {
-                map.raw_set(resp_to_lua(lua, key)?, resp_to_lua(lua, value)?)?;
+                push_resp(state, key);
+                push_resp(state, value);
+                ffi::lua_rawset(state, -3);
             }
-            tagged(lua, "map", map)?
+            tag_top(state, b"map");
         }
         Resp::Set(items) => {
-            let set = lua.create_table()?;
+            ffi::lua_createtable(state, 0, items.len().min(c_int::MAX as usize) as c_int);
             for item in items {
-                set.raw_set(resp_to_lua(lua, item)?, true)?;
+                push_resp(state, item);
+                ffi::lua_pushboolean(state, 1);
+                ffi::lua_rawset(state, -3);
             }
-            tagged(lua, "set", set)?
+            tag_top(state, b"set");
         }
-        Resp::Double(value) => tagged(lua, "double", *value)?,
-        Resp::Boolean(value) => Value::Boolean(*value),
-        Resp::BigNumber(text) => tagged(lua, "big_number", lua.create_string(text)?)?,
+        Resp::Double(value) => {
+            ffi::lua_pushnumber(state, *value);
+            tag_top(state, b"double");
+        }
+        Resp::Boolean(value) => ffi::lua_pushboolean(state, *value as c_int),
+        Resp::BigNumber(text) => {
+            push_bytes(state, text);
+            tag_top(state, b"big_number");
+        }
         Resp::Verbatim(format, text) => {
-            let inner = lua.create_table()?;
-            inner.raw_set("format", lua.create_string(format)?)?;
-            inner.raw_set("string", lua.create_string(text)?)?;
-            tagged(lua, "verbatim_string", inner)?
+            ffi::lua_createtable(state, 0, 2);
+            push_bytes(state, b"format");
+            push_bytes(state, format);
+            ffi::lua_rawset(state, -3);
+            push_bytes(state, b"string");
+            push_bytes(state, text);
+            ffi::lua_rawset(state, -3);
+            tag_top(state, b"verbatim_string");
         }
-    })
+    }
 }
 
-/// [`reply_to_lua`], with RESP3's null as Lua nil.
-pub fn call_result(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
-    if resp >= 3 && matches!(reply, Reply::Null | Reply::NullArray) {
-        return Ok(Value::Nil);
+/// The bytes of the string at `index` (which must be a string: `lua_tolstring` would turn a
+/// number into one in place).
+pub(super) unsafe fn string_at<'a>(state: *mut lua_State, index: c_int) -> &'a [u8] {
+    let mut len = 0usize;
+    let data = ffi::lua_tolstring(state, index, &mut len);
+    if data.is_null() {
+        return &[];
     }
-    reply_to_lua(lua, reply, resp)
+    std::slice::from_raw_parts(data as *const u8, len)
 }
 
-fn lua_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Integer(n) => Some(*n as f64),
-        Value::Number(n) => Some(*n),
-        _ => None,
-    }
+/// Pushes `table[name]` (raw), `table` at the absolute `index`; returns its type.
+pub(super) unsafe fn field(state: *mut lua_State, index: c_int, name: &[u8]) -> c_int {
+    push_bytes(state, name);
+    ffi::lua_rawget_(state, index);
+    ffi::lua_type(state, -1)
+}
+
+/// `table[name]` as bytes when it is a string, `table` at the absolute `index`.
+pub(super) unsafe fn string_field(
+    state: *mut lua_State,
+    index: c_int,
+    name: &[u8],
+) -> Option<Bytes> {
+    let text = (field(state, index, name) == ffi::LUA_TSTRING)
+        .then(|| Bytes::copy_from_slice(string_at(state, -1)));
+    ffi::lua_pop(state, 1);
+    text
 }
 
 /// Lua's number -> integer as Redis does it (a C cast: truncation towards zero).
@@ -183,66 +255,82 @@ fn truncate(n: f64) -> i64 {
     n as i64
 }
 
-/// The reply for a script's return value `value`; `resp` is the script's `redis.setresp`.
-pub fn lua_to_reply(value: &Value, resp: u8) -> Reply {
-    match value {
-        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Boolean(true) if resp >= 3 => Reply::Boolean(true),
-        Value::Boolean(false) if resp >= 3 => Reply::Boolean(false),
-        Value::Boolean(true) => Reply::Integer(1),
-        Value::Integer(_) | Value::Number(_) => {
-            Reply::Integer(truncate(lua_number(value).unwrap_or(0.0)))
-        }
-        Value::Table(table) => table_to_reply(table, resp),
+/// The reply for a script's return value, the value at `index` of the stack; `resp` is the
+/// script's `redis.setresp`.
+pub(super) unsafe fn stack_to_reply(state: *mut lua_State, index: c_int, resp: u8) -> Reply {
+    let index = if index < 0 {
+        ffi::lua_gettop(state) + index + 1
+    } else {
+        index
+    };
+    match ffi::lua_type(state, index) {
+        ffi::LUA_TSTRING => Reply::Bulk(Bytes::copy_from_slice(string_at(state, index))),
+        ffi::LUA_TBOOLEAN => match ffi::lua_toboolean(state, index) != 0 {
+            value if resp >= 3 => Reply::Boolean(value),
+            true => Reply::Integer(1),
+            false => Reply::Null,
+        },
+        ffi::LUA_TNUMBER => Reply::Integer(truncate(ffi::lua_tonumber(state, index))),
+        ffi::LUA_TTABLE => table_to_reply(state, index, resp),
         _ => Reply::Null,
     }
 }
 
-fn string_field(table: &Table, name: &str) -> Option<Bytes> {
-    match table.raw_get::<Value>(name).ok()? {
-        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-        _ => None,
+unsafe fn table_to_reply(state: *mut lua_State, index: c_int, resp: u8) -> Reply {
+    // Redis's luaReplyToRedisReply: a table too deep for the C stack is an error reply.
+    if ffi::lua_checkstack(state, 4) == 0 {
+        return Reply::error_static("ERR reached lua stack limit");
     }
-}
-
-fn table_to_reply(table: &Table, resp: u8) -> Reply {
-    if let Some(text) = string_field(table, "err") {
+    if let Some(text) = string_field(state, index, b"err") {
         return Reply::Error(text);
     }
-    if let Some(text) = string_field(table, "ok") {
+    if let Some(text) = string_field(state, index, b"ok") {
         return Reply::Status(text);
     }
-    if let Ok(value) = table.raw_get::<Value>("double") {
-        if let Some(n) = lua_number(&value) {
-            return Reply::Double(n);
-        }
+    if field(state, index, b"double") == ffi::LUA_TNUMBER {
+        let n = ffi::lua_tonumber(state, -1);
+        ffi::lua_pop(state, 1);
+        return Reply::Double(n);
     }
-    if let Some(text) = string_field(table, "big_number") {
+    ffi::lua_pop(state, 1);
+    if let Some(text) = string_field(state, index, b"big_number") {
         // No big-number reply type here: its RESP2 form, a bulk string.
         return Reply::Bulk(text);
     }
-    if let Ok(Value::Table(map)) = table.raw_get::<Value>("map") {
-        let pairs = map
-            .pairs::<Value, Value>()
-            .filter_map(Result::ok)
-            .map(|(k, v)| (lua_to_reply(&k, resp), lua_to_reply(&v, resp)))
-            .collect();
-        return Reply::Map(pairs);
-    }
-    if let Ok(Value::Table(set)) = table.raw_get::<Value>("set") {
-        let members = set
-            .pairs::<Value, Value>()
-            .filter_map(Result::ok)
-            .map(|(k, _)| lua_to_reply(&k, resp))
-            .collect();
-        return Reply::Set(members);
+    for (name, is_map) in [(&b"map"[..], true), (&b"set"[..], false)] {
+        if field(state, index, name) == ffi::LUA_TTABLE {
+            let inner = ffi::lua_gettop(state);
+            let mut pairs = Vec::new();
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, inner) != 0 {
+                let key = stack_to_reply(state, -2, resp);
+                let value = is_map.then(|| stack_to_reply(state, -1, resp));
+                pairs.push((key, value));
+                ffi::lua_pop(state, 1);
+            }
+            ffi::lua_pop(state, 1);
+            return if is_map {
+                Reply::Map(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k, v.unwrap_or(Reply::Null)))
+                        .collect(),
+                )
+            } else {
+                Reply::Set(pairs.into_iter().map(|(k, _)| k).collect())
+            };
+        }
+        ffi::lua_pop(state, 1);
     }
     let mut items = Vec::new();
-    for i in 1.. {
-        match table.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(value) => items.push(lua_to_reply(&value, resp)),
+    for i in 1..c_int::MAX {
+        ffi::lua_rawgeti_(state, index, i);
+        if ffi::lua_type(state, -1) == ffi::LUA_TNIL {
+            ffi::lua_pop(state, 1);
+            break;
         }
+        items.push(stack_to_reply(state, -1, resp));
+        ffi::lua_pop(state, 1);
     }
     Reply::Array(items)
 }
@@ -283,9 +371,25 @@ pub fn number_argument(n: f64) -> String {
 mod tests {
     use super::*;
     use crate::protocol::scored::{PairShape, ScoredList};
+    use mlua::{Lua, Value};
 
     fn eval(lua: &Lua, code: &str) -> Value {
         lua.load(code).eval().expect("lua evaluates")
+    }
+
+    /// What `redis.call` returns for `reply`.
+    fn call_result(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+        // SAFETY: push_call_result pushes one value and keeps within the stack it checks.
+        unsafe { lua.exec_raw::<Value>((), |state| push_call_result(state, reply, resp)) }
+    }
+
+    /// The reply for a script that returns `value`.
+    fn lua_to_reply(lua: &Lua, value: Value, resp: u8) -> Reply {
+        let mut reply = Reply::Null;
+        // SAFETY: the value is the one argument on the stack; stack_to_reply only reads it.
+        unsafe { lua.exec_raw::<()>(value, |state| reply = stack_to_reply(state, 1, resp)) }
+            .expect("converts");
+        reply
     }
 
     #[test]
@@ -395,10 +499,10 @@ mod tests {
             ("return {double=1.5}", Reply::Double(1.5)),
         ];
         for (code, expected) in cases {
-            assert_eq!(lua_to_reply(&eval(&lua, code), 2), expected, "{code}");
+            assert_eq!(lua_to_reply(&lua, eval(&lua, code), 2), expected, "{code}");
         }
         assert_eq!(
-            lua_to_reply(&eval(&lua, "return true"), 3),
+            lua_to_reply(&lua, eval(&lua, "return true"), 3),
             Reply::Boolean(true)
         );
     }

@@ -9,14 +9,15 @@
 //! instruction hook then raise an error the script cannot swallow for long.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use ahash::AHashMap;
 use bytes::Bytes;
 use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value,
+    ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value,
 };
 
 use super::convert;
@@ -55,9 +56,10 @@ pub struct Run<'a> {
 /// (`=redis_lib`) lets the error handler skip its frames when it names the line of the user's
 /// script that failed, as Redis skips its C functions.
 ///
-/// `redis.call` is a Rust (C) function, as in Redis, so that `return redis.call(...)` is no Lua
-/// tail call and the failing line stays on the stack. A Rust callback cannot raise a Lua table,
-/// so it leaves the error text in `pending` and raises; the handler takes it (`take_error`).
+/// `redis.call` is a C function, as in Redis, so that `return redis.call(...)` is no Lua tail
+/// call and the failing line stays on the stack; it raises its error as Redis 7 does, a table
+/// `{err=...}`. The other `redis.*` functions are mlua callbacks, which cannot raise a Lua table:
+/// they leave the error text in `pending` and raise; the handler takes it (`take_error`).
 const PRELUDE: &str = r#"
 local dbg, impl = debug, ...
 local tostring, type, find, sub = tostring, type, string.find, string.sub
@@ -90,7 +92,6 @@ local function handler(err)
   end
   return err
 end
-local run = function(f) return xpcall(f, handler) end
 loadfile = nil
 dofile = nil
 debug = nil
@@ -103,7 +104,7 @@ setmetatable(_G, {
   end,
   __metatable = false,
 })
-return run
+return handler
 "#;
 
 /// Redis's `rand48` (`redisLrand48`), reseeded with 0 before every script so that
@@ -127,11 +128,14 @@ impl Rand48 {
 
 pub struct Engine {
     lua: Lua,
-    runner: Function,
+    /// `lua`'s main state, for the C API calls of each run (see `run_compiled`).
+    state: *mut ffi::lua_State,
+    /// The prelude's error handler, which every run is called under.
+    handler: RegistryKey,
     /// The text of the error `redis.call` raised, for the error handler.
     pending: Rc<RefCell<Option<String>>>,
     /// Compiled scripts by SHA1; cleared when the server's script generation moves (SCRIPT FLUSH).
-    functions: HashMap<String, RegistryKey>,
+    functions: AHashMap<String, RegistryKey>,
     generation: u64,
     random: Rc<Rand48>,
     /// Set by the host or by SCRIPT KILL; read by the instruction hook.
@@ -165,21 +169,31 @@ impl Engine {
             "take_error",
             lua.create_function(move |_, ()| Ok(taken.borrow_mut().take()))?,
         )?;
-        let runner: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
+        let handler: Function = lua.load(PRELUDE).set_name("=redis_lib").call(impl_table)?;
+        let handler = lua.create_registry_value(handler)?;
+        let mut state = std::ptr::null_mut();
+        // SAFETY: only reads the state mlua runs this in: the main one, alive as long as `lua`.
+        unsafe { lua.exec_raw::<()>((), |main| state = main) }?;
         let stopped = Rc::new(Cell::new(false));
         let calls = Rc::new(Calls {
             host: Cell::new(None),
             read_only: Cell::new(false),
             stopped: stopped.clone(),
             resp: resp.clone(),
-            pending: pending.clone(),
         });
-        for (name, raise) in [("call", true), ("pcall", false)] {
-            let calls = calls.clone();
-            redis.raw_set(
-                name,
-                lua.create_function(move |lua, args: MultiValue| calls.call(lua, args, raise))?,
-            )?;
+        let bridge: [(&str, ffi::lua_CFunction); 2] =
+            [("call", redis_call), ("pcall", redis_pcall)];
+        for (name, function) in bridge {
+            let calls = Rc::as_ptr(&calls) as *mut std::ffi::c_void;
+            // SAFETY: the closure's upvalue points at `calls`, which the engine keeps alive as
+            // long as its Lua state (see `bridge`).
+            let function = unsafe {
+                lua.exec_raw::<Function>((), |state| {
+                    ffi::lua_pushlightuserdata(state, calls);
+                    ffi::lua_pushcclosure(state, function, 1);
+                })
+            }?;
+            redis.raw_set(name, function)?;
         }
         let killed = Rc::new(Cell::new(false));
         let (hook_stopped, hook_killed) = (stopped.clone(), killed.clone());
@@ -198,9 +212,10 @@ impl Engine {
         )?;
         Ok(Engine {
             lua,
-            runner,
+            state,
+            handler,
             pending,
-            functions: HashMap::new(),
+            functions: AHashMap::new(),
             generation: 0,
             random,
             stopped,
@@ -219,10 +234,17 @@ impl Engine {
         }
     }
 
-    /// Compiles `body` (for SCRIPT LOAD and EVAL); the error is Redis's reply.
-    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), Reply> {
-        if self.functions.contains_key(sha) {
-            return Ok(());
+    /// Whether the script named `sha` is compiled here (since the last SCRIPT FLUSH this engine
+    /// saw: see [`Engine::sync_generation`]).
+    pub fn is_compiled(&self, sha: &str) -> bool {
+        self.functions.contains_key(sha)
+    }
+
+    /// Compiles `body` (for SCRIPT LOAD and EVAL) unless it was already: the function's
+    /// registry reference, or Redis's error reply.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<c_int, Reply> {
+        if let Some(key) = self.functions.get(sha) {
+            return Ok(key.id());
         }
         let function = self
             .lua
@@ -243,20 +265,22 @@ impl Engine {
             .lua
             .create_registry_value(function)
             .map_err(|e| Reply::error(format!("ERR {e}")))?;
+        let id = key.id();
         self.functions.insert(sha.to_string(), key);
-        Ok(())
+        Ok(id)
     }
 
     /// Runs a script, its commands going to `host`.
     pub fn run(&mut self, run: &Run<'_>, host: &mut dyn Host) -> Outcome {
-        if let Err(reply) = self.compile(run.sha, run.body) {
-            return Outcome::Reply(reply);
-        }
+        let function = match self.compile(run.sha, run.body) {
+            Ok(function) => function,
+            Err(reply) => return Outcome::Reply(reply),
+        };
         self.stopped.set(false);
         self.killed.set(false);
         self.random.reset();
         self.resp.set(2);
-        let outcome = self.run_compiled(run, host);
+        let outcome = self.run_compiled(function, run, host);
         let stopped = self.stopped.replace(false);
         let killed = self.killed.replace(false);
         match outcome {
@@ -265,8 +289,8 @@ impl Engine {
             // raises "script stopped" wherever it fires once the run stopped).
             _ if stopped && !killed => Outcome::Stopped,
             Err(_) if killed => Outcome::Reply(Reply::error_static(KILLED)),
-            Ok((true, value)) => Outcome::Reply(convert::lua_to_reply(&value, self.resp.get())),
-            Ok((false, value)) => Outcome::Reply(error_reply(&value, run.sha, killed)),
+            Ok(Ok(reply)) => Outcome::Reply(reply),
+            Ok(Err(raised)) => Outcome::Reply(raised.reply(run.sha, killed)),
             Err(error) => Outcome::Reply(Reply::error(format!(
                 "ERR Error running script {}, {}",
                 run.sha, error
@@ -274,25 +298,108 @@ impl Engine {
         }
     }
 
-    fn run_compiled(&mut self, run: &Run<'_>, host: &mut dyn Host) -> mlua::Result<(bool, Value)> {
-        let lua = &self.lua;
-        let function: Function = match self.functions.get(run.sha) {
-            Some(key) => lua.registry_value(key)?,
-            None => return Err(mlua::Error::RuntimeError("script not compiled".into())),
-        };
-        let globals = lua.globals();
-        globals.raw_set("KEYS", string_array(lua, run.keys)?)?;
-        globals.raw_set("ARGV", string_array(lua, run.argv)?)?;
+    /// Calls the compiled script under the error handler with KEYS and ARGV set: its reply, or
+    /// what it raised. This works on the main state's stack through the C API, as Redis's
+    /// `luaCallFunction` does: through mlua's values, setting up KEYS and ARGV alone cost as much
+    /// as a small script's commands, and a protected call around the whole run (`exec_raw`)
+    /// allocated a C closure per run (issue 6).
+    fn run_compiled(
+        &mut self,
+        function: c_int,
+        run: &Run<'_>,
+        host: &mut dyn Host,
+    ) -> mlua::Result<Result<Reply, Raised>> {
         self.pending.borrow_mut().take();
         self.calls.read_only.set(run.read_only);
         // `redis.call`/`pcall` reach `host` through the slot only while this run lasts.
-        let result = {
-            let _lent = self.calls.lend(host);
-            self.runner.call::<(bool, Value)>(function)
+        let _lent = self.calls.lend(host);
+        let state = self.state;
+        // SAFETY: `state` is the main state of `self.lua`, which nothing else uses while this
+        // runs (one thread, and `&mut self`); the stack is put back to where it was. Outside
+        // `lua_pcall` only allocation can raise (creating KEYS/ARGV), and that is an
+        // out-of-memory abort, as it is for Rust's own allocations.
+        unsafe {
+            let top = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, 8) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, self.handler.id());
+            ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, function);
+            set_global_array(state, b"KEYS", run.keys);
+            set_global_array(state, b"ARGV", run.argv);
+            let finished = if ffi::lua_pcall(state, 0, 1, top + 1) == 0 {
+                Ok(convert::stack_to_reply(state, -1, self.resp.get()))
+            } else {
+                Err(Raised::from_stack(state, -1))
+            };
+            for name in [&b"KEYS"[..], b"ARGV"] {
+                convert::push_bytes(state, name);
+                ffi::lua_pushnil(state);
+                ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+            }
+            ffi::lua_settop(state, top);
+            Ok(finished)
+        }
+    }
+}
+
+/// Sets the global `name` to a new array of `items` (KEYS, ARGV), bypassing the globals
+/// protection as Redis's `luaSetGlobalArray` does.
+unsafe fn set_global_array(state: *mut ffi::lua_State, name: &[u8], items: &[Bytes]) {
+    convert::push_bytes(state, name);
+    ffi::lua_createtable(state, items.len().min(c_int::MAX as usize) as c_int, 0);
+    for (i, item) in items.iter().enumerate() {
+        convert::push_bytes(state, item);
+        ffi::lua_rawseti_(state, -2, (i + 1) as c_int);
+    }
+    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+}
+
+/// What a script raised, as the error handler left it: `{err=, source=, line=}`, or anything
+/// else when the handler itself failed.
+#[derive(Debug, Default)]
+struct Raised {
+    table: bool,
+    err: Option<Bytes>,
+    source: Option<Bytes>,
+    line: Option<i64>,
+}
+
+impl Raised {
+    unsafe fn from_stack(state: *mut ffi::lua_State, index: c_int) -> Raised {
+        let index = ffi::lua_gettop(state) + index + 1;
+        if ffi::lua_type(state, index) != ffi::LUA_TTABLE {
+            return Raised::default();
+        }
+        let line = (convert::field(state, index, b"line") == ffi::LUA_TNUMBER)
+            .then(|| ffi::lua_tonumber(state, -1) as i64);
+        ffi::lua_pop(state, 1);
+        Raised {
+            table: true,
+            err: convert::string_field(state, index, b"err"),
+            source: convert::string_field(state, index, b"source"),
+            line,
+        }
+    }
+
+    /// The reply for it, as Redis 7 words it: `<err> script: <sha>, on <source>:<line>.`
+    fn reply(self, sha: &str, killed: bool) -> Reply {
+        if !self.table {
+            return Reply::error(format!("ERR Error running script {sha}, execution failure"));
+        }
+        let text = match self.err {
+            _ if killed => KILLED.to_string(),
+            Some(text) => String::from_utf8_lossy(&text).into_owned(),
+            None => "ERR execution failure".to_string(),
         };
-        globals.raw_set("KEYS", Value::Nil)?;
-        globals.raw_set("ARGV", Value::Nil)?;
-        result
+        let text = text.strip_prefix('-').unwrap_or(&text);
+        match (self.source, self.line) {
+            (Some(source), Some(line)) if line > 0 => Reply::error(format!(
+                "{text} script: {sha}, on {}:{line}.",
+                String::from_utf8_lossy(&source)
+            )),
+            _ => Reply::error(text.to_string()),
+        }
     }
 }
 
@@ -305,7 +412,6 @@ struct Calls {
     read_only: Cell<bool>,
     stopped: Rc<Cell<bool>>,
     resp: Rc<Cell<u8>>,
-    pending: Rc<RefCell<Option<String>>>,
 }
 
 /// Empties the host slot when a run ends, however it ends.
@@ -327,41 +433,84 @@ impl Calls {
         Lent(self)
     }
 
-    fn call(&self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
-        let stop = || {
-            self.stopped.set(true);
-            *self.pending.borrow_mut() = Some("ERR script stopped".into());
-            Err(mlua::Error::RuntimeError("script stopped".into()))
-        };
+    /// `redis.call` (`raise`) or `redis.pcall` with the arguments on the stack: pushes the
+    /// result, or the error table to raise.
+    unsafe fn call(&self, state: *mut ffi::lua_State, raise: bool) -> Flow {
         if self.stopped.get() {
-            return stop();
+            return self.stop(state);
         }
         let Some(mut host) = self.host.get() else {
-            return Err(mlua::Error::RuntimeError(
-                "redis.call outside a running script".into(),
-            ));
+            convert::push_error_table(state, b"ERR redis.call outside a running script");
+            return Flow::Raise;
         };
-        let reply = match command_args(args.into_iter()) {
-            Err(text) => Reply::error(text),
+        let reply = match command_args(state) {
+            Err(text) => Reply::error_static(text),
             Ok(args) => match check_command(&args, self.read_only.get()) {
                 Err(reply) => reply,
                 // SAFETY: the slot holds a host only during `run_compiled`, whose `&mut` borrow
                 // of it is not used while the script runs; Lua calls this one at a time.
-                Ok(spec) => match unsafe { host.as_mut() }.call(spec, args) {
+                Ok(spec) => match host.as_mut().call(spec, args) {
                     Ok(reply) => reply,
-                    Err(Stop) => return stop(),
+                    Err(Stop) => return self.stop(state),
                 },
             },
         };
         match &reply {
-            Reply::Error(text) if raise => {
-                let text = lua_error_text(text);
-                *self.pending.borrow_mut() = Some(text.clone());
-                Err(mlua::Error::RuntimeError(text))
+            Reply::Error(text) => {
+                convert::push_error_table(state, lua_error_text(text).as_bytes());
+                if raise {
+                    Flow::Raise
+                } else {
+                    Flow::Return
+                }
             }
-            Reply::Error(text) => error_table(lua, &lua_error_text(text)),
-            _ => convert::call_result(lua, &reply, self.resp.get()),
+            _ => {
+                convert::push_call_result(state, &reply, self.resp.get());
+                Flow::Return
+            }
         }
+    }
+
+    /// The host stopped the script: every later call raises too (see [`Stop`]).
+    unsafe fn stop(&self, state: *mut ffi::lua_State) -> Flow {
+        self.stopped.set(true);
+        convert::push_error_table(state, b"ERR script stopped");
+        Flow::Raise
+    }
+}
+
+/// What `redis.call` does once its Rust part has returned (and dropped what it held).
+#[derive(Clone, Copy)]
+enum Flow {
+    /// Return the value on top of the stack.
+    Return,
+    /// Raise the value on top of the stack.
+    Raise,
+}
+
+unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
+    bridge(state, true)
+}
+
+unsafe extern "C-unwind" fn redis_pcall(state: *mut ffi::lua_State) -> c_int {
+    bridge(state, false)
+}
+
+/// `redis.call` and `redis.pcall`: C functions whose upvalue points at the engine's [`Calls`].
+/// A Lua error is a `longjmp`, so it is raised here, after the Rust part has returned and
+/// dropped what it held; a panic is caught before it reaches Lua's C frames.
+unsafe fn bridge(state: *mut ffi::lua_State, raise: bool) -> c_int {
+    // SAFETY: the upvalue was set by `Engine::new` to the engine's `Calls`, alive as long as
+    // the Lua state that calls this.
+    let calls = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const Calls);
+    let flow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| calls.call(state, raise)))
+        .unwrap_or_else(|_| {
+            convert::push_error_table(state, b"ERR internal error running the command");
+            Flow::Raise
+        });
+    match flow {
+        Flow::Return => 1,
+        Flow::Raise => ffi::lua_error(state),
     }
 }
 
@@ -378,53 +527,22 @@ fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
     Ok(Value::Table(table))
 }
 
-/// The reply for a script that raised `value` (the error handler's table), as Redis 7 words it:
-/// `<err> script: <sha>, on <source>:<line>.`
-fn error_reply(value: &Value, sha: &str, killed: bool) -> Reply {
-    let Value::Table(table) = value else {
-        return Reply::error(format!("ERR Error running script {sha}, execution failure"));
-    };
-    let text = match table.raw_get::<Value>("err") {
-        _ if killed => KILLED.to_string(),
-        Ok(Value::String(s)) => s.to_string_lossy(),
-        _ => "ERR execution failure".to_string(),
-    };
-    let text = text.strip_prefix('-').unwrap_or(&text).to_string();
-    let source = table.raw_get::<Option<String>>("source").ok().flatten();
-    let line = table.raw_get::<Option<i64>>("line").ok().flatten();
-    match (source, line) {
-        (Some(source), Some(line)) if line > 0 => {
-            Reply::error(format!("{text} script: {sha}, on {source}:{line}."))
+/// `redis.call`'s arguments, the whole stack, as a command's (Redis's `luaArgsToRedisArgv`):
+/// numbers as `%.17g`, strings as they are.
+unsafe fn command_args(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, &'static str> {
+    let count = ffi::lua_gettop(state);
+    if count == 0 {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for index in 1..=count {
+        match ffi::lua_type(state, index) {
+            ffi::LUA_TSTRING => out.push(Bytes::copy_from_slice(convert::string_at(state, index))),
+            ffi::LUA_TNUMBER => out.push(Bytes::from(convert::number_argument(ffi::lua_tonumber(
+                state, index,
+            )))),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
         }
-        _ => Reply::error(text),
-    }
-}
-
-fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        table.raw_set(i + 1, lua.create_string(item)?)?;
-    }
-    Ok(table)
-}
-
-/// `redis.call`'s arguments as a command's (Redis's `luaArgsToRedisArgv`).
-fn command_args(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, String> {
-    let mut out = Vec::new();
-    for arg in args {
-        match arg {
-            Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => out.push(Bytes::from(n.to_string())),
-            Value::Number(n) => out.push(Bytes::from(convert::number_argument(n))),
-            _ => {
-                return Err(
-                    "ERR Lua redis lib command arguments must be strings or integers".into(),
-                )
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
     }
     Ok(out)
 }

@@ -15,10 +15,10 @@ pub mod convert;
 pub mod engine;
 pub mod libs;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use ahash::AHashMap;
 use bytes::Bytes;
 
 /// The lowercase hex SHA1 of `data` (script names, `redis.sha1hex`).
@@ -42,7 +42,7 @@ pub struct CoreScript {
 /// Script state shared by every core of one server.
 #[derive(Debug)]
 pub struct Shared {
-    bodies: RwLock<HashMap<String, Bytes>>,
+    bodies: RwLock<AHashMap<String, Bytes>>,
     generation: AtomicU64,
     pub cores: Vec<CoreScript>,
     /// How many cores are running a script now: the fast path of the BUSY check reads only this.
@@ -52,7 +52,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(cores: usize) -> Shared {
         Shared {
-            bodies: RwLock::new(HashMap::new()),
+            bodies: RwLock::new(AHashMap::new()),
             generation: AtomicU64::new(0),
             cores: (0..cores).map(|_| CoreScript::default()).collect(),
             running: AtomicU64::new(0),
@@ -70,8 +70,15 @@ impl Shared {
 
     /// The body of the script named `sha` (any case), if loaded.
     pub fn body(&self, sha: &[u8]) -> Option<Bytes> {
-        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
-        self.bodies.read().ok()?.get(&sha).cloned()
+        let sha = std::str::from_utf8(sha).ok()?;
+        let lowercase;
+        let sha = if sha.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowercase = sha.to_ascii_lowercase();
+            &lowercase
+        } else {
+            sha
+        };
+        self.bodies.read().ok()?.get(sha).cloned()
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {

@@ -715,7 +715,7 @@ impl Runtime {
                 self.respond(reply_to, Response::Count(unblocked as u64));
             }
             Op::Script(run) => {
-                let response = super::script::run_here(self, &run, reply_to.conn);
+                let response = super::script::run_here(self, &run.run(), run.db, reply_to.conn);
                 self.respond(reply_to, response);
             }
             Op::ScriptCall { call, reply } => {

@@ -50,6 +50,7 @@
 //! itself cannot even be read until the script ends (the thread is running it): they wait, and
 //! SCRIPT KILL must come through a connection on another core.
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
@@ -78,6 +79,7 @@ use super::runtime::{now_ms, Client, Runtime};
 const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 thread_local! {
     /// This core's Lua state, made on first use.
@@ -124,7 +126,7 @@ pub struct ScriptRun {
 }
 
 impl ScriptRun {
-    fn run(&self) -> Run<'_> {
+    pub fn run(&self) -> Run<'_> {
         Run {
             sha: &self.sha,
             body: &self.body,
@@ -161,17 +163,67 @@ pub enum ScriptCall {
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
 pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-    let rt = conn.rt.clone();
-    let run = match prepare(&rt, spec, args, conn.db) {
-        Ok(run) => run,
+    let numkeys = match parse_numkeys(args) {
+        Ok(n) => n,
         Err(reply) => return reply,
     };
-    let mut shards = run.keys.iter().map(|key| rt.shard_of_key(key));
+    let rt = conn.rt.clone();
+    let shared = &rt.facts.scripts;
+    let (sha, body) = if spec.name.starts_with("evalsha") {
+        // Clients send the name in lowercase: no copy then.
+        let sha = match std::str::from_utf8(&args[1]) {
+            Ok(sha) if !sha.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(sha),
+            _ => Cow::Owned(String::from_utf8_lossy(&args[1]).to_ascii_lowercase()),
+        };
+        // A script this core compiled since the last SCRIPT FLUSH is loaded: running it here
+        // needs no body (and no look-up in the shared table).
+        if with_engine(&rt, |e| e.is_compiled(&sha)).unwrap_or(false) {
+            (sha, None)
+        } else {
+            match shared.body(sha.as_bytes()) {
+                Some(body) => (sha, Some(body)),
+                None => return Reply::error_static(NOSCRIPT),
+            }
+        }
+    } else {
+        let body = args[1].clone();
+        let sha = crate::script::sha1_hex(&body);
+        if let Err(reply) = with_engine(&rt, |e| e.compile(&sha, &body)).and_then(|r| r) {
+            return reply;
+        }
+        shared.store(body.clone());
+        (Cow::Owned(sha), Some(body))
+    };
+    let (keys, argv) = args[3..].split_at(numkeys);
+    let (db, read_only) = (conn.db, spec.name.ends_with("_ro"));
+    let run = Run {
+        sha: &sha,
+        body: body.as_deref().unwrap_or_default(),
+        keys,
+        argv,
+        read_only,
+    };
+    // Another shard's run, or a global one, needs its own copy, body included.
+    let owned = || {
+        let body = match &body {
+            Some(body) => body.clone(),
+            None => shared.body(sha.as_bytes())?,
+        };
+        Some(ScriptRun {
+            sha: sha.to_string(),
+            body,
+            keys: keys.to_vec(),
+            argv: argv.to_vec(),
+            db,
+            read_only,
+        })
+    };
+    let mut shards = keys.iter().map(|key| rt.shard_of_key(key));
     let first = shards.next().unwrap_or(rt.id);
     if shards.all(|shard| shard == first) {
         let response = if first == rt.id {
             let before = rt.shard.borrow().binlog_position();
-            let response = run_here(&rt, &run, conn.client.id);
+            let response = run_here(&rt, &run, db, conn.client.id);
             // Clients blocked on what the script wrote are served before the next command runs.
             rt.serve_blocked();
             let after = rt.shard.borrow().binlog_position();
@@ -181,8 +233,12 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             }
             response
         } else {
+            let Some(script) = owned() else {
+                return Reply::error_static(NOSCRIPT);
+            };
+            let script = Box::new(script);
             conn.drain().await;
-            let seq = rt.submit(first, &conn.client, Op::Script(Box::new(run.clone())));
+            let seq = rt.submit(first, &conn.client, Op::Script(script));
             conn.client.inbox.wait_all().await;
             let response = conn.client.inbox.take(seq);
             conn.client.inbox.reset();
@@ -192,7 +248,10 @@ pub async fn eval(conn: &mut Connection, spec: &'static CommandSpec, args: &[Byt
             return response.into_reply();
         }
     }
-    run_global(conn, run).await
+    let Some(script) = owned() else {
+        return Reply::error_static(NOSCRIPT);
+    };
+    run_global(conn, script).await
 }
 
 /// The script an EVAL, EVALSHA, EVAL_RO or EVALSHA_RO names, with its keys and arguments: the
@@ -238,28 +297,29 @@ pub fn is_script(spec: &CommandSpec) -> bool {
 
 /// Runs a script in local mode on this core (see the module doc): its reply, or
 /// `ScriptNeedsGlobal` when it must run again holding every shard.
-pub fn run_here(rt: &Runtime, run: &ScriptRun, caller: u64) -> Response {
+pub fn run_here(rt: &Runtime, run: &Run<'_>, db: usize, caller: u64) -> Response {
     // A global script holds this shard between its calls: wait for it (globally).
     if rt.shard.borrow().capturing() {
         return Response::ScriptNeedsGlobal;
     }
     let shared = &rt.facts.scripts;
-    shared.begin(rt.id, now_ms(), false);
+    let now = now_ms();
+    shared.begin(rt.id, now, false);
     rt.shard.borrow_mut().begin_capture();
     let locks_idle = rt.shard.borrow().locks_idle();
     let mut host = LocalHost {
         rt,
-        db: run.db,
+        db,
         caller,
+        now,
         undo: Vec::new(),
         saved: HashSet::new(),
         // With one shard and no locks held, nothing can stop the run: no undo log needed.
         undoable: rt.nshards > 1 || !locks_idle,
         monitor: Vec::new(),
     };
-    let outcome = with_engine(rt, |engine| engine.run(&run.run(), &mut host));
+    let outcome = with_engine(rt, |engine| engine.run(run, &mut host));
     shared.end(rt.id);
-    let now = now_ms();
     let mut shard = rt.shard.borrow_mut();
     match outcome {
         Ok(Outcome::Stopped) => {
@@ -334,6 +394,9 @@ struct LocalHost<'a> {
     rt: &'a Runtime,
     db: usize,
     caller: u64,
+    /// The script's start: the time every command of a local run sees, as Redis freezes the
+    /// clock while a script runs (one clock read per run, too).
+    now: u64,
     /// (db, key, entry before the script's first write to it), in write order.
     undo: Vec<(usize, Bytes, Option<Entry>)>,
     saved: HashSet<(usize, Bytes)>,
@@ -376,11 +439,10 @@ impl Host for LocalHost<'_> {
                 return Err(Stop);
             }
             if spec.is_write() {
-                let now = now_ms();
                 let mut shard = rt.shard.borrow_mut();
                 for (_, key) in keys {
                     if self.saved.insert((self.db, key.clone())) {
-                        let entry = shard.keyspace.db(self.db).get(&key, now).cloned();
+                        let entry = shard.keyspace.db(self.db).get(&key, self.now).cloned();
                         self.undo.push((self.db, key, entry));
                     }
                 }
@@ -393,7 +455,7 @@ impl Host for LocalHost<'_> {
         }
         let mut shard = rt.shard.borrow_mut();
         shard.observe.caller = self.caller;
-        Ok(shard.execute(spec, self.db, &args, now_ms()))
+        Ok(shard.execute(spec, self.db, &args, self.now))
     }
 }
 

@@ -100,7 +100,11 @@ pub async fn run(conn: &mut Connection, spec: &'static CommandSpec, args: Vec<By
             if conn.transaction.in_multi() {
                 return Reply::error_static("ERR MULTI calls can not be nested");
             }
-            conn.transaction.multi = Some(Queued::default());
+            conn.transaction.multi = Some(Queued {
+                // Room for a typical transaction without growing as it is queued.
+                commands: Vec::with_capacity(8),
+                aborted: false,
+            });
             conn.client.meta.borrow_mut().queued = Some(0);
             Reply::ok()
         }

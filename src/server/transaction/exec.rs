@@ -89,7 +89,7 @@ struct Planned {
     spec: &'static CommandSpec,
     db: usize,
     args: Vec<Bytes>,
-    /// Every key the command reads or writes, with its database.
+    /// Every key the command reads or writes, with its database (filled by [`plan_locks`]).
     keys: Vec<LockKey>,
     step: Step,
 }
@@ -97,7 +97,8 @@ struct Planned {
 #[derive(Default)]
 struct Plan {
     commands: Vec<Planned>,
-    /// Keys to lock on each shard (the commands' and the watched ones).
+    /// Keys to lock on each shard (the commands' and the watched ones), filled by
+    /// [`plan_locks`] for the general path only: [`run_in_place`] needs none.
     locks: BTreeMap<usize, BTreeSet<LockKey>>,
     /// The first command over every shard, if any.
     everywhere: Option<&'static str>,
@@ -115,7 +116,7 @@ pub(super) async fn run(
     watched: &[Watched],
 ) -> Reply {
     conn.drain().await;
-    let plan = plan(conn, commands, watched);
+    let mut plan = plan(conn, commands);
     if let (Some(gathered), Some(everywhere), false) =
         (plan.gathered, plan.everywhere, plan.scripts)
     {
@@ -129,6 +130,7 @@ pub(super) async fn run(
     if let Some(replies) = run_in_place(conn, &plan, watched) {
         return finish(conn, plan, replies).await;
     }
+    plan_locks(&rt, &mut plan, watched);
     let tx = rt.new_tx_id();
     let shards: Vec<usize> = if plan.everywhere.is_some() || plan.scripts {
         (0..rt.nshards).collect()
@@ -203,13 +205,11 @@ fn run_in_place(
     let rt = &conn.rt;
     let local = plan.everywhere.is_none()
         && plan.gathered.is_none()
-        && plan.locks.keys().all(|shard| *shard == rt.id)
         && watched.iter().all(|w| w.shard == rt.id)
-        && plan.commands.iter().all(|planned| {
-            matches!(
-                planned.step,
-                Step::Connection | Step::Refused(_) | Step::Shard(_)
-            )
+        && plan.commands.iter().all(|planned| match planned.step {
+            Step::Connection | Step::Refused(_) => true,
+            Step::Shard(shard) => shard == rt.id,
+            _ => false,
         });
     if !local {
         return None;
@@ -261,20 +261,15 @@ fn run_in_place(
     Some(Ok(replies))
 }
 
-fn plan(
-    conn: &Connection,
-    commands: Vec<(&'static CommandSpec, Vec<Bytes>)>,
-    watched: &[Watched],
-) -> Plan {
+/// Step 1: each command's database and where it runs. Its keys' owners are found without
+/// copying the keys; what to lock waits for [`plan_locks`], which only the general path needs.
+fn plan(conn: &Connection, commands: Vec<(&'static CommandSpec, Vec<Bytes>)>) -> Plan {
     let rt = &conn.rt;
     let databases = rt.config().databases;
-    let mut plan = Plan::default();
-    for watched in watched {
-        plan.locks
-            .entry(watched.shard)
-            .or_default()
-            .insert(watched.key.clone());
-    }
+    let mut plan = Plan {
+        commands: Vec::with_capacity(commands.len()),
+        ..Plan::default()
+    };
     let mut db = conn.db;
     for (spec, args) in commands {
         let this_db = db;
@@ -284,7 +279,6 @@ fn plan(
             }
         }
         plan.writes |= spec.is_write();
-        let mut keys = Vec::new();
         let step = match spec.routing {
             Routing::Connection if script::is_script(spec) => {
                 plan.scripts = true;
@@ -297,20 +291,16 @@ fn plan(
                 Step::Everywhere
             }
             Routing::SingleKey | Routing::MultiKey => {
-                keys = keys_of(spec, this_db, &args, databases);
-                // The owning shard when there is one, and whether there are several.
+                // The owning shard when there is one, and whether there are several. MOVE's
+                // and COPY's key in the other database (see `keys_of`) has the same owner.
                 let (mut owner, mut several) = (None, false);
-                for key in &keys {
-                    let shard = rt.shard_of_key(&key.1);
+                for position in spec.key_positions(&args) {
+                    let shard = rt.shard_of_key(&args[position]);
                     several |= owner.is_some_and(|first| first != shard);
                     owner.get_or_insert(shard);
-                    plan.locks.entry(shard).or_default().insert(key.clone());
                 }
                 match (owner, several) {
-                    (None, _) => {
-                        plan.locks.entry(rt.id).or_default();
-                        Step::Shard(rt.id)
-                    }
+                    (None, _) => Step::Shard(rt.id),
                     (Some(shard), false) => Step::Shard(shard),
                     _ if !complete_key_groups(spec, args.len()) => {
                         Step::Refused(command::arity_error(&args[0]))
@@ -329,11 +319,36 @@ fn plan(
             spec,
             db: this_db,
             args,
-            keys,
+            keys: Vec::new(),
             step,
         });
     }
     plan
+}
+
+/// Step 2's input: every keyed command's keys, and the watched keys, by owning shard (a keyed
+/// command without keys locks nothing, but this shard takes part).
+fn plan_locks(rt: &Runtime, plan: &mut Plan, watched: &[Watched]) {
+    let databases = rt.config().databases;
+    for watched in watched {
+        plan.locks
+            .entry(watched.shard)
+            .or_default()
+            .insert(watched.key.clone());
+    }
+    for planned in &mut plan.commands {
+        if !matches!(planned.spec.routing, Routing::SingleKey | Routing::MultiKey) {
+            continue;
+        }
+        planned.keys = keys_of(planned.spec, planned.db, &planned.args, databases);
+        if planned.keys.is_empty() {
+            plan.locks.entry(rt.id).or_default();
+        }
+        for key in &planned.keys {
+            let shard = rt.shard_of_key(&key.1);
+            plan.locks.entry(shard).or_default().insert(key.clone());
+        }
+    }
 }
 
 /// A keyed command's keys with their database, MOVE's and COPY's key in the other one included.
