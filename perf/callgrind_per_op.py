@@ -23,6 +23,7 @@ import argparse
 import glob
 import importlib.util
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -101,6 +102,7 @@ def main():
     finally:
         proc.terminate()
         proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
     name = "redis" if options.server == "redis" else os.path.basename(options.server)
     print(f"{options.workload} {name}: {operations} operations in {seconds:.1f} s, "
           f"{instructions:,} instructions, {instructions / operations:,.0f} per operation, "

@@ -24,6 +24,7 @@ import os
 import selectors
 import socket
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def start(kind):
                "--memcached-port", "0", "--admin-port", "0", "--cpu-affinity", "no", "--dir", data]
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    proc.data_dir = data
     for _ in range(200):
         if cli(port, "PING") == "PONG":
             return proc
@@ -77,6 +79,7 @@ def start(kind):
 def stop(proc):
     proc.terminate()
     proc.wait()
+    shutil.rmtree(proc.data_dir, ignore_errors=True)
 
 
 def cli(port, *args):

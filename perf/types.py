@@ -18,6 +18,7 @@ $REDIS_PORT/$SHARDIS_PORT.
 import argparse
 import os
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,7 @@ def start(kind, pin):
     if pin:
         cmd = ["taskset", "-c", "0"] + cmd
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.data_dir = data
     for _ in range(200):
         if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True).stdout.strip() == b"PONG":
             return proc
@@ -96,6 +98,7 @@ def start(kind, pin):
 def stop(proc):
     proc.terminate()
     proc.wait()
+    shutil.rmtree(proc.data_dir, ignore_errors=True)
 
 
 def rss_kb(pid):
