@@ -32,6 +32,8 @@ pub struct Config {
     pub threads: usize,
     /// `cpu-affinity` (shardis): pin shard i to core i % cores.
     pub cpu_affinity: bool,
+    /// `disable-thp` (Redis): no transparent huge pages for this process (applied in `main`).
+    pub disable_thp: bool,
     /// `tcp-backlog`: the listen(2) backlog.
     pub tcp_backlog: u32,
     /// `tcp-defer-accept` (shardis): seconds the kernel holds a new connection until its first
@@ -314,6 +316,9 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "cpu-affinity", default: "yes", mutable: false,
         set: One(|c, v| { c.cpu_affinity = yes_no(v)?; Ok(()) }),
         get: |c| render_yes_no(c.cpu_affinity) },
+    Directive { name: "disable-thp", default: "yes", mutable: false,
+        set: One(|c, v| { c.disable_thp = yes_no(v)?; Ok(()) }),
+        get: |c| render_yes_no(c.disable_thp) },
     Directive { name: "tcp-backlog", default: "511", mutable: false,
         set: One(|c, v| { c.tcp_backlog = integer(v, 0, INT_MAX)?; Ok(()) }),
         get: |c| c.tcp_backlog.to_string() },
@@ -519,6 +524,7 @@ impl Config {
             dir: PathBuf::new(),
             threads: 0,
             cpu_affinity: false,
+            disable_thp: false,
             tcp_backlog: 0,
             tcp_defer_accept: 0,
             loglevel: LogLevel::Nothing,

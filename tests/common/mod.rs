@@ -319,6 +319,11 @@ impl ChildServer {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client")
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
