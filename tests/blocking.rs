@@ -26,25 +26,6 @@ fn start() -> TestServer {
     TestServer::start_with(SHARDS, &[])
 }
 
-fn info_field(con: &mut redis::Connection, name: &str) -> u64 {
-    let info: String = query(con, &["INFO", "clients"]);
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name}:")))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-}
-
-/// Waits until INFO reports `count` blocked clients.
-fn wait_blocked(con: &mut redis::Connection, count: u64) {
-    assert!(
-        TestServer::eventually(Duration::from_secs(10), || info_field(
-            con,
-            "blocked_clients"
-        ) == count),
-        "blocked_clients never reached {count}"
-    );
-}
-
 /// A connection and the core that owns it (client ids from core i are i + 1 + k * shards).
 fn connection_with_core(server: &TestServer) -> (redis::Connection, usize, u64) {
     let mut con = server.connection();

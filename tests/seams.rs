@@ -432,25 +432,6 @@ fn publish_and_spublish_from_a_script_reach_every_core() {
 
 // ---- 4. blocked clients woken by EXEC and scripts --------------------------------------------
 
-fn info_field(con: &mut redis::Connection, name: &str) -> u64 {
-    let info: String = query(con, &["INFO", "clients"]);
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name}:")))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-}
-
-/// Waits until INFO reports `count` blocked clients.
-fn wait_blocked(con: &mut redis::Connection, count: u64) {
-    assert!(
-        TestServer::eventually(Duration::from_secs(10), || info_field(
-            con,
-            "blocked_clients"
-        ) == count),
-        "blocked_clients never reached {count}"
-    );
-}
-
 /// Runs a blocking command on its own connection in a thread, once it is seen blocked.
 fn spawn_blocked(
     server: &TestServer,

@@ -180,9 +180,12 @@ fn put_bulk(out: &mut BytesMut, data: &[u8]) {
 
 /// Writes the decimal text of `n` without allocating.
 pub fn put_decimal(out: &mut BytesMut, n: i64) {
-    let mut buf = [0u8; 20];
+    out.put_slice(decimal(n, &mut [0u8; 20]));
+}
+
+/// The decimal text of `n` (sign included), formatted into the end of `buf` without `fmt`.
+pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut pos = buf.len();
-    let negative = n < 0;
     let mut value = n.unsigned_abs();
     loop {
         pos -= 1;
@@ -192,10 +195,11 @@ pub fn put_decimal(out: &mut BytesMut, n: i64) {
             break;
         }
     }
-    if negative {
-        out.put_u8(b'-');
+    if n < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
     }
-    out.put_slice(&buf[pos..]);
+    &buf[pos..]
 }
 
 /// Formats a double the way Redis replies with one: `inf`, `-inf`, `nan`, integers without a

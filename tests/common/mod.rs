@@ -642,3 +642,23 @@ pub fn assert_expires_soon(con: &mut redis::Connection, key: &str) {
     assert_eq!(query::<i64>(con, &["EXISTS", key]), 0);
     assert_eq!(query::<i64>(con, &["PTTL", key]), -2);
 }
+
+/// A numeric field of `INFO clients` (`blocked_clients`, `connected_clients`, ...).
+pub fn info_field(con: &mut redis::Connection, name: &str) -> u64 {
+    let info: String = query(con, &["INFO", "clients"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}:")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// Waits until INFO reports `count` blocked clients.
+pub fn wait_blocked(con: &mut redis::Connection, count: u64) {
+    assert!(
+        TestServer::eventually(Duration::from_secs(10), || info_field(
+            con,
+            "blocked_clients"
+        ) == count),
+        "blocked_clients never reached {count}"
+    );
+}
