@@ -51,9 +51,8 @@ fn string_state(
     let Some(entry) = keyspace.db(db).get(key, now_ms) else {
         return Some(vec![Bytes::from_static(b"DEL"), key.clone()]);
     };
-    #[allow(unreachable_patterns)]
     let value = match &entry.value {
-        Value::String(value) => value.clone(),
+        Value::Short(_) | Value::String(_) => entry.value.string_bytes()?,
         _ => return None,
     };
     let mut record = vec![Bytes::from_static(b"SET"), key.clone(), value];

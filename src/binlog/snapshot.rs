@@ -64,9 +64,9 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends the value's encoding.
 pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::String(bytes) => {
+        Value::Short(_) | Value::String(_) => {
             out.push(TYPE_STRING);
-            out.extend_from_slice(bytes);
+            out.extend_from_slice(value.as_string().unwrap_or_default());
         }
         Value::Item(item) => {
             out.push(TYPE_ITEM);
@@ -155,7 +155,7 @@ pub fn decode_value(bytes: &[u8]) -> Option<Value> {
     let mut fields = Fields(payload);
     let limits = EncodingLimits::default();
     let value = match kind {
-        TYPE_STRING => return Some(Value::String(Bytes::copy_from_slice(payload))),
+        TYPE_STRING => return Some(Value::string(payload)),
         TYPE_ITEM => {
             let flags = fields.u32()?;
             let cas = fields.u64()?;

@@ -680,7 +680,7 @@ pub fn object_encoding(value: &Value) -> &'static str {
         Value::Set(set) => set.encoding_name(),
         Value::List(list) => list.encoding_name(),
         Value::ZSet(zset) => zset.encoding(),
-        Value::String(_) | Value::Item(_) => match value.as_string() {
+        Value::Short(_) | Value::String(_) | Value::Item(_) => match value.as_string() {
             Some(bytes) if parse_i64(bytes).is_some() => "int",
             Some(bytes) if bytes.len() <= 44 => "embstr",
             _ => "raw",

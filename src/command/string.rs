@@ -260,19 +260,14 @@ const ERR_FLOAT_OVERFLOW: &str = "ERR increment would produce NaN or Infinity";
 // ---------------------------------------------------------------------------------------------
 
 /// The string inside an entry, or WRONGTYPE for any other kind of value.
-fn string_value(entry: &Entry) -> Result<&Bytes, Reply> {
+fn string_value(entry: &Entry) -> Result<&[u8], Reply> {
     entry.value.as_string().ok_or_else(util::wrongtype_error)
 }
 
 /// The string inside an entry, for changing in place. A memcached item loses its flags and CAS
 /// first, so memcached clients see the change as a new CAS.
 fn string_value_mut(entry: &mut Entry) -> Result<&mut Bytes, Reply> {
-    entry.value.forget_item();
-    match &mut entry.value {
-        Value::String(data) => Ok(data),
-        #[allow(unreachable_patterns)]
-        _ => Err(util::wrongtype_error()),
-    }
+    entry.value.string_mut().ok_or_else(util::wrongtype_error)
 }
 
 /// A read lookup (`lookupKeyRead`): the live string under `key` (`None` if absent), counting a
@@ -282,7 +277,7 @@ fn read_string(ctx: &mut ExecContext<'_>, key: &[u8]) -> Result<Option<Bytes>, R
     let found = ctx
         .db()
         .get(key, now_ms)
-        .map(|entry| string_value(entry).cloned());
+        .map(|entry| entry.value.string_bytes().ok_or_else(util::wrongtype_error));
     let stats = &mut ctx.keyspace.stats;
     match found {
         Some(value) => {
@@ -299,7 +294,7 @@ fn read_string(ctx: &mut ExecContext<'_>, key: &[u8]) -> Result<Option<Bytes>, R
 /// Stores a string under `key`, replacing any value; both are copied out of the request.
 fn store_string(ctx: &mut ExecContext<'_>, key: &[u8], value: &[u8], expire_at: u64) {
     let entry = Entry {
-        value: Value::String(Bytes::copy_from_slice(value)),
+        value: Value::string(value),
         expire_at,
     };
     ctx.db().insert(key, entry);
@@ -647,7 +642,7 @@ fn append(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     match db.get_mut(key, now_ms) {
         None => {
             let entry = Entry {
-                value: Value::String(Bytes::copy_from_slice(suffix)),
+                value: Value::string(suffix),
                 expire_at: 0,
             };
             db.insert(key, entry);
@@ -684,7 +679,7 @@ fn setrange(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             buffer[offset..].copy_from_slice(patch);
             let length = buffer.len();
             let entry = Entry {
-                value: Value::String(buffer.freeze()),
+                value: Value::from_bytes(buffer.freeze()),
                 expire_at: 0,
             };
             db.insert(key, entry);
@@ -793,10 +788,10 @@ fn increment_by(ctx: &mut ExecContext<'_>, key: &[u8], increment: i64) -> Reply 
     };
     let text = util::integer_text(updated);
     match entry {
-        Some(entry) => entry.value = Value::String(text),
+        Some(entry) => entry.value = Value::from_bytes(text),
         None => {
             let entry = Entry {
-                value: Value::String(text),
+                value: Value::from_bytes(text),
                 expire_at: 0,
             };
             db.insert(key, entry);
@@ -826,10 +821,10 @@ fn incrbyfloat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     }
     let text = Bytes::from(format_float_human(updated));
     match entry {
-        Some(entry) => entry.value = Value::String(text.clone()),
+        Some(entry) => entry.value = Value::string(&text),
         None => {
             let entry = Entry {
-                value: Value::String(text.clone()),
+                value: Value::string(&text),
                 expire_at: 0,
             };
             db.insert(key, entry);

@@ -47,6 +47,7 @@ fn is_past(expire_at: u64, now_ms: u64) -> bool {
 fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entry> {
     let now_ms = ctx.now_ms;
     let plain = match &ctx.db().get(key, now_ms)?.value {
+        Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
         Value::String(data) => Some(data.clone()),
         _ => None,
     };
