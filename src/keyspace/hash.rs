@@ -7,13 +7,16 @@
 //! downward-position cursor as SCAN (see `db.rs`) and HRANDFIELD can pick by index in O(1).
 
 use ahash::RandomState;
-use bytes::Bytes;
 use indexmap::IndexMap;
 
+use super::db::Key;
 use super::limits::EncodingLimits;
 use super::listpack::{entry_size, Listpack};
 
-pub type HashTable = IndexMap<Bytes, Bytes, RandomState>;
+/// Fields and values as the key table stores keys ([`Key`]: up to 14 bytes inline, longer ones
+/// in one heap block of their size): a 40-byte entry, and no allocation at all for a short
+/// field or value, where two `Bytes` took 72 bytes and an allocation each.
+pub type HashTable = IndexMap<Key, Key, RandomState>;
 
 /// A field and its value, borrowed from the hash.
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
@@ -70,8 +73,10 @@ impl Hash {
             Hash::Table(table) => {
                 estimate_payload(
                     table.len(),
-                    table.iter().map(|(field, value)| field.len() + value.len()),
-                ) + table.capacity() * (2 * size_of::<Bytes>() + 3 * size_of::<usize>())
+                    table
+                        .iter()
+                        .map(|(field, value)| field.heap_size() + value.heap_size()),
+                ) + table.capacity() * (2 * size_of::<Key>() + 3 * size_of::<usize>())
             }
         }
     }
@@ -83,7 +88,7 @@ impl Hash {
                 let value_at = listpack.entry(at).1;
                 Some(listpack.entry(value_at).0)
             }
-            Hash::Table(table) => table.get(field).map(|value| &value[..]),
+            Hash::Table(table) => table.get(field).map(Key::as_bytes),
         }
     }
 
@@ -116,11 +121,11 @@ impl Hash {
             Hash::Table(table) => match table.get_mut(field) {
                 // An existing field keeps its stored name: only the value is copied.
                 Some(stored) => {
-                    *stored = Bytes::copy_from_slice(value);
+                    *stored = Key::new(value);
                     false
                 }
                 None => {
-                    table.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value));
+                    table.insert(Key::new(field), Key::new(value));
                     true
                 }
             },
@@ -169,7 +174,7 @@ impl Hash {
                 HashTable::with_capacity_and_hasher(listpack.len() / 2 + 1, RandomState::new());
             let mut items = listpack.iter();
             while let (Some(field), Some(value)) = (items.next(), items.next()) {
-                table.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value));
+                table.insert(Key::new(field), Key::new(value));
             }
             *self = Hash::Table(Box::new(table));
         }
@@ -184,9 +189,11 @@ impl Hash {
                     Some((items.next()?, items.next()?))
                 }))
             }
-            Hash::Table(table) => {
-                Box::new(table.iter().map(|(field, value)| (&field[..], &value[..])))
-            }
+            Hash::Table(table) => Box::new(
+                table
+                    .iter()
+                    .map(|(field, value)| (field.as_bytes(), value.as_bytes())),
+            ),
         }
     }
 
@@ -200,7 +207,7 @@ impl Hash {
             }
             Hash::Table(table) => table
                 .get_index(index)
-                .map(|(field, value)| (&field[..], &value[..])),
+                .map(|(field, value)| (field.as_bytes(), value.as_bytes())),
         }
     }
 
@@ -215,7 +222,7 @@ impl Hash {
                 let (next, positions) = scan_positions(table.len(), cursor, count);
                 let pairs = positions
                     .filter_map(|index| table.get_index(index))
-                    .map(|(field, value)| (&field[..], &value[..]))
+                    .map(|(field, value)| (field.as_bytes(), value.as_bytes()))
                     .collect();
                 (next, pairs)
             }

@@ -11,6 +11,8 @@
 
 use ahash::RandomState;
 use bytes::Bytes;
+
+use super::db::Key;
 use indexmap::IndexSet;
 
 use super::hash::{estimate_payload, scan_positions};
@@ -18,7 +20,9 @@ use super::intset::{parse_integer, Intset};
 use super::limits::EncodingLimits;
 use super::listpack::{entry_size, Listpack};
 
-pub type SetTable = IndexSet<Bytes, RandomState>;
+/// Members as the key table stores keys ([`Key`]: up to 14 bytes inline, longer ones in one
+/// heap block of their size), as the hash table stores its fields.
+pub type SetTable = IndexSet<Key, RandomState>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Set {
@@ -91,8 +95,8 @@ impl Set {
             Set::Intset(intset) => intset.capacity(),
             Set::Listpack(listpack) => listpack.capacity(),
             Set::Table(table) => {
-                estimate_payload(table.len(), table.iter().map(|member| member.len()))
-                    + table.capacity() * (size_of::<Bytes>() + 3 * size_of::<usize>())
+                estimate_payload(table.len(), table.iter().map(Key::heap_size))
+                    + table.capacity() * (size_of::<Key>() + 3 * size_of::<usize>())
             }
         }
     }
@@ -153,7 +157,7 @@ impl Set {
                 if table.contains(member) {
                     return false;
                 }
-                table.insert(Bytes::copy_from_slice(member))
+                table.insert(Key::new(member))
             }
         }
     }
@@ -202,7 +206,7 @@ impl Set {
         } else {
             let mut table =
                 SetTable::with_capacity_and_hasher(members.len() + 1, RandomState::new());
-            table.extend(members);
+            table.extend(members.iter().map(|member| Key::new(member)));
             Set::Table(Box::new(table))
         };
     }
@@ -212,7 +216,9 @@ impl Set {
         match self {
             Set::Intset(intset) => Box::new(intset.iter().map(integer_text)),
             Set::Listpack(listpack) => Box::new(listpack.iter().map(Bytes::copy_from_slice)),
-            Set::Table(table) => Box::new(table.iter().cloned()),
+            Set::Table(table) => {
+                Box::new(table.iter().map(|m| Bytes::copy_from_slice(m.as_bytes())))
+            }
         }
     }
 
@@ -224,7 +230,9 @@ impl Set {
         match self {
             Set::Intset(intset) => Some(integer_text(intset.get(index))),
             Set::Listpack(listpack) => listpack.get(index).map(Bytes::copy_from_slice),
-            Set::Table(table) => table.get_index(index).cloned(),
+            Set::Table(table) => table
+                .get_index(index)
+                .map(|m| Bytes::copy_from_slice(m.as_bytes())),
         }
     }
 
@@ -245,7 +253,8 @@ impl Set {
                 (
                     next,
                     positions
-                        .filter_map(|index| table.get_index(index).cloned())
+                        .filter_map(|index| table.get_index(index))
+                        .map(|m| Bytes::copy_from_slice(m.as_bytes()))
                         .collect(),
                 )
             }
