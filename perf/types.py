@@ -6,7 +6,8 @@
 Memory (the data-types issue's datasets), each loaded with `redis-cli --pipe` into a freshly started
 server; the figure is VmRSS growth divided by the elements loaded (PERF-METHOD.md section 5):
   100k hashes of 10 fields, 100k sets of 20 integers, 100k sorted sets of 20 members,
-  one list of 1M items, one sorted set of 1M members.
+  one list of 1M items, one sorted set of 1M members; and, beyond the issue's list, one hash of
+  500k fields and one set of 500k members (the hashtable encodings).
 CPU per request (server pinned to core 0, redis-benchmark to core 1, 50 clients, alternating
 redis/shardis for --rounds rounds, medians): HSET, LPUSH, SADD, ZADD (redis-benchmark -t, random
 keys) and `ZREVRANGE lb 0 99 WITHSCORES` on a 1M-member sorted set. utime+stime of the server
@@ -56,6 +57,15 @@ def datasets():
     lst = b"".join(resp("RPUSH", "biglist", *items[k : k + 1000]) for k in range(0, len(items), 1000))
     leaderboard = leaderboard_load()
     strings = b"".join(resp("SET", f"k:{i}", "v") for i in range(100_000))
+    # One big hash and one big set (hashtable encoding), 1,000 elements per command.
+    big_hash = b"".join(
+        resp("HSET", "bighash", *[x for n in range(k, k + 1000) for x in (f"field:{n}", f"v{n}")])
+        for k in range(0, 500_000, 1000)
+    )
+    big_set = b"".join(
+        resp("SADD", "bigset", *[f"member:{n}" for n in range(k, k + 1000)])
+        for k in range(0, 500_000, 1000)
+    )
     return [
         ("100k strings (per-key cost)", 100_000, strings),
         ("100k hashes x 10 fields", 1_000_000, hashes),
@@ -63,6 +73,8 @@ def datasets():
         ("100k sorted sets x 20 members", 2_000_000, zsets),
         ("1 list x 1M items", 1_000_000, lst),
         ("1 sorted set x 1M members", 1_000_000, leaderboard),
+        ("1 hash x 500k fields", 500_000, big_hash),
+        ("1 set x 500k members", 500_000, big_set),
     ]
 
 
