@@ -30,6 +30,18 @@ pub enum Value {
     Item(Box<Item>),
 }
 
+/// A stored buffer to hand to a reply: up to 128 bytes are copied. Cloning a `Bytes` made from
+/// a `Vec` allocates a shared header the first time (kept as long as the value lives), and every
+/// clone and drop after that updates it atomically, somewhere else in memory; copying a few
+/// dozen bytes is cheaper.
+pub fn reply_bytes(stored: &Bytes) -> Bytes {
+    if stored.len() <= 128 {
+        Bytes::copy_from_slice(stored)
+    } else {
+        stored.clone()
+    }
+}
+
 /// Longest string kept inside the value: with its length byte it takes the 32 bytes a `Bytes`
 /// does, so `Value` stays 40 bytes (a longer one would not leave `Set`'s niche free for the
 /// enum's tag, and every value would grow to 48).
@@ -136,22 +148,14 @@ impl Value {
     }
 
     /// The string's bytes as a `Bytes` to send or log: a copy of a short string, the stored
-    /// buffer otherwise. Strings up to 128 bytes are copied even from the heap: cloning a
-    /// `Bytes` made from a `Vec` allocates a shared header the first time (kept as long as the
-    /// value lives), and every clone and drop after that updates it atomically, somewhere else
-    /// in memory; copying a few dozen bytes is cheaper.
+    /// buffer otherwise (see [`reply_bytes`]).
     pub fn string_bytes(&self) -> Option<Bytes> {
-        let stored = match self {
-            Value::Short(short) => return Some(Bytes::copy_from_slice(short.as_bytes())),
-            Value::String(bytes) => bytes,
-            Value::Item(item) => &item.data,
-            _ => return None,
-        };
-        Some(if stored.len() <= 128 {
-            Bytes::copy_from_slice(stored)
-        } else {
-            stored.clone()
-        })
+        match self {
+            Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
+            Value::String(bytes) => Some(reply_bytes(bytes)),
+            Value::Item(item) => Some(reply_bytes(&item.data)),
+            _ => None,
+        }
     }
 
     /// The string as a heap `Bytes` for editing in place (APPEND, SETRANGE): a short string is

@@ -74,7 +74,7 @@ fn view_and_mark(entry: &mut Entry, now_ms: u64, no_update: bool) -> Option<Item
     };
     let won = item.stale && !item.token_sent;
     let view = ItemView {
-        data: item.data.clone(),
+        data: crate::keyspace::value::reply_bytes(&item.data),
         flags: item.flags,
         cas: item.cas,
         expire_at,
