@@ -454,6 +454,64 @@ fn keyspace_notifications_for_writes_on_every_shard() {
     );
 }
 
+/// A key that lands on `shard` of `shards`.
+fn key_on(shards: usize, shard: usize, prefix: &str) -> String {
+    let table = shardis::slot::SlotTable::new(shards);
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| table.shard_of_key(k.as_bytes()) == shard)
+        .expect("some key lands on every shard")
+}
+
+/// The commands that move data between shards (RENAME, COPY, SMOVE, SUNIONSTORE, LMOVE, ...)
+/// raise the events they raise when their keys share a shard.
+#[test]
+fn keyspace_notifications_for_commands_across_shards() {
+    let server = TestServer::start_with(2, &[("notify-keyspace-events", "KEAn")]);
+    let mut con = server.connection();
+    let mut keyevent = server.raw();
+    subscribe(&mut keyevent, "psubscribe", &["__keyevent@0__:*"], false);
+    let (a, b) = (key_on(2, 0, "a"), key_on(2, 1, "b"));
+    let (c, d) = (key_on(2, 0, "c"), key_on(2, 1, "d"));
+    let run = |con: &mut redis::Connection, args: &[&str]| {
+        let _: redis::Value = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query(con)
+            .expect("write");
+    };
+    let mut expect = |events: &[(&str, &str)]| {
+        for (event, key) in events {
+            assert_eq!(
+                next_message(&mut keyevent),
+                (format!("__keyevent@0__:{event}"), key.to_string())
+            );
+        }
+    };
+    run(&mut con, &["SET", &a, "1"]);
+    expect(&[("new", &a), ("set", &a)]);
+    run(&mut con, &["RENAME", &a, &b]);
+    expect(&[("rename_from", &a), ("new", &b), ("rename_to", &b)]);
+    run(&mut con, &["COPY", &b, &c]);
+    expect(&[("new", &c), ("copy_to", &c)]);
+    run(&mut con, &["SADD", &a, "m", "n"]);
+    expect(&[("new", &a), ("sadd", &a)]);
+    run(&mut con, &["SMOVE", &a, &d, "m"]);
+    expect(&[("srem", &a), ("new", &d), ("sadd", &d)]);
+    run(&mut con, &["SUNIONSTORE", &b, &a, &d]);
+    expect(&[("sunionstore", &b)]);
+    run(&mut con, &["DEL", &c]);
+    expect(&[("del", &c)]);
+    run(&mut con, &["RPUSH", &c, "x"]);
+    expect(&[("new", &c), ("rpush", &c)]);
+    let refused: redis::RedisResult<redis::Value> = redis::cmd("LMOVE")
+        .arg(&[&c, &d, "LEFT", "RIGHT"])
+        .query(&mut con);
+    assert!(refused.is_err(), "{refused:?}");
+    // d holds a set: WRONGTYPE, nothing changed, nothing raised; the next event is this SET.
+    run(&mut con, &["SET", "omega", "1"]);
+    expect(&[("new", "omega"), ("set", "omega")]);
+}
+
 #[test]
 fn expired_keys_raise_expired() {
     let server = TestServer::start_with(2, &[("notify-keyspace-events", "Ex")]);

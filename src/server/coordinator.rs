@@ -37,6 +37,7 @@ use bytes::Bytes;
 
 use crate::command::keys::{parse_copy_options, parse_scan_options};
 use crate::command::{self, CommandSpec};
+use crate::config::NotifyFlags;
 use crate::protocol::reply::Reply;
 use crate::shard::locks::{LockKey, TxId};
 
@@ -280,19 +281,20 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         (src_shard, (db as u16, src.clone())),
         (dst_shard, (dst_db as u16, dst.clone())),
     );
-    let mut checks = vec![(src_shard, db, exists_args(&[(db as u16, src.clone())]))];
-    if !replace {
-        checks.push((
+    let checks = vec![
+        (src_shard, db, exists_args(&[(db as u16, src.clone())])),
+        (
             dst_shard,
             dst_db,
             exists_args(&[(dst_db as u16, dst.clone())]),
-        ));
-    }
+        ),
+    ];
     let found = match lock_all_and_run(rt, client, tx, locks, checks).await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let blocked = !replace && found.get(1) != Some(&Reply::Integer(0));
+    let dst_existed = found.get(1) != Some(&Reply::Integer(0));
+    let blocked = !replace && dst_existed;
     if found.first() != Some(&Reply::Integer(1)) || blocked {
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
@@ -315,7 +317,7 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
         unlock_all(rt, client, tx, [src_shard, dst_shard].into_iter()).await;
         return Reply::Integer(0);
     };
-    let entries = vec![(dst, Some(entry))];
+    let entries = vec![(dst.clone(), Some(entry))];
     rt.submit(
         dst_shard,
         client,
@@ -328,6 +330,17 @@ async fn copy(rt: &Runtime, client: &Client, db: usize, args: &[Bytes]) -> Reply
     );
     rt.submit(src_shard, client, Op::Unlock { tx });
     wait(client).await;
+    // The events COPY raises when its keys share a shard (`shard::notify`), queued on this
+    // core's shard, which publishes them on every core.
+    let mut shard = rt.shard.borrow_mut();
+    if shard.notify.is_on() {
+        if !dst_existed {
+            shard.notify.notify(NotifyFlags::NEW, "new", &dst, dst_db);
+        }
+        shard
+            .notify
+            .notify(NotifyFlags::GENERIC, "copy_to", &dst, dst_db);
+    }
     Reply::Integer(1)
 }
 

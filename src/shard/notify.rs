@@ -65,6 +65,17 @@ impl Notifier {
 
     /// Looks at the keys of `name`'s events before it runs; `None` when it raises none.
     pub fn watch(&self, name: &str, args: &[Bytes], db: &mut Db, now_ms: u64) -> Option<Watch> {
+        self.watch_with(name, args, |key| db.contains(key, now_ms))
+    }
+
+    /// As [`Notifier::watch`], with whether a key existed told by `existed` (for a command run
+    /// on gathered entries, `server::coordinator::gather`).
+    pub fn watch_with(
+        &self,
+        name: &str,
+        args: &[Bytes],
+        mut existed: impl FnMut(&[u8]) -> bool,
+    ) -> Option<Watch> {
         let events = notify::key_events(name, args);
         if events.is_empty() || !events.iter().any(|e| self.flags.wants(e.class)) {
             // `new` is raised only with the command's own events, as it is here.
@@ -72,7 +83,7 @@ impl Notifier {
         }
         let existed = events
             .iter()
-            .map(|e| args.get(e.arg).is_some_and(|key| db.contains(key, now_ms)))
+            .map(|e| args.get(e.arg).is_some_and(|key| existed(key)))
             .collect();
         Some(Watch { events, existed })
     }
@@ -86,13 +97,24 @@ impl Notifier {
         db_index: usize,
         now_ms: u64,
     ) {
+        self.raise_with(watch, args, db_index, |key| db.contains(key, now_ms));
+    }
+
+    /// As [`Notifier::raise`], with whether a key exists now told by `exists`.
+    pub fn raise_with(
+        &mut self,
+        watch: Watch,
+        args: &[Bytes],
+        db_index: usize,
+        mut exists: impl FnMut(&[u8]) -> bool,
+    ) {
         let mut emptied: Vec<usize> = Vec::new();
         let mut created: Vec<usize> = Vec::new();
         for (event, existed) in watch.events.iter().zip(&watch.existed) {
             let Some(key) = args.get(event.arg) else {
                 continue;
             };
-            let exists = db.contains(key, now_ms);
+            let exists = exists(key);
             if !existed && exists && !created.contains(&event.arg) {
                 created.push(event.arg);
                 self.notify(NotifyFlags::NEW, "new", key, db_index);

@@ -105,14 +105,18 @@ pub(super) async fn run(
     let reply = handler(&mut ctx, args);
 
     let mut changes: BTreeMap<usize, Vec<(Bytes, Option<Entry>)>> = BTreeMap::new();
+    // Each key's existence before and after, for the keyspace notifications.
+    let mut existence: Vec<(Bytes, bool, bool)> = Vec::new();
     if spec.is_write() {
         for (shard, key, original) in originals {
             let outcome = scratch.db(db).remove(&key, now_ms);
+            existence.push((key.clone(), original.is_some(), outcome.is_some()));
             if outcome != original {
                 changes.entry(shard).or_default().push((key, outcome));
             }
         }
     }
+    let changed = !changes.is_empty();
     // Only the shards that store something log a part of the transaction.
     let participants = changes.len() as u16;
     let mut stores = Vec::new();
@@ -139,5 +143,27 @@ pub(super) async fn run(
             return error;
         }
     }
+    if changed {
+        notify(rt, spec.name, args, db, &existence);
+    }
     reply
+}
+
+/// The keyspace events the command raises when its keys share a shard (`shard::notify`), queued
+/// on this core's shard, which publishes them on every core as it does its own.
+fn notify(rt: &Runtime, name: &str, args: &[Bytes], db: usize, existence: &[(Bytes, bool, bool)]) {
+    let mut shard = rt.shard.borrow_mut();
+    if !shard.notify.is_on() {
+        return;
+    }
+    let state = |key: &[u8]| existence.iter().find(|(k, ..)| k[..] == *key);
+    let Some(watch) = shard
+        .notify
+        .watch_with(name, args, |key| state(key).is_some_and(|s| s.1))
+    else {
+        return;
+    };
+    shard
+        .notify
+        .raise_with(watch, args, db, |key| state(key).is_some_and(|s| s.2));
 }
