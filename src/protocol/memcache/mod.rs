@@ -129,10 +129,7 @@ pub fn parse_u32(token: &[u8]) -> Option<u32> {
 /// Parses memcached's unsigned 64-bit numbers (`safe_strtoull`).
 pub fn parse_u64(token: &[u8]) -> Option<u64> {
     let digits = token.strip_prefix(b"+").unwrap_or(token);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    parse_digits(digits)
 }
 
 /// Parses memcached's signed 32-bit numbers (`safe_strtol`: exptimes, data lengths): anything
@@ -143,12 +140,26 @@ pub fn parse_i32(token: &[u8]) -> Option<i32> {
         Some(b'+') => (false, &token[1..]),
         _ => (false, token),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude: i128 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    // Past u64 is past i64 too: None either way.
+    let magnitude = parse_digits(digits)? as i128;
     let value = if negative { -magnitude } else { magnitude };
     i64::try_from(value).ok().map(|n| n as i32)
+}
+
+/// A run of ASCII digits as a number; `None` when empty, not all digits, or past `u64`.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(digit as u64)?;
+    }
+    Some(value)
 }
 
 /// Which parser a fuzz target drives.

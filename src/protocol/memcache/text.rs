@@ -10,6 +10,7 @@
 //! is closed unless the line is a `get`/`gets` (large multigets are legal).
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::meta;
 use super::{
@@ -179,7 +180,7 @@ impl TextParser {
 
     /// Reads one command line. `None` when it wants no reply and no data (an error under noreply).
     fn command(&mut self, line: Bytes, limits: &Limits) -> Option<Parsed> {
-        let tokens = tokenize(&line);
+        let tokens = Tokens::split(line);
         // Memcached counts a terminal token too; `count` is the number of real ones.
         let count = tokens.len();
         if count == 0 || tokens[0].len() < 2 {
@@ -187,7 +188,7 @@ impl TextParser {
         }
         let name = &tokens[0][..];
         if name.len() == 2 && name[0] == b'm' {
-            return self.meta(tokens, limits);
+            return self.meta(tokens.to_vec(0), limits);
         }
         let noreply = count > 1 && &tokens[count - 1][..] == b"noreply";
         let error = |text: &'static str| (!noreply).then_some(Parsed::Error(text));
@@ -207,7 +208,7 @@ impl TextParser {
                 } else {
                     (None, 1)
                 };
-                let keys: Vec<Bytes> = tokens[first_key..].to_vec();
+                let keys: Vec<Bytes> = tokens.to_vec(first_key);
                 if keys.iter().any(|key| key.len() > KEY_MAX_LENGTH) {
                     return Some(Parsed::Error(BAD_FORMAT));
                 }
@@ -244,7 +245,7 @@ impl TextParser {
                     return error(BAD_FORMAT);
                 }
                 text(Command::Delete {
-                    key: tokens[1].clone(),
+                    key: tokens.bytes(1),
                     noreply,
                 })
             }
@@ -259,7 +260,7 @@ impl TextParser {
                     return error(BAD_DELTA);
                 };
                 text(Command::Arith {
-                    key: tokens[1].clone(),
+                    key: tokens.bytes(1),
                     incr: name == b"incr",
                     delta,
                     noreply,
@@ -276,7 +277,7 @@ impl TextParser {
                     return error(BAD_EXPTIME);
                 };
                 text(Command::Touch {
-                    key: tokens[1].clone(),
+                    key: tokens.bytes(1),
                     exptime,
                     noreply,
                 })
@@ -306,7 +307,7 @@ impl TextParser {
                 }
                 text(Command::Verbosity { noreply })
             }
-            b"stats" => text(Command::Stats(tokens[1..].to_vec())),
+            b"stats" => text(Command::Stats(tokens.to_vec(1))),
             _ => Some(Parsed::Error(ERROR)),
         }
     }
@@ -314,13 +315,12 @@ impl TextParser {
     fn store_header(
         &mut self,
         kind: StoreKind,
-        tokens: &[Bytes],
+        tokens: &Tokens,
         noreply: bool,
         limits: &Limits,
     ) -> Option<Parsed> {
         let error = |text: &'static str| (!noreply).then_some(Parsed::Error(text));
-        let key = &tokens[1];
-        if key.len() > KEY_MAX_LENGTH {
+        if tokens[1].len() > KEY_MAX_LENGTH {
             return error(BAD_FORMAT);
         }
         let (Some(flags), Some(exptime), Some(length)) = (
@@ -344,17 +344,17 @@ impl TextParser {
         if length > i32::MAX as usize - 2 {
             return error(BAD_FORMAT);
         }
-        if item_too_large(limits, key.len(), length, flags) {
+        if item_too_large(limits, tokens[1].len(), length, flags) {
             self.swallow = length + 2;
             return Some(Parsed::Text(Command::TooLarge {
-                key: key.clone(),
+                key: tokens.bytes(1),
                 drop_existing: kind == StoreKind::Set,
                 noreply,
             }));
         }
         let command = Command::Store {
             kind,
-            key: key.clone(),
+            key: tokens.bytes(1),
             flags,
             exptime,
             data: Bytes::new(),
@@ -418,24 +418,60 @@ fn complete(pending: Pending, block: Bytes) -> Option<Parsed> {
     }
 }
 
-/// Splits a line on spaces, dropping empty tokens, as `tokenize_command` does.
-pub fn tokenize(line: &Bytes) -> Vec<Bytes> {
-    let mut tokens = Vec::with_capacity(8);
-    let mut start = None;
-    for (i, &byte) in line.iter().enumerate() {
-        match (byte == b' ', start) {
-            (true, Some(s)) => {
-                tokens.push(line.slice(s..i));
-                start = None;
+/// A command line split on spaces, empty tokens dropped, as memcached's `tokenize_command` does.
+/// The tokens are spans of the line, so only those kept (keys) become `Bytes` handles.
+pub struct Tokens {
+    line: Bytes,
+    spans: SmallVec<[(u32, u32); 8]>,
+}
+
+impl Tokens {
+    pub fn split(line: Bytes) -> Tokens {
+        let mut spans = SmallVec::new();
+        let mut start = None;
+        for (i, &byte) in line.iter().enumerate() {
+            match (byte == b' ', start) {
+                (true, Some(s)) => {
+                    spans.push((s as u32, i as u32));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
             }
-            (false, None) => start = Some(i),
-            _ => {}
         }
+        if let Some(s) = start {
+            spans.push((s as u32, line.len() as u32));
+        }
+        Tokens { line, spans }
     }
-    if let Some(s) = start {
-        tokens.push(line.slice(s..));
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
     }
-    tokens
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Token `i` as a handle sharing the line's buffer.
+    pub fn bytes(&self, i: usize) -> Bytes {
+        let (start, end) = self.spans[i];
+        self.line.slice(start as usize..end as usize)
+    }
+
+    /// Tokens `from..` as handles.
+    pub fn to_vec(&self, from: usize) -> Vec<Bytes> {
+        (from..self.len()).map(|i| self.bytes(i)).collect()
+    }
+}
+
+impl std::ops::Index<usize> for Tokens {
+    type Output = [u8];
+
+    fn index(&self, i: usize) -> &[u8] {
+        let (start, end) = self.spans[i];
+        &self.line[start as usize..end as usize]
+    }
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
