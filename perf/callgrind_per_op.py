@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """User-space instructions per operation of a server, counted by valgrind's callgrind (issue 6).
 
-    python3 perf/callgrind_per_op.py evalsha|multi|idle [--server redis|PATH] [--amount N]
+    python3 perf/callgrind_per_op.py evalsha|multi|memcache|idle [--server redis|PATH] [--amount N]
 
 CPU time on the shared 2-core machine moves by ±20% from run to run (PERF-METHOD.md §1), and for
 these workloads more than half of it is the kernel's socket work, the same syscalls per request
@@ -15,6 +15,8 @@ dumped after the measured load:
   after 3,000 of them (N = --amount, default 20,000);
 - multi: perf/multi_lua_pubsub.py's MULTI/EXEC of 5 commands on 50 connections for --amount
   seconds (default 10), after 3 s;
+- memcache: perf/memcached.py's long-lived set/get mix (50 connections) on the memcached port,
+  after 5,000 requests (N = --amount, default 20,000); shardis only (issue 4);
 - idle: nothing for --amount seconds: the background cost per second, to judge the others by.
 Stdlib only; prints one line.
 """
@@ -32,14 +34,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = importlib.util.spec_from_file_location("side_by_side", os.path.join(HERE, "multi_lua_pubsub.py"))
 side = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(side)
+MC_SPEC = importlib.util.spec_from_file_location("memcached_perf", os.path.join(HERE, "memcached.py"))
+mc = importlib.util.module_from_spec(MC_SPEC)
+MC_SPEC.loader.exec_module(mc)
 PORT = 16396
+MC_PORT = 16397
 
 
 def server_command(server, data):
     if server == "redis":
         return [side.REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no", "--dir", data]
     return [server, "--port", str(PORT), "--threads", "1", "--appendonly", "no", "--save", "",
-            "--memcached-port", "0", "--admin-port", "0", "--cpu-affinity", "no", "--dir", data]
+            "--memcached-port", str(MC_PORT), "--admin-port", "0", "--cpu-affinity", "no", "--dir", data]
 
 
 def evalsha(requests):
@@ -56,7 +62,7 @@ def evalsha(requests):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["evalsha", "multi", "idle"])
+    parser.add_argument("workload", choices=["evalsha", "multi", "memcache", "idle"])
     parser.add_argument("--server", default=side.SHARDIS)
     parser.add_argument("--amount", type=float)
     options = parser.parse_args()
@@ -76,6 +82,10 @@ def main():
             evalsha(3000)
         elif options.workload == "multi":
             side.multi_exec(PORT, 3)
+        elif options.workload == "memcache":
+            if options.server == "redis":
+                raise SystemExit("the memcache workload runs against shardis only")
+            mc.long_lived(MC_PORT, 50, 5000, 100_000)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
         for stale in glob.glob(out + ".*"):
             os.remove(stale)
@@ -84,6 +94,8 @@ def main():
             operations = evalsha(int(options.amount or 20_000))
         elif options.workload == "multi":
             operations = side.multi_exec(PORT, options.amount or 10)
+        elif options.workload == "memcache":
+            operations = mc.long_lived(MC_PORT, 50, int(options.amount or 20_000), 100_000)
         else:
             time.sleep(options.amount or 10)
             operations = 1

@@ -172,7 +172,19 @@ pub fn store_args(
 
 /// Decimal text of `n` as an argument.
 pub fn number(n: u64) -> Bytes {
-    Bytes::from(n.to_string())
+    if n == 0 {
+        // Flags and exptime are mostly 0: no allocation for them.
+        return Bytes::from_static(b"0");
+    }
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    while rest > 0 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    Bytes::copy_from_slice(&digits[start..])
 }
 
 /// An optional number as an argument: empty when absent.

@@ -16,9 +16,7 @@ fn arg_u64(args: &[Bytes], index: usize) -> Result<u64, Reply> {
 fn arg_optional(args: &[Bytes], index: usize) -> Result<Option<u64>, Reply> {
     match args.get(index) {
         Some(arg) if arg.is_empty() => Ok(None),
-        Some(arg) => std::str::from_utf8(arg)
-            .ok()
-            .and_then(|text| text.parse().ok())
+        Some(arg) => crate::protocol::memcache::parse_u64(arg)
             .map(Some)
             .ok_or_else(|| Reply::error(format!("ERR internal memcached argument {index}"))),
         None => Ok(None),
@@ -200,6 +198,17 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let compare_cas = or_reply!(arg_optional(args, 7));
     let (key, data) = (&args[1], &args[3]);
     ctx.keyspace.cas.observe(cas);
+    if mode == StoreMode::Set && compare_cas.is_none() {
+        // A plain set stores whatever the key held: nothing to look at first.
+        return put(
+            ctx,
+            key,
+            Bytes::copy_from_slice(data),
+            flags,
+            expire_at,
+            cas,
+        );
+    }
 
     let current = item_mut(ctx, key).map(|entry| match &entry.value {
         Value::Item(item) => (item.data.clone(), item.flags, item.cas, entry.expire_at),

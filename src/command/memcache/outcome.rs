@@ -1,7 +1,8 @@
 //! What an internal memcached command did ([`Outcome`]), packed into a [`Reply`] so that it can
 //! travel between cores in the reply mesh like any command's reply, and unpacked again by the
-//! memcached connection. The packing is private to this pair of functions: an array whose first
-//! element is a code.
+//! memcached connection. The packing is private to this pair of functions: an outcome without
+//! fields is its code as an integer (no allocation on the common miss/deleted/not-stored paths);
+//! one with fields is an array whose first element is the code.
 
 use bytes::Bytes;
 
@@ -55,7 +56,7 @@ const NON_NUMERIC: i64 = 9;
 
 impl Outcome {
     pub fn into_reply(self) -> Reply {
-        let code = |code: i64| Reply::Array(vec![Reply::Integer(code)]);
+        let code = Reply::Integer;
         match self {
             Outcome::Value(view) => Reply::Array(vec![
                 Reply::Integer(VALUE),
@@ -86,10 +87,16 @@ impl Outcome {
     }
 
     pub fn from_reply(reply: Reply) -> Outcome {
-        let fields = match reply {
+        let mut fields = match reply {
             Reply::Array(fields) => fields,
+            Reply::Integer(code) => return Outcome::from_code(code),
             Reply::Error(text) => return Outcome::Failed(String::from_utf8_lossy(&text).into()),
             other => return Outcome::Failed(format!("unexpected reply {other:?}")),
+        };
+        // Moved out, not cloned: cloning a freshly built `Bytes` allocates.
+        let data = match fields.get_mut(1) {
+            Some(Reply::Bulk(data)) => std::mem::take(data),
+            _ => Bytes::new(),
         };
         let int = |i: usize| match fields.get(i) {
             Some(Reply::Integer(n)) => *n,
@@ -97,10 +104,7 @@ impl Outcome {
         };
         match int(0) {
             VALUE => Outcome::Value(ItemView {
-                data: match fields.get(1) {
-                    Some(Reply::Bulk(data)) => data.clone(),
-                    _ => Bytes::new(),
-                },
+                data,
                 flags: int(2) as u32,
                 cas: int(3) as u64,
                 expire_at: int(4) as u64,
@@ -110,8 +114,15 @@ impl Outcome {
                 token_sent: int(6) & 4 != 0,
                 stale: int(6) & 8 != 0,
             }),
-            MISS => Outcome::Miss,
             STORED => Outcome::Stored(int(1) as u64),
+            code => Outcome::from_code(code),
+        }
+    }
+
+    /// An outcome without fields, from its code.
+    fn from_code(code: i64) -> Outcome {
+        match code {
+            MISS => Outcome::Miss,
             NOT_STORED => Outcome::NotStored,
             EXISTS => Outcome::Exists,
             NOT_FOUND => Outcome::NotFound,

@@ -64,6 +64,8 @@ pub struct McConnection {
     client: Rc<Client>,
     answers: Vec<Answer>,
     plans: Vec<Plan>,
+    /// The batch's answers once all are in (kept between batches for its capacity).
+    outcomes: Vec<Option<Outcome>>,
     out: BytesMut,
     /// Set by quit (reply, then close) and by protocol errors that close.
     quit: bool,
@@ -81,6 +83,7 @@ pub async fn serve(rt: Rc<Runtime>, stream: net::Connection, client: Rc<Client>)
         client,
         answers: Vec::new(),
         plans: Vec::new(),
+        outcomes: Vec::new(),
         out: BytesMut::new(),
         quit: false,
         now_ms: now_ms(),
@@ -292,15 +295,14 @@ impl McConnection {
     /// Writes every plan of the batch, in order.
     async fn finish(&mut self) {
         self.settle().await;
-        let mut outcomes: Vec<Option<Outcome>> = self
-            .answers
-            .drain(..)
-            .map(|answer| match answer {
-                Answer::Ready(outcome) => Some(outcome),
-                Answer::Waiting(_) => None,
-            })
-            .collect();
-        for plan in std::mem::take(&mut self.plans) {
+        let outcomes = &mut self.outcomes;
+        outcomes.clear();
+        outcomes.extend(self.answers.drain(..).map(|answer| match answer {
+            Answer::Ready(outcome) => Some(outcome),
+            Answer::Waiting(_) => None,
+        }));
+        let mut plans = std::mem::take(&mut self.plans);
+        for plan in plans.drain(..) {
             match plan {
                 Plan::Bytes(bytes) => self.out.extend_from_slice(&bytes),
                 Plan::Text(command, range) => {
@@ -314,6 +316,7 @@ impl McConnection {
                 }
             }
         }
+        self.plans = plans;
     }
 }
 
