@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """User-space instructions per operation of a server, counted by valgrind's callgrind (issue 6).
 
-    python3 perf/callgrind_per_op.py evalsha|multi|memcache|idle [--server redis|PATH] [--amount N]
+    python3 perf/callgrind_per_op.py evalsha|multi|memcache|idle [--server redis|PATH] [--amount N] [--keep FILE]
 
 CPU time on the shared 2-core machine moves by ±20% from run to run (PERF-METHOD.md §1), and for
 these workloads more than half of it is the kernel's socket work, the same syscalls per request
@@ -65,6 +65,7 @@ def main():
     parser.add_argument("workload", choices=["evalsha", "multi", "memcache", "idle"])
     parser.add_argument("--server", default=side.SHARDIS)
     parser.add_argument("--amount", type=float)
+    parser.add_argument("--keep", metavar="FILE", help="copy the callgrind dump here, for callgrind_annotate")
     options = parser.parse_args()
     data = tempfile.mkdtemp(prefix="shardis-callgrind-")
     out = os.path.join(data, "callgrind.out")
@@ -106,8 +107,10 @@ def main():
             for dump in glob.glob(out + ".*"):
                 with open(dump) as f:
                     for line in f:
-                        if line.startswith(("summary:", "totals:")):
-                            instructions = max(instructions, int(line.split()[1]))
+                        if line.startswith(("summary:", "totals:")) and int(line.split()[1]) > instructions:
+                            instructions = int(line.split()[1])
+                            if options.keep:
+                                shutil.copy(dump, options.keep)
             if instructions:
                 break
             time.sleep(0.1)

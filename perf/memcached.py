@@ -2,6 +2,7 @@
 """memcached 1.6 (the Debian package) and shardis's memcached port side by side, alternating.
 
     python3 perf/memcached.py [--rounds 5] [--requests 200000] [--connects 20000] > perf/last-memcached.md
+    python3 perf/memcached.py --scenarios long-lived --baseline /tmp/shardis-old   # A/B two binaries
 
 Scenarios, each run against memcached then shardis, round after round:
   long-lived   CONNECTIONS connections kept open, each doing set/get request-response (no pipelining)
@@ -13,7 +14,9 @@ generator another (core 1). The figure that matters is the server's CPU time per
 /proc/<pid>/stat before and after each run (utime+stime, all threads); throughput is reported too, but
 this generator (Python, one process) sets the pace on non-pipelined load. Reports medians over rounds
 and the ratio memcached/shardis of CPU per request (above 1: shardis is cheaper). Every reply is
-checked. Standard library only; needs memcached, taskset and target/release/shardis.
+checked. With --baseline, a second shardis binary runs in each round too (its own column and
+ratio), so a change is judged against memcached and the binary before it in the same run.
+Standard library only; needs memcached, taskset and target/release/shardis.
 """
 
 import argparse
@@ -58,7 +61,7 @@ def wait_port(port, proc):
 
 
 def start(name, args):
-    binary, port = args.shardis, args.port
+    binary, port = (args.baseline if name == "baseline" else args.shardis), args.port
     if name == "memcached":
         command = ["memcached", "-p", str(port), "-U", "0", "-t", "1", "-l", "0.0.0.0",
                    "-c", "4096", "-m", "1024"]
@@ -191,7 +194,10 @@ def main():
     parser.add_argument("--persistence", action="store_true",
                         help="run shardis with its default binlog (memcached has none)")
     parser.add_argument("--shardis", default=os.path.join(REPO, "target/release/shardis"))
+    parser.add_argument("--baseline", help="another shardis binary to run in every round")
+    parser.add_argument("--scenarios", default="long-lived,connect")
     args = parser.parse_args()
+    names = ["memcached", "shardis"] + (["baseline"] if args.baseline else [])
     for tool in ("memcached", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found")
@@ -201,13 +207,14 @@ def main():
     print("# memcached vs shardis (memcached port)\n")
     print(f"`{' '.join(sys.argv)}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"nproc {os.cpu_count()}, {version}, servers on core 0, generator on core 1.\n")
+    extra = " baseline req/s | baseline us CPU/req | CPU ratio memcached/baseline |" if args.baseline else ""
     print("| scenario | memcached req/s | shardis req/s | memcached us CPU/req | "
-          "shardis us CPU/req | CPU ratio memcached/shardis |")
-    print("|---|---|---|---|---|---|")
-    for scenario in ("long-lived", "connect"):
-        results = {"memcached": [], "shardis": []}
+          "shardis us CPU/req | CPU ratio memcached/shardis |" + extra)
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if args.baseline else ""))
+    for scenario in args.scenarios.split(","):
+        results = {name: [] for name in names}
         for round_ in range(args.rounds):
-            for name in ("memcached", "shardis"):
+            for name in names:
                 result = measure(name, scenario, args)
                 results[name].append(result)
                 progress(f"{scenario} round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
@@ -215,8 +222,13 @@ def main():
         med = {name: {field: statistics.median(r[field] for r in runs)
                       for field in ("rps", "cpu_us")} for name, runs in results.items()}
         ratio = med["memcached"]["cpu_us"] / med["shardis"]["cpu_us"]
-        print(f"| {scenario} | {med['memcached']['rps']:.0f} | {med['shardis']['rps']:.0f} | "
-              f"{med['memcached']['cpu_us']:.2f} | {med['shardis']['cpu_us']:.2f} | {ratio:.2f} |")
+        row = (f"| {scenario} | {med['memcached']['rps']:.0f} | {med['shardis']['rps']:.0f} | "
+               f"{med['memcached']['cpu_us']:.2f} | {med['shardis']['cpu_us']:.2f} | {ratio:.2f} |")
+        if args.baseline:
+            base = med["baseline"]
+            row += (f" {base['rps']:.0f} | {base['cpu_us']:.2f} | "
+                    f"{med['memcached']['cpu_us'] / base['cpu_us']:.2f} |")
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

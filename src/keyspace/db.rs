@@ -199,6 +199,23 @@ impl Db {
         self.entries.get_index_mut(index).map(|(_, entry)| entry)
     }
 
+    /// Where a live key sits, for [`Db::at`] and [`Db::at_mut`]: one lookup for a read followed
+    /// by a change. Valid until the next insert or removal.
+    pub fn position(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        self.live_index(key, now_ms)
+    }
+
+    /// The entry at a [`Db::position`].
+    pub fn at(&self, index: usize) -> &Entry {
+        self.entries.get_index(index).expect("a live position").1
+    }
+
+    /// The entry at a [`Db::position`], to change as through [`Db::get_mut`].
+    pub fn at_mut(&mut self, index: usize) -> &mut Entry {
+        self.before_change(index);
+        self.entries.get_index_mut(index).expect("a live position").1
+    }
+
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.get(key, now_ms).is_some()
     }

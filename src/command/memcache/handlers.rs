@@ -44,23 +44,23 @@ fn is_past(expire_at: u64, now_ms: u64) -> bool {
 /// fresh CAS from this shard. `None` for a missing key or a value that is not a string.
 fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entry> {
     let now_ms = ctx.now_ms;
-    let plain = match &ctx.db().get(key, now_ms)?.value {
+    let index = ctx.db().position(key, now_ms)?;
+    let plain = match &ctx.db().at(index).value {
+        Value::Item(_) => None,
         Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
         Value::String(data) => Some(data.clone()),
-        _ => None,
+        _ => return None,
     };
     if let Some(data) = plain {
         let cas = ctx.keyspace.cas.draw();
-        let entry = ctx.db().get_mut(key, now_ms)?;
-        entry.value = Value::Item(Box::new(Item {
+        ctx.db().at_mut(index).value = Value::Item(Box::new(Item {
             data,
             cas,
             last_access: seconds(now_ms),
             ..Item::default()
         }));
     }
-    let entry = ctx.db().get_mut(key, now_ms)?;
-    matches!(entry.value, Value::Item(_)).then_some(entry)
+    Some(ctx.db().at_mut(index))
 }
 
 /// What a read returns of an entry, and the read's effect on it: the fetched bit and access time

@@ -1,8 +1,9 @@
 //! What an internal memcached command did ([`Outcome`]), packed into a [`Reply`] so that it can
 //! travel between cores in the reply mesh like any command's reply, and unpacked again by the
 //! memcached connection. The packing is private to this pair of functions: an outcome without
-//! fields is its code as an integer (no allocation on the common miss/deleted/not-stored paths);
-//! one with fields is an array whose first element is the code.
+//! fields is its code as an integer (no allocation on the common miss/deleted/not-stored paths),
+//! `Stored(cas)` a negative integer, -1 - cas (no allocation on a store either); one with more
+//! fields is an array whose first element is the code.
 
 use bytes::Bytes;
 
@@ -73,9 +74,10 @@ impl Outcome {
                 ),
             ]),
             Outcome::Miss => code(MISS),
-            Outcome::Stored(cas) => {
-                Reply::Array(vec![Reply::Integer(STORED), Reply::Integer(cas as i64)])
-            }
+            Outcome::Stored(cas) => match i64::try_from(cas) {
+                Ok(cas) => Reply::Integer(-1 - cas),
+                Err(_) => Reply::Array(vec![Reply::Integer(STORED), Reply::Integer(cas as i64)]),
+            },
             Outcome::NotStored => code(NOT_STORED),
             Outcome::Exists => code(EXISTS),
             Outcome::NotFound => code(NOT_FOUND),
@@ -89,6 +91,7 @@ impl Outcome {
     pub fn from_reply(reply: Reply) -> Outcome {
         let mut fields = match reply {
             Reply::Array(fields) => fields,
+            Reply::Integer(packed) if packed < 0 => return Outcome::Stored((-1 - packed) as u64),
             Reply::Integer(code) => return Outcome::from_code(code),
             Reply::Error(text) => return Outcome::Failed(String::from_utf8_lossy(&text).into()),
             other => return Outcome::Failed(format!("unexpected reply {other:?}")),

@@ -219,3 +219,35 @@ fn internal_commands_are_not_resp_commands() {
         assert!(lookup_internal(spec.name.as_bytes()).is_some());
     }
 }
+
+#[test]
+fn outcomes_survive_their_packing() {
+    let view = ItemView {
+        data: Bytes::from_static(b"value"),
+        flags: 7,
+        cas: 99,
+        expire_at: NOW,
+        last_access: 12,
+        fetched: true,
+        won: false,
+        token_sent: true,
+        stale: false,
+    };
+    for outcome in [
+        Outcome::Value(view),
+        Outcome::Miss,
+        Outcome::Stored(0),
+        Outcome::Stored(1),
+        Outcome::Stored(i64::MAX as u64),
+        Outcome::Stored(i64::MAX as u64 + 1),
+        Outcome::Stored(u64::MAX),
+        Outcome::NotStored,
+        Outcome::Exists,
+        Outcome::NotFound,
+        Outcome::Deleted,
+        Outcome::Touched,
+        Outcome::NonNumeric,
+    ] {
+        assert_eq!(Outcome::from_reply(outcome.clone().into_reply()), outcome);
+    }
+}

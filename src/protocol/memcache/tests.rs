@@ -285,3 +285,40 @@ fn fuzz_body_survives_pseudo_random_input() {
         }
     }
 }
+
+#[test]
+fn tokens_split_on_runs_of_spaces() {
+    let cases: [(&[u8], &[&[u8]]); 5] = [
+        (b"", &[]),
+        (b"   ", &[]),
+        (b"get k", &[b"get", b"k"]),
+        (b"  set  key 0   0 5  ", &[b"set", b"key", b"0", b"0", b"5"]),
+        (b"a\tb c", &[b"a\tb", b"c"]),
+    ];
+    for (line, expected) in cases {
+        let tokens = super::text::Tokens::split(Bytes::copy_from_slice(line));
+        assert_eq!(tokens.len(), expected.len(), "{line:?}");
+        for (i, want) in expected.iter().enumerate() {
+            assert_eq!(&tokens[i], *want);
+            assert_eq!(&tokens.bytes(i)[..], *want);
+        }
+        assert_eq!(tokens.to_vec(0).len(), expected.len());
+    }
+}
+
+#[test]
+fn numbers_parse_as_memcached_does() {
+    assert_eq!(parse_u64(b"0"), Some(0));
+    assert_eq!(parse_u64(b"+42"), Some(42));
+    assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+    assert_eq!(parse_u64(b"18446744073709551616"), None);
+    assert_eq!(parse_u64(b""), None);
+    assert_eq!(parse_u64(b"+"), None);
+    assert_eq!(parse_u64(b"-1"), None);
+    assert_eq!(parse_u64(b"12a"), None);
+    assert_eq!(parse_i32(b"-1"), Some(-1));
+    assert_eq!(parse_i32(b"+7"), Some(7));
+    assert_eq!(parse_i32(b"2147483648"), Some(i32::MIN));
+    assert_eq!(parse_i32(b"99999999999999999999"), None);
+    assert_eq!(parse_i32(b"-"), None);
+}

@@ -156,7 +156,7 @@ impl TextParser {
     /// The next complete line without its line ending, or `None` when it has not all arrived.
     fn next_line(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Close> {
         let start = self.scanned.min(buf.len());
-        let Some(offset) = memchr(b'\n', &buf[start..]) else {
+        let Some(offset) = memchr::memchr(b'\n', &buf[start..]) else {
             self.scanned = buf.len();
             if buf.len() > LINE_MAX {
                 let trimmed = buf.iter().position(|&b| b != b' ').unwrap_or(buf.len());
@@ -428,19 +428,20 @@ pub struct Tokens {
 impl Tokens {
     pub fn split(line: Bytes) -> Tokens {
         let mut spans = SmallVec::new();
-        let mut start = None;
-        for (i, &byte) in line.iter().enumerate() {
-            match (byte == b' ', start) {
-                (true, Some(s)) => {
-                    spans.push((s as u32, i as u32));
-                    start = None;
-                }
-                (false, None) => start = Some(i),
-                _ => {}
+        let bytes = &line[..];
+        let mut i = 0;
+        loop {
+            while i < bytes.len() && bytes[i] == b' ' {
+                i += 1;
             }
-        }
-        if let Some(s) = start {
-            spans.push((s as u32, line.len() as u32));
+            if i == bytes.len() {
+                break;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i] != b' ' {
+                i += 1;
+            }
+            spans.push((start as u32, i as u32));
         }
         Tokens { line, spans }
     }
@@ -474,6 +475,3 @@ impl std::ops::Index<usize> for Tokens {
     }
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
