@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """User-space instructions per operation of a server, counted by valgrind's callgrind (issue 6).
 
-    python3 perf/callgrind_per_op.py evalsha|multi|memcache|idle [--server redis|PATH] [--amount N] [--keep FILE]
+    python3 perf/callgrind_per_op.py evalsha|multi|memcache|memcache-connect|idle [--server redis|PATH] [--amount N] [--keep FILE]
 
 CPU time on the shared 2-core machine moves by ±20% from run to run (PERF-METHOD.md §1), and for
 these workloads more than half of it is the kernel's socket work, the same syscalls per request
@@ -17,6 +17,8 @@ dumped after the measured load:
   seconds (default 10), after 3 s;
 - memcache: perf/memcached.py's long-lived set/get mix (50 connections) on the memcached port,
   after 5,000 requests (N = --amount, default 20,000); shardis only (issue 4);
+- memcache-connect: perf/memcached.py's connect-per-request (connect, set or get, close, one
+  connection at a time) on the memcached port, after 1,000 (N = --amount, default 5,000);
 - idle: nothing for --amount seconds: the background cost per second, to judge the others by.
 Stdlib only; prints one line.
 """
@@ -44,7 +46,7 @@ MC_PORT = 16397
 def server_command(server, data):
     if server == "redis":
         return [side.REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no", "--dir", data]
-    return [server, "--port", str(PORT), "--threads", "1", "--appendonly", "no", "--save", "",
+    return [server, "--port", str(PORT), "--bind", "0.0.0.0", "--threads", "1", "--appendonly", "no", "--save", "",
             "--memcached-port", str(MC_PORT), "--admin-port", "0", "--cpu-affinity", "no", "--dir", data]
 
 
@@ -62,7 +64,7 @@ def evalsha(requests):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("workload", choices=["evalsha", "multi", "memcache", "idle"])
+    parser.add_argument("workload", choices=["evalsha", "multi", "memcache", "memcache-connect", "idle"])
     parser.add_argument("--server", default=side.SHARDIS)
     parser.add_argument("--amount", type=float)
     parser.add_argument("--keep", metavar="FILE", help="copy the callgrind dump here, for callgrind_annotate")
@@ -83,10 +85,13 @@ def main():
             evalsha(3000)
         elif options.workload == "multi":
             side.multi_exec(PORT, 3)
-        elif options.workload == "memcache":
+        elif options.workload.startswith("memcache"):
             if options.server == "redis":
-                raise SystemExit("the memcache workload runs against shardis only")
-            mc.long_lived(MC_PORT, 50, 5000, 100_000)
+                raise SystemExit("the memcache workloads run against shardis only")
+            if options.workload == "memcache":
+                mc.long_lived(MC_PORT, 50, 5000, 100_000)
+            else:
+                mc.connect_per_request(MC_PORT, 1000, 100_000)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
         for stale in glob.glob(out + ".*"):
             os.remove(stale)
@@ -97,6 +102,8 @@ def main():
             operations = side.multi_exec(PORT, options.amount or 10)
         elif options.workload == "memcache":
             operations = mc.long_lived(MC_PORT, 50, int(options.amount or 20_000), 100_000)
+        elif options.workload == "memcache-connect":
+            operations = mc.connect_per_request(MC_PORT, int(options.amount or 5_000), 100_000)
         else:
             time.sleep(options.amount or 10)
             operations = 1

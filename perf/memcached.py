@@ -72,6 +72,8 @@ def start(name, args):
         command = [binary, "--threads", "1", "--port", "0", "--bind", "0.0.0.0",
                    "--memcached-port", str(port), "--dir", data, "--maxclients", "4096",
                    "--loglevel", "warning", "--admin-port", "0"]
+        if name == "shardis" and args.shardis_args:
+            command += args.shardis_args.split()
         if not args.persistence:
             # memcached keeps nothing on disk: compare like with like unless asked.
             command += ["--appendonly", "no", "--save", ""]
@@ -196,6 +198,8 @@ def main():
     parser.add_argument("--shardis", default=os.path.join(REPO, "target/release/shardis"))
     parser.add_argument("--baseline", help="another shardis binary to run in every round")
     parser.add_argument("--scenarios", default="long-lived,connect")
+    parser.add_argument("--shardis-args", default="",
+                        help="extra options for the shardis under test (not the baseline)")
     args = parser.parse_args()
     names = ["memcached", "shardis"] + (["baseline"] if args.baseline else [])
     for tool in ("memcached", "taskset"):

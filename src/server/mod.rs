@@ -767,13 +767,18 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The connection futures are 2-2.5 KB; glommio's spawn moves its future three times
+        // before it lands in the task, so they go in boxed: one copy instead of four (callgrind,
+        // connect-per-request: about 600 instructions per connection).
         match rt.register_client(fd) {
             Some(client) => match protocol {
                 Speaks::Resp => {
-                    glommio::spawn_local(connection::serve(rt.clone(), socket, client)).detach();
+                    glommio::spawn_local(Box::pin(connection::serve(rt.clone(), socket, client)))
+                        .detach();
                 }
                 Speaks::Memcache => {
-                    glommio::spawn_local(memcache::serve(rt.clone(), socket, client)).detach();
+                    glommio::spawn_local(Box::pin(memcache::serve(rt.clone(), socket, client)))
+                        .detach();
                 }
             },
             None => {
