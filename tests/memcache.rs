@@ -329,6 +329,42 @@ fn one_keyspace_for_memcached_and_resp() {
     });
 }
 
+#[test]
+fn keys_of_other_types_are_absent_to_memcached_and_only_set_replaces_them() {
+    for_each_memcached_topology(|server| {
+        let mut mc = server.memcached_raw();
+        let mut con = server.connection();
+        let list = |con: &mut redis::Connection| {
+            let _: i64 = query(con, &["DEL", "l"]);
+            let _: i64 = query(con, &["RPUSH", "l", "a", "b"]);
+        };
+        let is_list = |con: &mut redis::Connection| query::<String>(con, &["TYPE", "l"]) == "list";
+        // Reads and conditional writes see no item, and leave the list alone.
+        for (request, reply) in [
+            (&b"get l\r\n"[..], &b"END\r\n"[..]),
+            (b"gets l\r\n", b"END\r\n"),
+            (b"add l 0 0 1\r\nx\r\n", b"NOT_STORED\r\n"),
+            (b"replace l 0 0 1\r\nx\r\n", b"NOT_STORED\r\n"),
+            (b"append l 0 0 1\r\nx\r\n", b"NOT_STORED\r\n"),
+            (b"prepend l 0 0 1\r\nx\r\n", b"NOT_STORED\r\n"),
+            (b"cas l 0 0 1 5\r\nx\r\n", b"NOT_FOUND\r\n"),
+            (b"incr l 1\r\n", b"NOT_FOUND\r\n"),
+            (b"touch l 10\r\n", b"NOT_FOUND\r\n"),
+            (b"mg l v\r\n", b"EN\r\n"),
+            (b"ms l 1 ME\r\nx\r\n", b"NS\r\n"),
+            (b"delete l\r\n", b"NOT_FOUND\r\n"),
+        ] {
+            list(&mut con);
+            mc.roundtrip(request, reply);
+            assert!(is_list(&mut con), "{}", String::from_utf8_lossy(request));
+        }
+        // Only an unconditional set replaces it, as Redis's SET does.
+        list(&mut con);
+        mc.roundtrip(b"set l 3 0 1\r\nx\r\n", b"STORED\r\n");
+        assert_eq!(get(&mut con, "l").as_deref(), Some("x"));
+    });
+}
+
 /// The CAS a `gets` reports for `key`.
 fn cas_of(mc: &memcache::Client, key: &str) -> u64 {
     let found: HashMap<String, (Vec<u8>, u32, Option<u64>)> = mc.gets(&[key]).unwrap();

@@ -215,6 +215,12 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
         _ => (Bytes::new(), 0, 0, entry.expire_at),
     });
     let Some((old_data, old_flags, old_cas, old_expire)) = current else {
+        // A key of another type (a RESP list, hash, ...) is absent to memcached's reads, but
+        // `add` must not destroy it: like SET NX, it stores only where no key exists at all.
+        let now_ms = ctx.now_ms;
+        if mode == StoreMode::Add && ctx.db().contains(key, now_ms) {
+            return Outcome::NotStored.into_reply();
+        }
         return match (mode, compare_cas) {
             (StoreMode::Append | StoreMode::Prepend, _) | (StoreMode::Replace, None) => {
                 Outcome::NotStored.into_reply()
