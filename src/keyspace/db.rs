@@ -213,7 +213,10 @@ impl Db {
     /// The entry at a [`Db::position`], to change as through [`Db::get_mut`].
     pub fn at_mut(&mut self, index: usize) -> &mut Entry {
         self.before_change(index);
-        self.entries.get_index_mut(index).expect("a live position").1
+        self.entries
+            .get_index_mut(index)
+            .expect("a live position")
+            .1
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {

@@ -474,4 +474,3 @@ impl std::ops::Index<usize> for Tokens {
         &self.line[start as usize..end as usize]
     }
 }
-
