@@ -198,16 +198,20 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let compare_cas = or_reply!(arg_optional(args, 7));
     let (key, data) = (&args[1], &args[3]);
     ctx.keyspace.cas.observe(cas);
-    if mode == StoreMode::Set && compare_cas.is_none() {
-        // A plain set stores whatever the key held: nothing to look at first.
-        return put(
+    // The client's data, flags and deadline as the new item.
+    let store_new = |ctx: &mut ExecContext<'_>| {
+        put(
             ctx,
             key,
             Bytes::copy_from_slice(data),
             flags,
             expire_at,
             cas,
-        );
+        )
+    };
+    if mode == StoreMode::Set && compare_cas.is_none() {
+        // A plain set stores whatever the key held: nothing to look at first.
+        return store_new(ctx);
     }
 
     let current = item_mut(ctx, key).map(|entry| match &entry.value {
@@ -226,14 +230,7 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
                 Outcome::NotStored.into_reply()
             }
             (_, Some(_)) => Outcome::NotFound.into_reply(),
-            _ => put(
-                ctx,
-                key,
-                Bytes::copy_from_slice(data),
-                flags,
-                expire_at,
-                cas,
-            ),
+            _ => store_new(ctx),
         };
     };
     if mode == StoreMode::Add {
@@ -284,14 +281,7 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             old_expire,
             cas,
         ),
-        _ => put(
-            ctx,
-            key,
-            Bytes::copy_from_slice(data),
-            flags,
-            expire_at,
-            cas,
-        ),
+        _ => store_new(ctx),
     }
 }
 
