@@ -176,15 +176,7 @@ pub fn number(n: u64) -> Bytes {
         // Flags and exptime are mostly 0: no allocation for them.
         return Bytes::from_static(b"0");
     }
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n;
-    while rest > 0 {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    Bytes::copy_from_slice(&digits[start..])
+    Bytes::copy_from_slice(crate::protocol::reply::decimal_u64(n, &mut [0u8; 20]))
 }
 
 /// An optional number as an argument: empty when absent.

@@ -188,15 +188,14 @@ impl Db {
 
     /// The live entry under `key`; an expired one is removed first and `None` returned.
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        let index = self.live_index(key, now_ms)?;
-        self.entries.get_index(index).map(|(_, entry)| entry)
+        let index = self.position(key, now_ms)?;
+        self.at(index)
     }
 
     /// Like [`Db::get`]. Change the value through it, not `expire_at` (use [`Db::set_expire`]).
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let index = self.live_index(key, now_ms)?;
-        self.before_change(index);
-        self.entries.get_index_mut(index).map(|(_, entry)| entry)
+        let index = self.position(key, now_ms)?;
+        self.at_mut(index)
     }
 
     /// Where a live key sits, for [`Db::at`] and [`Db::at_mut`]: one lookup for a read followed
@@ -206,17 +205,14 @@ impl Db {
     }
 
     /// The entry at a [`Db::position`].
-    pub fn at(&self, index: usize) -> &Entry {
-        self.entries.get_index(index).expect("a live position").1
+    pub fn at(&self, index: usize) -> Option<&Entry> {
+        self.entries.get_index(index).map(|(_, entry)| entry)
     }
 
     /// The entry at a [`Db::position`], to change as through [`Db::get_mut`].
-    pub fn at_mut(&mut self, index: usize) -> &mut Entry {
+    pub fn at_mut(&mut self, index: usize) -> Option<&mut Entry> {
         self.before_change(index);
-        self.entries
-            .get_index_mut(index)
-            .expect("a live position")
-            .1
+        self.entries.get_index_mut(index).map(|(_, entry)| entry)
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {

@@ -185,21 +185,32 @@ pub fn put_decimal(out: &mut BytesMut, n: i64) {
 
 /// The decimal text of `n` (sign included), formatted into the end of `buf` without `fmt`.
 pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut pos = buf.len();
-    let mut value = n.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
+    let mut pos = digits_into(n.unsigned_abs(), buf);
     if n < 0 {
         pos -= 1;
         buf[pos] = b'-';
     }
     &buf[pos..]
+}
+
+/// [`decimal`] for an unsigned number (all 20 digits of `u64::MAX` fit).
+pub fn decimal_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let pos = digits_into(n, buf);
+    &buf[pos..]
+}
+
+/// Writes the digits of `value` at the end of `buf`; returns where they start. `u64::MAX` has 20
+/// digits and `i64::MIN`'s magnitude 19, so the sign of a negative `i64` still fits before them.
+fn digits_into(mut value: u64, buf: &mut [u8; 20]) -> usize {
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return pos;
+        }
+    }
 }
 
 /// Formats a double the way Redis replies with one: `inf`, `-inf`, `nan`, integers without a
@@ -225,6 +236,16 @@ mod tests {
         let mut out = BytesMut::new();
         reply.encode(&mut out, protocol);
         out.to_vec()
+    }
+
+    #[test]
+    fn decimals_at_the_edges() {
+        for n in [0, 7, -7, 10, -10, i64::MAX, i64::MIN] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+        for n in [0, 9, 10, 1_000_000_007, i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(decimal_u64(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
     }
 
     #[test]

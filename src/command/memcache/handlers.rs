@@ -45,7 +45,7 @@ fn is_past(expire_at: u64, now_ms: u64) -> bool {
 fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entry> {
     let now_ms = ctx.now_ms;
     let index = ctx.db().position(key, now_ms)?;
-    let plain = match &ctx.db().at(index).value {
+    let plain = match &ctx.db().at(index)?.value {
         Value::Item(_) => None,
         Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
         Value::String(data) => Some(data.clone()),
@@ -53,14 +53,14 @@ fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entr
     };
     if let Some(data) = plain {
         let cas = ctx.keyspace.cas.draw();
-        ctx.db().at_mut(index).value = Value::Item(Box::new(Item {
+        ctx.db().at_mut(index)?.value = Value::Item(Box::new(Item {
             data,
             cas,
             last_access: seconds(now_ms),
             ..Item::default()
         }));
     }
-    Some(ctx.db().at_mut(index))
+    ctx.db().at_mut(index)
 }
 
 /// What a read returns of an entry, and the read's effect on it: the fetched bit and access time
@@ -209,8 +209,15 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             cas,
         )
     };
-    if mode == StoreMode::Set && compare_cas.is_none() {
-        // A plain set stores whatever the key held: nothing to look at first.
+    // `add` stores only where no key exists at all, like SET NX: an item, a plain string or a key
+    // of another type (a RESP list, hash, ...) all refuse it, and none is touched.
+    let now_ms = ctx.now_ms;
+    if mode == StoreMode::Add && ctx.db().contains(key, now_ms) {
+        return Outcome::NotStored.into_reply();
+    }
+    if matches!(mode, StoreMode::Set | StoreMode::Add) && compare_cas.is_none() {
+        // A plain set stores whatever the key held, an add what is now known absent: nothing to
+        // look at first.
         return store_new(ctx);
     }
 
@@ -219,12 +226,6 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
         _ => (Bytes::new(), 0, 0, entry.expire_at),
     });
     let Some((old_data, old_flags, old_cas, old_expire)) = current else {
-        // A key of another type (a RESP list, hash, ...) is absent to memcached's reads, but
-        // `add` must not destroy it: like SET NX, it stores only where no key exists at all.
-        let now_ms = ctx.now_ms;
-        if mode == StoreMode::Add && ctx.db().contains(key, now_ms) {
-            return Outcome::NotStored.into_reply();
-        }
         return match (mode, compare_cas) {
             (StoreMode::Append | StoreMode::Prepend, _) | (StoreMode::Replace, None) => {
                 Outcome::NotStored.into_reply()
@@ -233,9 +234,6 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             _ => store_new(ctx),
         };
     };
-    if mode == StoreMode::Add {
-        return Outcome::NotStored.into_reply();
-    }
     if let Some(compare) = compare_cas.filter(|&compare| compare != old_cas) {
         // ms .. I: a CAS older than the item's still stores, as a stale value keeping the
         // item's deadline and token (memcached's `set_stale`).
@@ -252,7 +250,6 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             old_expire,
             cas,
         );
-        let now_ms = ctx.now_ms;
         if let Some(Entry {
             value: Value::Item(item),
             ..
