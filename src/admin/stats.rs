@@ -229,6 +229,8 @@ pub struct ShardObserver {
 
 /// Slots of [`ShardObserver::index_of`]'s cache.
 const INDEX_CACHE: usize = 64;
+/// An index-cache entry for a command that has no counters.
+const NO_COUNTERS: u32 = u32::MAX;
 
 impl ShardObserver {
     /// An observer publishing to `published`, ids unique over `nshards` shards.
@@ -299,11 +301,12 @@ impl ShardObserver {
         let slot = (address / std::mem::size_of::<CommandSpec>().max(1)) % INDEX_CACHE;
         let (cached_address, cached_index) = self.index_cache[slot];
         if cached_address == address {
-            return Some(cached_index as usize);
+            return (cached_index != NO_COUNTERS).then_some(cached_index as usize);
         }
-        let index = command_index(spec.name)?;
-        self.index_cache[slot] = (address, index as u32);
-        Some(index)
+        // A command without counters (the memcached port's internal ones) is cached as such too.
+        let index = command_index(spec.name);
+        self.index_cache[slot] = (address, index.map_or(NO_COUNTERS, |index| index as u32));
+        index
     }
 
     /// Records a finished command: counters, histogram, slow log, latency monitor.

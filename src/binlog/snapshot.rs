@@ -149,7 +149,7 @@ pub fn decode_value(bytes: &[u8]) -> Option<Value> {
     use crate::keyspace::list::List;
     use crate::keyspace::set::Set;
     use crate::keyspace::zset::{ZSet, ZSetLimits};
-    use crate::keyspace::{EncodingLimits, Item};
+    use crate::keyspace::{EncodingLimits, Item, ItemData};
 
     let (&kind, payload) = bytes.split_first()?;
     let mut fields = Fields(payload);
@@ -160,7 +160,7 @@ pub fn decode_value(bytes: &[u8]) -> Option<Value> {
             let flags = fields.u32()?;
             let cas = fields.u64()?;
             let item = Item {
-                data: Bytes::copy_from_slice(fields.0),
+                data: ItemData::new(fields.0),
                 flags,
                 cas,
                 ..Item::default()

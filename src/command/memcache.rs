@@ -148,8 +148,10 @@ pub fn lookup_internal(name: &[u8]) -> Option<&'static CommandSpec> {
         .find(|spec| spec.name.as_bytes() == name)
 }
 
-/// `__mc.store` arguments in order.
+/// `__mc.store` arguments in order, pushed onto `args`.
+#[allow(clippy::too_many_arguments)]
 pub fn store_args(
+    args: &mut Vec<Bytes>,
     key: Bytes,
     mode: StoreMode,
     data: Bytes,
@@ -157,17 +159,15 @@ pub fn store_args(
     expire_at: u64,
     cas: u64,
     compare_cas: Option<u64>,
-) -> Vec<Bytes> {
-    vec![
-        Bytes::from_static(STORE.name.as_bytes()),
-        key,
-        Bytes::from_static(mode.name().as_bytes()),
-        data,
-        number(flags as u64),
-        number(expire_at),
-        number(cas),
-        optional(compare_cas),
-    ]
+) {
+    args.push(Bytes::from_static(STORE.name.as_bytes()));
+    args.push(key);
+    args.push(Bytes::from_static(mode.name().as_bytes()));
+    args.push(data);
+    args.push(number(flags as u64));
+    args.push(number(expire_at));
+    args.push(number(cas));
+    args.push(optional(compare_cas));
 }
 
 /// Decimal text of `n` as an argument.

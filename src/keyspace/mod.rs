@@ -26,7 +26,7 @@ pub mod zset;
 use bytes::Bytes;
 
 pub use db::{Db, Entry};
-pub use item::{CasSource, Item};
+pub use item::{CasSource, Item, ItemData};
 pub use limits::EncodingLimits;
 pub use value::Value;
 

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 pub use super::item::Item;
+use super::item::ItemData;
 use super::zset::ZSet;
 use super::{hash::Hash, list::List, set::Set};
 
@@ -133,7 +134,7 @@ impl Value {
             Value::Set(set) => set.heap_size(),
             Value::List(list) => list.heap_size(),
             Value::ZSet(zset) => zset.heap_size(),
-            Value::Item(item) => item.data.len() + std::mem::size_of::<Item>(),
+            Value::Item(item) => item.data.heap_size() + std::mem::size_of::<Item>(),
         }
     }
 
@@ -142,7 +143,7 @@ impl Value {
         match self {
             Value::Short(short) => Some(short.as_bytes()),
             Value::String(bytes) => Some(bytes),
-            Value::Item(item) => Some(&item.data),
+            Value::Item(item) => Some(&item.data[..]),
             _ => None,
         }
     }
@@ -153,7 +154,7 @@ impl Value {
         match self {
             Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
             Value::String(bytes) => Some(reply_bytes(bytes)),
-            Value::Item(item) => Some(reply_bytes(&item.data)),
+            Value::Item(item) => Some(item.data.to_bytes()),
             _ => None,
         }
     }
@@ -177,8 +178,10 @@ impl Value {
     /// new CAS after any modification (the next `gets` stamps a fresh one).
     pub fn forget_item(&mut self) {
         if let Value::Item(item) = self {
-            let data = std::mem::take(&mut item.data);
-            *self = Value::from_bytes(data);
+            *self = match std::mem::take(&mut item.data) {
+                ItemData::Heap(data) => Value::from_bytes(data),
+                inline => Value::string(&inline),
+            };
         }
     }
 }

@@ -377,6 +377,23 @@ impl Shard {
     /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
     /// earlier command on the same key is still waiting). `None` means it was parked and its reply
     /// will come out of [`Shard::unlock`].
+    /// Runs a command for connection `conn` now, its arguments staying with the caller (who may
+    /// reuse their buffer); `None` while any key is locked here: then [`Shard::submit`] it.
+    pub fn run_now(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        conn: u64,
+        now_ms: u64,
+    ) -> Option<Reply> {
+        if !self.locks.is_idle() {
+            return None;
+        }
+        self.observe.caller = conn;
+        Some(self.execute(spec, db, args, now_ms))
+    }
+
     pub fn submit(
         &mut self,
         spec: &'static CommandSpec,

@@ -129,7 +129,7 @@ fn every_value_type_round_trips() {
     use crate::keyspace::list::List;
     use crate::keyspace::set::Set;
     use crate::keyspace::zset::{ZSet, ZSetLimits};
-    use crate::keyspace::{EncodingLimits, Item};
+    use crate::keyspace::{EncodingLimits, Item, ItemData};
     let limits = EncodingLimits::default();
     let many: Vec<Vec<u8>> = (0..300).map(|i| format!("m{i}").into_bytes()).collect();
     let numbers: Vec<Vec<u8>> = (0..20).map(|i| i.to_string().into_bytes()).collect();
@@ -161,7 +161,13 @@ fn every_value_type_round_trips() {
             &ZSetLimits::default(),
         )),
         Value::Item(Box::new(Item {
-            data: Bytes::from_static(b"data"),
+            data: ItemData::new(b"data"),
+            flags: 7,
+            cas: 1 << 40,
+            ..Item::default()
+        })),
+        Value::Item(Box::new(Item {
+            data: ItemData::new(&[b'l'; 300]),
             flags: 7,
             cas: 1 << 40,
             ..Item::default()

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::{number, ItemView, Outcome, StoreMode};
 use crate::command::ExecContext;
-use crate::keyspace::{Entry, Item, Value};
+use crate::keyspace::{Entry, Item, ItemData, Value};
 use crate::protocol::reply::Reply;
 
 fn arg_u64(args: &[Bytes], index: usize) -> Result<u64, Reply> {
@@ -47,8 +47,8 @@ fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entr
     let index = ctx.db().position(key, now_ms)?;
     let plain = match &ctx.db().at(index)?.value {
         Value::Item(_) => None,
-        Value::Short(short) => Some(Bytes::copy_from_slice(short.as_bytes())),
-        Value::String(data) => Some(data.clone()),
+        Value::Short(short) => Some(ItemData::new(short.as_bytes())),
+        Value::String(data) => Some(ItemData::from_bytes(data.clone())),
         _ => return None,
     };
     if let Some(data) = plain {
@@ -63,16 +63,18 @@ fn item_mut<'a>(ctx: &'a mut ExecContext<'_>, key: &[u8]) -> Option<&'a mut Entr
     ctx.db().at_mut(index)
 }
 
-/// What a read returns of an entry, and the read's effect on it: the fetched bit and access time
-/// (unless `no_update`), and the recache token a stale item hands to its first reader.
-fn view_and_mark(entry: &mut Entry, now_ms: u64, no_update: bool) -> Option<ItemView> {
+/// The reply of a read that found `entry` (a [`Outcome::Value`]), and the read's effect on it:
+/// the fetched bit and access time (unless `no_update`), and the recache token, which a stale
+/// item hands to its first reader, and `recache` hands to this one if nobody holds it.
+fn read_and_mark(entry: &mut Entry, now_ms: u64, no_update: bool, recache: bool) -> Option<Reply> {
     let expire_at = entry.expire_at;
     let Value::Item(item) = &mut entry.value else {
         return None;
     };
-    let won = item.stale && !item.token_sent;
+    let won = !item.token_sent && (item.stale || recache);
     let view = ItemView {
-        data: crate::keyspace::value::reply_bytes(&item.data),
+        // The item's data goes straight into the reply (below): no copy of it in between.
+        data: Bytes::new(),
         flags: item.flags,
         cas: item.cas,
         expire_at,
@@ -89,7 +91,7 @@ fn view_and_mark(entry: &mut Entry, now_ms: u64, no_update: bool) -> Option<Item
         item.fetched = true;
         item.last_access = seconds(now_ms);
     }
-    Some(view)
+    Some(Outcome::value_reply(&view, &item.data))
 }
 
 /// Counts a keyspace hit or miss, as RESP reads do.
@@ -105,9 +107,10 @@ fn count_read(ctx: &mut ExecContext<'_>, hit: bool) {
 pub(super) fn get(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let no_update = args.get(2).is_some_and(|arg| &arg[..] == b"u");
     let now_ms = ctx.now_ms;
-    let view = item_mut(ctx, &args[1]).and_then(|entry| view_and_mark(entry, now_ms, no_update));
-    count_read(ctx, view.is_some());
-    view.map_or(Outcome::Miss, Outcome::Value).into_reply()
+    let reply =
+        item_mut(ctx, &args[1]).and_then(|entry| read_and_mark(entry, now_ms, no_update, false));
+    count_read(ctx, reply.is_some());
+    reply.unwrap_or_else(|| Outcome::Miss.into_reply())
 }
 
 /// gat, and mg with T (new TTL), N (create on a miss: an empty item, whose creator wins the
@@ -157,21 +160,9 @@ pub(super) fn gat(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let Some(entry) = ctx.db().get_mut(key, now_ms) else {
         return Outcome::Miss.into_reply();
     };
-    let recache = recache_at.is_some_and(|threshold| {
-        matches!(&entry.value, Value::Item(item) if !item.token_sent)
-            && entry.expire_at != 0
-            && entry.expire_at < threshold
-    });
-    let Some(mut view) = view_and_mark(entry, now_ms, false) else {
-        return Outcome::Miss.into_reply();
-    };
-    if recache {
-        if let Value::Item(item) = &mut entry.value {
-            item.token_sent = true;
-        }
-        view.won = true;
-    }
-    Outcome::Value(view).into_reply()
+    let recache =
+        recache_at.is_some_and(|threshold| entry.expire_at != 0 && entry.expire_at < threshold);
+    read_and_mark(entry, now_ms, false, recache).unwrap_or_else(|| Outcome::Miss.into_reply())
 }
 
 pub(super) fn touch(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
@@ -199,16 +190,8 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     let (key, data) = (&args[1], &args[3]);
     ctx.keyspace.cas.observe(cas);
     // The client's data, flags and deadline as the new item.
-    let store_new = |ctx: &mut ExecContext<'_>| {
-        put(
-            ctx,
-            key,
-            Bytes::copy_from_slice(data),
-            flags,
-            expire_at,
-            cas,
-        )
-    };
+    let store_new =
+        |ctx: &mut ExecContext<'_>| put(ctx, key, ItemData::new(data), flags, expire_at, cas);
     // `add` stores only where no key exists at all, like SET NX: an item, a plain string or a key
     // of another type (a RESP list, hash, ...) all refuse it, and none is touched.
     let now_ms = ctx.now_ms;
@@ -223,7 +206,7 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 
     let current = item_mut(ctx, key).map(|entry| match &entry.value {
         Value::Item(item) => (item.data.clone(), item.flags, item.cas, entry.expire_at),
-        _ => (Bytes::new(), 0, 0, entry.expire_at),
+        _ => (ItemData::default(), 0, 0, entry.expire_at),
     });
     let Some((old_data, old_flags, old_cas, old_expire)) = current else {
         return match (mode, compare_cas) {
@@ -242,14 +225,7 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
             return Outcome::Exists.into_reply();
         }
         let token_sent = matches!(item_mut(ctx, key), Some(Entry { value: Value::Item(item), .. }) if item.token_sent);
-        let reply = put(
-            ctx,
-            key,
-            Bytes::copy_from_slice(data),
-            flags,
-            old_expire,
-            cas,
-        );
+        let reply = put(ctx, key, ItemData::new(data), flags, old_expire, cas);
         if let Some(Entry {
             value: Value::Item(item),
             ..
@@ -287,7 +263,7 @@ pub(super) fn store(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
 fn put(
     ctx: &mut ExecContext<'_>,
     key: &[u8],
-    data: Bytes,
+    data: ItemData,
     flags: u32,
     expire_at: u64,
     cas: u64,
@@ -311,11 +287,11 @@ fn put(
     Outcome::Stored(cas).into_reply()
 }
 
-fn concat(first: &[u8], second: &[u8]) -> Bytes {
+fn concat(first: &[u8], second: &[u8]) -> ItemData {
     let mut joined = Vec::with_capacity(first.len() + second.len());
     joined.extend_from_slice(first);
     joined.extend_from_slice(second);
-    Bytes::from(joined)
+    ItemData::from_bytes(Bytes::from(joined))
 }
 
 /// delete and md; with a stale TTL and a CAS (md's `I`), marks the item stale instead: it keeps
@@ -387,7 +363,7 @@ pub(super) fn arith(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
         };
         let expire_at = ttl_at.unwrap_or(vivify_at);
         let text = number(initial);
-        put(ctx, key, text.clone(), 0, expire_at, cas);
+        put(ctx, key, ItemData::new(&text), 0, expire_at, cas);
         return Outcome::Value(ItemView {
             data: text,
             cas,
@@ -418,9 +394,9 @@ pub(super) fn arith(ctx: &mut ExecContext<'_>, args: &[Bytes]) -> Reply {
     item.data = if text.len() < item.data.len() {
         let mut padded = text.to_vec();
         padded.resize(item.data.len(), b' ');
-        Bytes::from(padded)
+        ItemData::new(&padded)
     } else {
-        text.clone()
+        ItemData::new(&text)
     };
     item.cas = cas;
     item.last_access = seconds(now_ms);

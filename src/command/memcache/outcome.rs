@@ -2,10 +2,11 @@
 //! travel between cores in the reply mesh like any command's reply, and unpacked again by the
 //! memcached connection. The packing is private to this pair of functions: an outcome without
 //! fields is its code as an integer (no allocation on the common miss/deleted/not-stored paths),
-//! `Stored(cas)` a negative integer, -1 - cas (no allocation on a store either); one with more
-//! fields is an array whose first element is the code.
+//! `Stored(cas)` a negative integer, -1 - cas (no allocation on a store either); a `Value` is one
+//! bulk string, its fixed fields (see [`VALUE_HEADER`]) then its data (one allocation a hit); any
+//! other is an array whose first element is the code.
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes};
 
 use crate::protocol::reply::Reply;
 
@@ -45,7 +46,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-const VALUE: i64 = 0;
 const MISS: i64 = 1;
 const STORED: i64 = 2;
 const NOT_STORED: i64 = 3;
@@ -55,24 +55,34 @@ const DELETED: i64 = 6;
 const TOUCHED: i64 = 7;
 const NON_NUMERIC: i64 = 9;
 
+/// A packed `Value`'s fields before its data: flags (4 bytes), CAS, deadline (8 each), last
+/// access (4) and the bits of `fetched`, `won`, `token_sent`, `stale` (1), little-endian.
+const VALUE_HEADER: usize = 25;
+
 impl Outcome {
+    /// `Outcome::Value(view)` with `data` for the view's data, packed: a handler reading an item
+    /// passes the stored data, which is copied once, into the reply.
+    pub fn value_reply(view: &ItemView, data: &[u8]) -> Reply {
+        // Exactly the capacity used: a `Bytes` made from a full `Vec` needs no second block.
+        let mut packed = Vec::with_capacity(VALUE_HEADER + data.len());
+        packed.put_u32_le(view.flags);
+        packed.put_u64_le(view.cas);
+        packed.put_u64_le(view.expire_at);
+        packed.put_u32_le(view.last_access);
+        packed.put_u8(
+            view.fetched as u8
+                | (view.won as u8) << 1
+                | (view.token_sent as u8) << 2
+                | (view.stale as u8) << 3,
+        );
+        packed.put_slice(data);
+        Reply::Bulk(Bytes::from(packed))
+    }
+
     pub fn into_reply(self) -> Reply {
         let code = Reply::Integer;
         match self {
-            Outcome::Value(view) => Reply::Array(vec![
-                Reply::Integer(VALUE),
-                Reply::Bulk(view.data),
-                Reply::Integer(view.flags as i64),
-                Reply::Integer(view.cas as i64),
-                Reply::Integer(view.expire_at as i64),
-                Reply::Integer(view.last_access as i64),
-                Reply::Integer(
-                    view.fetched as i64
-                        | (view.won as i64) << 1
-                        | (view.token_sent as i64) << 2
-                        | (view.stale as i64) << 3,
-                ),
-            ]),
+            Outcome::Value(view) => Outcome::value_reply(&view, &view.data),
             Outcome::Miss => code(MISS),
             Outcome::Stored(cas) => match i64::try_from(cas) {
                 Ok(cas) => Reply::Integer(-1 - cas),
@@ -89,34 +99,37 @@ impl Outcome {
     }
 
     pub fn from_reply(reply: Reply) -> Outcome {
-        let mut fields = match reply {
+        let fields = match reply {
+            Reply::Bulk(mut packed) if packed.len() >= VALUE_HEADER => {
+                let flags = packed.get_u32_le();
+                let cas = packed.get_u64_le();
+                let expire_at = packed.get_u64_le();
+                let last_access = packed.get_u32_le();
+                let bits = packed.get_u8();
+                // What is left of the buffer is the data (advanced past the header, not copied).
+                return Outcome::Value(ItemView {
+                    data: packed,
+                    flags,
+                    cas,
+                    expire_at,
+                    last_access,
+                    fetched: bits & 1 != 0,
+                    won: bits & 2 != 0,
+                    token_sent: bits & 4 != 0,
+                    stale: bits & 8 != 0,
+                });
+            }
             Reply::Array(fields) => fields,
             Reply::Integer(packed) if packed < 0 => return Outcome::Stored((-1 - packed) as u64),
             Reply::Integer(code) => return Outcome::from_code(code),
             Reply::Error(text) => return Outcome::Failed(String::from_utf8_lossy(&text).into()),
             other => return Outcome::Failed(format!("unexpected reply {other:?}")),
         };
-        // Moved out, not cloned: cloning a freshly built `Bytes` allocates.
-        let data = match fields.get_mut(1) {
-            Some(Reply::Bulk(data)) => std::mem::take(data),
-            _ => Bytes::new(),
-        };
         let int = |i: usize| match fields.get(i) {
             Some(Reply::Integer(n)) => *n,
             _ => 0,
         };
         match int(0) {
-            VALUE => Outcome::Value(ItemView {
-                data,
-                flags: int(2) as u32,
-                cas: int(3) as u64,
-                expire_at: int(4) as u64,
-                last_access: int(5) as u32,
-                fetched: int(6) & 1 != 0,
-                won: int(6) & 2 != 0,
-                token_sent: int(6) & 4 != 0,
-                stale: int(6) & 8 != 0,
-            }),
             STORED => Outcome::Stored(int(1) as u64),
             code => Outcome::from_code(code),
         }

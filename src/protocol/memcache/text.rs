@@ -130,15 +130,13 @@ impl TextParser {
                 }
             }
             if let Some((_, length)) = &self.pending {
-                let length = *length;
-                if buf.len() < length {
+                if buf.len() < *length {
                     return Ok(None);
                 }
-                let block = buf.split_to(length).freeze();
-                let Some((pending, _)) = self.pending.take() else {
+                let Some((pending, length)) = self.pending.take() else {
                     return Ok(None);
                 };
-                match complete(pending, block) {
+                match complete(pending, buf.split_to(length).freeze()) {
                     Some(parsed) => return Ok(Some(parsed)),
                     None => continue,
                 }
@@ -146,8 +144,21 @@ impl TextParser {
             let Some(line) = self.next_line(buf)? else {
                 return Ok(None);
             };
-            if let Some(parsed) = self.command(line, limits) {
+            let mut announced = None;
+            if let Some(parsed) = self.command(line, limits, &mut announced) {
                 return Ok(Some(parsed));
+            }
+            if let Some((pending, length)) = announced {
+                // A data block that has arrived with its command line is attached at once; one
+                // still arriving waits in `pending`.
+                if buf.len() < length {
+                    self.pending = Some((pending, length));
+                    return Ok(None);
+                }
+                match complete(pending, buf.split_to(length).freeze()) {
+                    Some(parsed) => return Ok(Some(parsed)),
+                    None => continue,
+                }
             }
             // A command that produced nothing (an error silenced by noreply): go on.
         }
@@ -178,8 +189,14 @@ impl TextParser {
         Ok(Some(line))
     }
 
-    /// Reads one command line. `None` when it wants no reply and no data (an error under noreply).
-    fn command(&mut self, line: Bytes, limits: &Limits) -> Option<Parsed> {
+    /// Reads one command line. `None` when it wants no reply (an error under noreply) or data: a
+    /// storage command then leaves itself and its data block's length (with CRLF) in `announced`.
+    fn command(
+        &mut self,
+        line: Bytes,
+        limits: &Limits,
+        announced: &mut Option<(Pending, usize)>,
+    ) -> Option<Parsed> {
         let tokens = Tokens::split(line);
         // Memcached counts a terminal token too; `count` is the number of real ones.
         let count = tokens.len();
@@ -188,7 +205,7 @@ impl TextParser {
         }
         let name = &tokens[0][..];
         if name.len() == 2 && name[0] == b'm' {
-            return self.meta(tokens.to_vec(0), limits);
+            return self.meta(tokens.to_vec(0), limits, announced);
         }
         let noreply = count > 1 && &tokens[count - 1][..] == b"noreply";
         let error = |text: &'static str| (!noreply).then_some(Parsed::Error(text));
@@ -227,7 +244,7 @@ impl TextParser {
                 if count != base && count != base + 1 {
                     return Some(Parsed::Error(ERROR));
                 }
-                self.store_header(kind, &tokens, noreply, limits)
+                self.store_header(kind, &tokens, noreply, limits, announced)
             }
             b"delete" => {
                 if !(2..=4).contains(&count) {
@@ -318,6 +335,7 @@ impl TextParser {
         tokens: &Tokens,
         noreply: bool,
         limits: &Limits,
+        announced: &mut Option<(Pending, usize)>,
     ) -> Option<Parsed> {
         let error = |text: &'static str| (!noreply).then_some(Parsed::Error(text));
         if tokens[1].len() > KEY_MAX_LENGTH {
@@ -361,16 +379,21 @@ impl TextParser {
             cas_unique,
             noreply,
         };
-        self.pending = Some((Pending::Store(command), length + 2));
+        *announced = Some((Pending::Store(command), length + 2));
         None
     }
 
-    fn meta(&mut self, tokens: Vec<Bytes>, limits: &Limits) -> Option<Parsed> {
+    fn meta(
+        &mut self,
+        tokens: Vec<Bytes>,
+        limits: &Limits,
+        announced: &mut Option<(Pending, usize)>,
+    ) -> Option<Parsed> {
         match meta::parse(tokens, limits) {
             meta::Parse::Ready(command) => Some(Parsed::Meta(command)),
             meta::Parse::Error(text) => Some(Parsed::Error(text)),
             meta::Parse::NeedsData(command, length) => {
-                self.pending = Some((Pending::Meta(command), length + 2));
+                *announced = Some((Pending::Meta(command), length + 2));
                 None
             }
             meta::Parse::Refused(text, length, parsed) => {
@@ -385,9 +408,11 @@ impl TextParser {
 }
 
 /// Attaches a data block to the command that announced it; `None` for a bad block under noreply.
-fn complete(pending: Pending, block: Bytes) -> Option<Parsed> {
+fn complete(pending: Pending, mut block: Bytes) -> Option<Parsed> {
     let valid = block.ends_with(b"\r\n");
-    let data = block.slice(..block.len().saturating_sub(2));
+    // Cut in place: a slice would count one more reference to the read buffer, atomically.
+    block.truncate(block.len().saturating_sub(2));
+    let data = block;
     match pending {
         Pending::Store(Command::Store {
             kind,

@@ -74,28 +74,34 @@ fn valid(request: &Request) -> bool {
     }
 }
 
-pub(super) async fn request(conn: &mut McConnection, request: Request) {
-    let start = conn.answers.len();
+/// Routes a request's commands and leaves its plan; hands flush and stat back, for
+/// [`request_slow`].
+pub(super) fn request(conn: &mut McConnection, request: Request) -> Option<Request> {
+    let start = conn.batch().answers.len();
     let op = request.opcode;
     if request.too_large {
         stats::with(|c| c.store_too_large += 1);
         let mut out = BytesMut::new();
         encode_error(&mut out, op, Status::TooLarge, request.opaque);
-        conn.plans.push(Plan::Bytes(out.freeze()));
-        return;
+        conn.batch().plans.push(Plan::Bytes(out.freeze()));
+        return None;
     }
     if !valid(&request) {
         let mut out = BytesMut::new();
         encode_error(&mut out, op, Status::InvalidArguments, request.opaque);
-        conn.plans.push(Plan::Bytes(out.freeze()));
+        conn.batch().plans.push(Plan::Bytes(out.freeze()));
         conn.quit = true;
-        return;
+        return None;
+    }
+    if matches!(op, opcode::FLUSH | opcode::FLUSHQ | opcode::STAT) {
+        return Some(request);
     }
     let key = request.key.clone();
     match op {
         opcode::GET | opcode::GETQ | opcode::GETK | opcode::GETKQ => {
             stats::with(|c| c.cmd_get += 1);
-            conn.submit(&semantics::GET, vec![name(&semantics::GET), key]);
+            let args = conn.args([name(&semantics::GET), key]);
+            conn.submit(&semantics::GET, args);
         }
         opcode::TOUCH | opcode::GAT | opcode::GATQ | opcode::GATK | opcode::GATKQ => {
             stats::with(|c| c.cmd_touch += 1);
@@ -131,8 +137,8 @@ pub(super) async fn request(conn: &mut McConnection, request: Request) {
                 stats::with(|c| c.store_too_large += 1);
                 let mut out = BytesMut::new();
                 encode_error(&mut out, op, Status::TooLarge, request.opaque);
-                conn.plans.push(Plan::Bytes(out.freeze()));
-                return;
+                conn.batch().plans.push(Plan::Bytes(out.freeze()));
+                return None;
             }
             // With a CAS, memcached turns every one of them into a compare-and-swap.
             let (mode, compare) = match (op, request.cas) {
@@ -191,6 +197,17 @@ pub(super) async fn request(conn: &mut McConnection, request: Request) {
             conn.submit(&semantics::ARITH, args);
         }
         opcode::QUIT | opcode::QUITQ => conn.quit = true,
+        _ => {}
+    }
+    let end = conn.batch().answers.len();
+    conn.batch().plans.push(Plan::Binary(request, start..end));
+    None
+}
+
+/// flush and stat, which wait for every shard.
+pub(super) async fn request_slow(conn: &mut McConnection, request: Request) {
+    let op = request.opcode;
+    match op {
         opcode::FLUSH | opcode::FLUSHQ => {
             stats::with(|c| c.cmd_flush += 1);
             let delay = request.extra_u32(0).unwrap_or(0) as i32;
@@ -240,16 +257,16 @@ pub(super) async fn request(conn: &mut McConnection, request: Request) {
                     None => encode_error(&mut out, op, Status::KeyNotFound, request.opaque),
                 }
             }
-            conn.plans.push(Plan::Bytes(out.freeze()));
+            conn.batch().plans.push(Plan::Bytes(out.freeze()));
             return;
         }
         _ => {}
     }
-    let end = conn.answers.len();
-    conn.plans.push(Plan::Binary(request, start..end));
+    let range = conn.batch().answers.len()..conn.batch().answers.len();
+    conn.batch().plans.push(Plan::Binary(request, range));
 }
 
-pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Option<Outcome>]) {
+pub(super) fn write(out: &mut BytesMut, request: &Request, answers: &mut [super::Answer]) {
     let op = request.opcode;
     let opaque = request.opaque;
     let is_quiet = quiet(op);
@@ -276,7 +293,7 @@ pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Optio
                 op,
                 opcode::GAT | opcode::GATQ | opcode::GATK | opcode::GATKQ | opcode::TOUCH
             );
-            match take(outcomes, 0) {
+            match take(answers, 0) {
                 Outcome::Value(view) => {
                     stats::with(|c| match touching {
                         true => c.touch_hits += 1,
@@ -335,7 +352,7 @@ pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Optio
         | opcode::APPEND
         | opcode::APPENDQ
         | opcode::PREPEND
-        | opcode::PREPENDQ => match take(outcomes, 0) {
+        | opcode::PREPENDQ => match take(answers, 0) {
             Outcome::Stored(cas) => {
                 stats::with(|c| c.total_items += 1);
                 success(out, cas)
@@ -352,7 +369,7 @@ pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Optio
             }
             _ => encode_error(out, op, Status::OutOfMemory, opaque),
         },
-        opcode::DELETE | opcode::DELETEQ => match take(outcomes, 0) {
+        opcode::DELETE | opcode::DELETEQ => match take(answers, 0) {
             Outcome::Deleted => {
                 stats::with(|c| c.delete_hits += 1);
                 success(out, 0)
@@ -365,7 +382,7 @@ pub(super) fn write(out: &mut BytesMut, request: &Request, outcomes: &mut [Optio
         },
         opcode::INCREMENT | opcode::INCREMENTQ | opcode::DECREMENT | opcode::DECREMENTQ => {
             let incr = matches!(op, opcode::INCREMENT | opcode::INCREMENTQ);
-            match take(outcomes, 0) {
+            match take(answers, 0) {
                 Outcome::Value(view) => {
                     stats::with(|c| match incr {
                         true => c.incr_hits += 1,

@@ -15,7 +15,7 @@ fn name(spec: &crate::command::CommandSpec) -> Bytes {
 }
 
 pub(super) fn request(conn: &mut McConnection, command: Command) {
-    let start = conn.answers.len();
+    let start = conn.batch().answers.len();
     stats::with(|c| c.cmd_meta += 1);
     let options = &command.options;
     let key = command.key.clone();
@@ -102,8 +102,10 @@ pub(super) fn request(conn: &mut McConnection, command: Command) {
             conn.submit(&semantics::ARITH, args);
         }
     }
-    let end = conn.answers.len();
-    conn.plans.push(Plan::Meta(Box::new(command), start..end));
+    let end = conn.batch().answers.len();
+    conn.batch()
+        .plans
+        .push(Plan::Meta(Box::new(command), start..end));
 }
 
 /// ` k<key>`, base64 and followed by ` b` for a binary key (memcached's `META_KEY`).
@@ -140,13 +142,13 @@ fn status(out: &mut BytesMut, code: &str, command: &Command) {
 pub(super) fn write(
     out: &mut BytesMut,
     command: &Command,
-    outcomes: &mut [Option<Outcome>],
+    answers: &mut [super::Answer],
     now_ms: u64,
 ) {
     let quiet = command.options.quiet;
     match command.kind {
         Kind::Noop => out.put_slice(b"MN\r\n"),
-        Kind::Debug => match take(outcomes, 0) {
+        Kind::Debug => match take(answers, 0) {
             Outcome::Value(view) => {
                 out.put_slice(b"ME ");
                 if command.key_binary {
@@ -173,7 +175,7 @@ pub(super) fn write(
         },
         Kind::Get => {
             let touching = command.options.ttl.is_some();
-            match take(outcomes, 0) {
+            match take(answers, 0) {
                 Outcome::Value(view) => {
                     stats::with(|c| match touching {
                         true => c.touch_hits += 1,
@@ -193,7 +195,7 @@ pub(super) fn write(
             }
         }
         Kind::Set => {
-            let outcome = take(outcomes, 0);
+            let outcome = take(answers, 0);
             let (code, cas) = match outcome {
                 Outcome::Stored(cas) => ("HD", cas),
                 Outcome::NotStored => ("NS", 0),
@@ -225,7 +227,7 @@ pub(super) fn write(
             out.put_slice(b"\r\n");
         }
         Kind::SetTooLarge => out.put_slice(format!("{TOO_LARGE}\r\n").as_bytes()),
-        Kind::Delete => match take(outcomes, 0) {
+        Kind::Delete => match take(answers, 0) {
             Outcome::Deleted => {
                 stats::with(|c| c.delete_hits += 1);
                 if !quiet {
@@ -241,7 +243,7 @@ pub(super) fn write(
                 }
             }
         },
-        Kind::Arith => match take(outcomes, 0) {
+        Kind::Arith => match take(answers, 0) {
             Outcome::Value(view) => {
                 if quiet {
                     return;

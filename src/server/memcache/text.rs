@@ -19,8 +19,13 @@ fn name(spec: &command::CommandSpec) -> Bytes {
     Bytes::from_static(spec.name.as_bytes())
 }
 
-pub(super) async fn request(conn: &mut McConnection, command: Command) {
-    let start = conn.answers.len();
+/// Routes a request's commands and leaves its plan; hands flush_all and stats back, for
+/// [`request_slow`].
+pub(super) fn request(conn: &mut McConnection, command: Command) -> Option<Command> {
+    if matches!(command, Command::FlushAll { .. } | Command::Stats(_)) {
+        return Some(command);
+    }
+    let start = conn.batch().answers.len();
     match &command {
         Command::Get { keys, touch, .. } => {
             stats::with(|c| match touch {
@@ -29,15 +34,18 @@ pub(super) async fn request(conn: &mut McConnection, command: Command) {
             });
             for key in keys {
                 let args = match touch {
-                    None => vec![name(&semantics::GET), key.clone()],
-                    Some(exptime) => vec![
-                        name(&semantics::GAT),
-                        key.clone(),
-                        number(conn.expire_at(*exptime)),
-                        Bytes::new(),
-                        Bytes::new(),
-                        number(conn.draw_cas()),
-                    ],
+                    None => conn.args([name(&semantics::GET), key.clone()]),
+                    Some(exptime) => {
+                        let args = [
+                            name(&semantics::GAT),
+                            key.clone(),
+                            number(conn.expire_at(*exptime)),
+                            Bytes::new(),
+                            Bytes::new(),
+                            number(conn.draw_cas()),
+                        ];
+                        conn.args(args)
+                    }
                 };
                 let spec = if touch.is_some() {
                     &semantics::GAT
@@ -118,20 +126,30 @@ pub(super) async fn request(conn: &mut McConnection, command: Command) {
             ];
             conn.submit(&semantics::TOUCH, args);
         }
+        Command::Version => conn.line(&format!("VERSION {}", super::VERSION)),
+        Command::Quit => conn.quit = true,
+        Command::Verbosity { .. } | Command::FlushAll { .. } | Command::Stats(_) => {}
+    }
+    let end = conn.batch().answers.len();
+    conn.batch().plans.push(Plan::Text(command, start..end));
+    None
+}
+
+/// flush_all and stats, which wait for every shard.
+pub(super) async fn request_slow(conn: &mut McConnection, command: Command) {
+    match &command {
         Command::FlushAll { delay, .. } => {
             stats::with(|c| c.cmd_flush += 1);
             flush_all(conn, *delay).await;
         }
-        Command::Version => conn.line(&format!("VERSION {}", super::VERSION)),
-        Command::Quit => conn.quit = true,
-        Command::Verbosity { .. } => {}
         Command::Stats(args) => {
             stats_command(conn, args).await;
             return;
         }
+        _ => {}
     }
-    let end = conn.answers.len();
-    conn.plans.push(Plan::Text(command, start..end));
+    let range = conn.batch().answers.len()..conn.batch().answers.len();
+    conn.batch().plans.push(Plan::Text(command, range));
 }
 
 /// flush_all: FLUSHDB over every shard now, or after `delay` seconds (memcached's delayed flush
@@ -178,7 +196,7 @@ async fn stats_command(conn: &mut McConnection, args: &[Bytes]) {
                     text.push_str(&format!("STAT {name} {value}\r\n"));
                 }
                 text.push_str("END\r\n");
-                conn.plans.push(Plan::Bytes(Bytes::from(text)));
+                conn.batch().plans.push(Plan::Bytes(Bytes::from(text)));
             }
             None => conn.line("ERROR"),
         },
@@ -198,13 +216,13 @@ fn failed(out: &mut BytesMut, text: &str) {
 pub(super) fn write(
     out: &mut BytesMut,
     command: Command,
-    outcomes: &mut [Option<Outcome>],
+    answers: &mut [super::Answer],
     _now_ms: u64,
 ) {
     match command {
         Command::Get { keys, cas, touch } => {
             for (index, key) in keys.iter().enumerate() {
-                match take(outcomes, index) {
+                match take(answers, index) {
                     Outcome::Value(view) => {
                         stats::with(|c| match touch {
                             Some(_) => c.touch_hits += 1,
@@ -230,7 +248,7 @@ pub(super) fn write(
             out.put_slice(b"END\r\n");
         }
         Command::Store { kind, noreply, .. } => {
-            let outcome = take(outcomes, 0);
+            let outcome = take(answers, 0);
             if kind == StoreKind::Cas {
                 stats::with(|c| match outcome {
                     Outcome::Stored(_) => c.cas_hits += 1,
@@ -258,7 +276,7 @@ pub(super) fn write(
             }
         }
         Command::Delete { noreply, .. } => {
-            let outcome = take(outcomes, 0);
+            let outcome = take(answers, 0);
             stats::with(|c| match outcome {
                 Outcome::Deleted => c.delete_hits += 1,
                 _ => c.delete_misses += 1,
@@ -273,7 +291,7 @@ pub(super) fn write(
             }
         }
         Command::Arith { incr, noreply, .. } => {
-            let outcome = take(outcomes, 0);
+            let outcome = take(answers, 0);
             let hit = matches!(outcome, Outcome::Value(_));
             stats::with(|c| match (incr, hit) {
                 (true, true) => c.incr_hits += 1,
@@ -295,7 +313,7 @@ pub(super) fn write(
             }
         }
         Command::Touch { noreply, .. } => {
-            let outcome = take(outcomes, 0);
+            let outcome = take(answers, 0);
             stats::with(|c| match outcome {
                 Outcome::Touched => c.touch_hits += 1,
                 _ => c.touch_misses += 1,
