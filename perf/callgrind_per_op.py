@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """User-space instructions per operation of a server, counted by valgrind's callgrind (issue 6).
 
-    python3 perf/callgrind_per_op.py evalsha|multi|memcache|memcache-connect|idle [--server redis|PATH] [--amount N] [--keep FILE]
+    python3 perf/callgrind_per_op.py evalsha|multi|memcache|memcache-connect|idle [--server redis|memcached|PATH] [--amount N] [--keep FILE] [--cache-sim]
 
 CPU time on the shared 2-core machine moves by ±20% from run to run (PERF-METHOD.md §1), and for
 these workloads more than half of it is the kernel's socket work, the same syscalls per request
@@ -16,10 +16,14 @@ dumped after the measured load:
 - multi: perf/multi_lua_pubsub.py's MULTI/EXEC of 5 commands on 50 connections for --amount
   seconds (default 10), after 3 s;
 - memcache: perf/memcached.py's long-lived set/get mix (50 connections) on the memcached port,
-  after 5,000 requests (N = --amount, default 20,000); shardis only (issue 4);
+  after 5,000 requests (N = --amount, default 20,000); shardis or `--server memcached` (the
+  Debian package, `-t 1`: its counts include its listener and background threads);
 - memcache-connect: perf/memcached.py's connect-per-request (connect, set or get, close, one
   connection at a time) on the memcached port, after 1,000 (N = --amount, default 5,000);
 - idle: nothing for --amount seconds: the background cost per second, to judge the others by.
+--cache-sim adds callgrind's simulated caches (the host's first level, a 2 MiB last level as one
+core's L2; valgrind's model, not the hardware's): data misses per operation at each level, where
+instruction counts miss what a change to data layout did.
 Stdlib only; prints one line.
 """
 
@@ -28,6 +32,7 @@ import glob
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -41,9 +46,15 @@ mc = importlib.util.module_from_spec(MC_SPEC)
 MC_SPEC.loader.exec_module(mc)
 PORT = 16396
 MC_PORT = 16397
+# The simulated last level: one core's 2 MiB L2 (this machine's L3 is 480 MiB, shared by every
+# tenant of the host, so misses to it are what a request pays for and a simulation of it shows none).
+LAST_LEVEL = 2 * 1024 * 1024
 
 
 def server_command(server, data):
+    if server == "memcached":
+        command = ["memcached", "-p", str(MC_PORT), "-U", "0", "-t", "1", "-l", "127.0.0.1", "-m", "1024"]
+        return command + (["-u", "root"] if os.getuid() == 0 else [])
     if server == "redis":
         return [side.REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no", "--dir", data]
     return [server, "--port", str(PORT), "--bind", "0.0.0.0", "--threads", "1", "--appendonly", "no", "--save", "",
@@ -68,15 +79,22 @@ def main():
     parser.add_argument("--server", default=side.SHARDIS)
     parser.add_argument("--amount", type=float)
     parser.add_argument("--keep", metavar="FILE", help="copy the callgrind dump here, for callgrind_annotate")
+    parser.add_argument("--cache-sim", action="store_true", help="also count simulated data cache misses")
     options = parser.parse_args()
+    if options.server == "memcached" and not options.workload.startswith("memcache"):
+        raise SystemExit("memcached runs the memcache workloads only")
     data = tempfile.mkdtemp(prefix="shardis-callgrind-")
     out = os.path.join(data, "callgrind.out")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p"]
+                            + (["--cache-sim=yes", f"--LL={LAST_LEVEL},16,64"] if options.cache_sim else [])
                             + server_command(options.server, data),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=descriptor_limit if options.server == "memcached" else None)
     try:
         for _ in range(600):
-            if side.cli(PORT, "PING") == "PONG":
+            if options.server == "memcached" and memcached_ready():
+                break
+            if options.server != "memcached" and side.cli(PORT, "PING") == "PONG":
                 break
             time.sleep(0.1)
         else:
@@ -109,13 +127,17 @@ def main():
             operations = 1
         seconds = time.monotonic() - started
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=True)
-        instructions = 0
+        instructions, counts = 0, {}
         for _ in range(100):
             for dump in glob.glob(out + ".*"):
                 with open(dump) as f:
+                    events = []
                     for line in f:
+                        if line.startswith("events:"):
+                            events = line.split()[1:]
                         if line.startswith(("summary:", "totals:")) and int(line.split()[1]) > instructions:
                             instructions = int(line.split()[1])
+                            counts = dict(zip(events, map(int, line.split()[1:])))
                             if options.keep:
                                 shutil.copy(dump, options.keep)
             if instructions:
@@ -129,6 +151,28 @@ def main():
     print(f"{options.workload} {name}: {operations} operations in {seconds:.1f} s, "
           f"{instructions:,} instructions, {instructions / operations:,.0f} per operation, "
           f"{instructions / seconds:,.0f} per second")
+    if options.cache_sim:
+        d1 = counts.get("D1mr", 0) + counts.get("D1mw", 0)
+        ll = counts.get("DLmr", 0) + counts.get("DLmw", 0)
+        print(f"  simulated data misses per operation: first level {d1 / operations:,.1f}, "
+              f"last level {ll / operations:,.1f}")
+
+
+def descriptor_limit():
+    """memcached raises its descriptor limit to its 1024 connections; valgrind refuses any change
+    of the hard limit, so the soft one must already be 1024."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+
+def memcached_ready():
+    try:
+        with socket.create_connection(("127.0.0.1", MC_PORT), timeout=1) as sock:
+            sock.sendall(b"version\r\n")
+            return sock.recv(100).startswith(b"VERSION")
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -10,12 +10,16 @@ Scenarios, each run against memcached then shardis, round after round:
                ceiling of one address pair is ~15k connections/s, see PERF-METHOD.md section 3)
 
 Both servers get one core (taskset core 0, memcached -t 1, shardis --threads 1) and the load
-generator another (core 1). The figure that matters is the server's CPU time per request, read from
-/proc/<pid>/stat before and after each run (utime+stime, all threads); throughput is reported too, but
-this generator (Python, one process) sets the pace on non-pipelined load. Reports medians over rounds
-and the ratio memcached/shardis of CPU per request (above 1: shardis is cheaper). Every reply is
-checked. With --baseline, a second shardis binary runs in each round too (its own column and
-ratio), so a change is judged against memcached and the binary before it in the same run.
+generator another (core 1). The figure that matters is the server's CPU time per request: the time
+its threads ran, from /proc/<pid>/task/*/schedstat (nanoseconds, user and kernel; utime+stime in
+/proc/<pid>/stat counts 10 ms ticks, steps of 0.7% on a 300,000-request run) before and after each
+run. Throughput is reported too, but this generator (Python, one process) sets the pace on
+non-pipelined load. The servers take turns within a round, in reverse order every other round.
+Reports medians over rounds, the ratio of the median CPU per request (memcached/shardis: above 1,
+shardis is cheaper), and the median of the rounds' own ratios (each round's servers ran minutes
+apart at most, so this pairs them under the same load from the machine's other tenants). Every
+reply is checked. With --baseline, a second shardis binary runs in each round too (its own columns
+and ratios), so a change is judged against memcached and the binary before it in the same run.
 Standard library only; needs memcached, taskset and target/release/shardis.
 """
 
@@ -42,7 +46,22 @@ def progress(text):
 
 
 def cpu_seconds(pid):
-    """utime + stime of every thread of `pid`, in seconds."""
+    """The time every thread of `pid` has run (user and kernel), in seconds."""
+    total, seen = 0, False
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+                seen = True
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended
+    if seen:
+        return total / 1e9
+    return stat_seconds(pid)
+
+
+def stat_seconds(pid):
+    """utime + stime of every thread of `pid`, in seconds (in clock ticks)."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -211,27 +230,34 @@ def main():
     print("# memcached vs shardis (memcached port)\n")
     print(f"`{' '.join(sys.argv)}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"nproc {os.cpu_count()}, {version}, servers on core 0, generator on core 1.\n")
-    extra = " baseline req/s | baseline us CPU/req | CPU ratio memcached/baseline |" if args.baseline else ""
+    extra = (" baseline req/s | baseline us CPU/req | CPU ratio memcached/baseline | "
+             "median of rounds' ratios, baseline |") if args.baseline else ""
     print("| scenario | memcached req/s | shardis req/s | memcached us CPU/req | "
-          "shardis us CPU/req | CPU ratio memcached/shardis |" + extra)
-    print("|---|---|---|---|---|---|" + ("---|---|---|" if args.baseline else ""))
+          "shardis us CPU/req | CPU ratio memcached/shardis | median of rounds' ratios |" + extra)
+    print("|---|---|---|---|---|---|---|" + ("---|---|---|---|" if args.baseline else ""))
     for scenario in args.scenarios.split(","):
         results = {name: [] for name in names}
         for round_ in range(args.rounds):
-            for name in names:
+            for name in (names if round_ % 2 == 0 else names[::-1]):
                 result = measure(name, scenario, args)
                 results[name].append(result)
                 progress(f"{scenario} round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
-                         f"{result['cpu_us']:.2f} us CPU/req")
+                         f"{result['cpu_us']:.3f} us CPU/req")
         med = {name: {field: statistics.median(r[field] for r in runs)
                       for field in ("rps", "cpu_us")} for name, runs in results.items()}
         ratio = med["memcached"]["cpu_us"] / med["shardis"]["cpu_us"]
+
+        def paired(name):
+            return statistics.median(m["cpu_us"] / r["cpu_us"]
+                                     for m, r in zip(results["memcached"], results[name]))
+
         row = (f"| {scenario} | {med['memcached']['rps']:.0f} | {med['shardis']['rps']:.0f} | "
-               f"{med['memcached']['cpu_us']:.2f} | {med['shardis']['cpu_us']:.2f} | {ratio:.2f} |")
+               f"{med['memcached']['cpu_us']:.3f} | {med['shardis']['cpu_us']:.3f} | {ratio:.3f} | "
+               f"{paired('shardis'):.3f} |")
         if args.baseline:
             base = med["baseline"]
-            row += (f" {base['rps']:.0f} | {base['cpu_us']:.2f} | "
-                    f"{med['memcached']['cpu_us'] / base['cpu_us']:.2f} |")
+            row += (f" {base['rps']:.0f} | {base['cpu_us']:.3f} | "
+                    f"{med['memcached']['cpu_us'] / base['cpu_us']:.3f} | {paired('baseline'):.3f} |")
         print(row, flush=True)
 
 
