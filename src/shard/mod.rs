@@ -402,10 +402,10 @@ impl Shard {
         reply_to: ReplyTo,
         now_ms: u64,
     ) -> Option<Reply> {
-        self.observe.caller = reply_to.conn;
-        if self.locks.is_idle() {
-            return Some(self.execute(spec, db, &args, now_ms));
+        if let Some(reply) = self.run_now(spec, db, &args, reply_to.conn, now_ms) {
+            return Some(reply);
         }
+        self.observe.caller = reply_to.conn;
         let keys: Vec<LockKey> = spec
             .key_positions(&args)
             .map(|i| (db as u16, args[i].clone()))
