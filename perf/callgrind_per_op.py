@@ -53,7 +53,7 @@ LAST_LEVEL = 2 * 1024 * 1024
 
 def server_command(server, data):
     if server == "memcached":
-        command = ["memcached", "-p", str(MC_PORT), "-U", "0", "-t", "1", "-l", "127.0.0.1", "-m", "1024"]
+        command = ["memcached", "-p", str(MC_PORT), "-U", "0", "-t", "1", "-l", "0.0.0.0", "-m", "1024"]
         return command + (["-u", "root"] if os.getuid() == 0 else [])
     if server == "redis":
         return [side.REDIS, "--port", str(PORT), "--save", "", "--appendonly", "no", "--dir", data]

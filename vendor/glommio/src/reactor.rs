@@ -58,6 +58,10 @@ impl SharedChannels {
     }
 
     fn process_shared_channels(&mut self) -> usize {
+        // shardis patch: nothing to do without shared channels (several calls per loop turn).
+        if self.connection_wakers.is_empty() && self.wakers_map.is_empty() {
+            return 0;
+        }
         let mut woke = self.connection_wakers.len();
         for waker in self.connection_wakers.drain(..) {
             wake!(waker);

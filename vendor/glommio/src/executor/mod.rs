@@ -1482,6 +1482,10 @@ impl LocalExecutor {
             pin!(future);
 
             let mut pre_time = Instant::now();
+            // shardis patch: with an idle hook and no spinning, a loop turn polls the rings once
+            // (in `park`, or at the top of a turn that follows one that ran tasks), and does not
+            // read the clock for the runtime statistics (see SHARDIS-PATCH.md).
+            let mut just_parked = false;
             loop {
                 if let Poll::Ready(t) = future.as_mut().poll(cx) {
                     // can't be canceled, and join handle is None only upon
@@ -1490,18 +1494,37 @@ impl LocalExecutor {
                     this.queues.borrow_mut().stats.total_runtime += cur_time - pre_time;
                     break t.unwrap();
                 }
+                let lean = spin_before_park.is_zero() && crate::sys::has_idle_hook();
 
                 // We want to do I/O before we call run_task_queues,
                 // for the benefit of the latency ring. If there are pending
                 // requests that are latency sensitive we want them out of the
                 // ring ASAP (before we run the task queues). We will also use
                 // the opportunity to install the timer.
-                this.parker
-                    .poll_io(|| Some(this.preempt_timer_duration()))
-                    .expect("Failed to poll io! This is actually pretty bad!");
+                if !(lean && just_parked) {
+                    this.parker
+                        .poll_io(|| Some(this.preempt_timer_duration()))
+                        .expect("Failed to poll io! This is actually pretty bad!");
+                }
+                just_parked = false;
 
                 // run user code
                 let run = this.run_task_queues();
+
+                if lean {
+                    if !run {
+                        if let Poll::Ready(t) = future.as_mut().poll(cx) {
+                            break t.unwrap();
+                        }
+                        // `park` processes timers and channels and consumes the rings before it
+                        // sleeps (what `spin_poll_io` would do first).
+                        this.parker
+                            .park()
+                            .expect("Failed to park! This is actually pretty bad!");
+                        just_parked = true;
+                    }
+                    continue;
+                }
 
                 // account for runtime and poll/sleep if possible
                 let cur_time = Instant::now();

@@ -641,6 +641,9 @@ pub(crate) trait UringCommon {
     fn waiting_kernel_collection(&self) -> usize;
     fn needs_kernel_enter(&self) -> bool;
     fn can_sleep(&self) -> bool;
+    /// shardis patch: nothing queued for the ring, nothing prepared and not submitted, no
+    /// completion to consume, and (for rings that must be polled) nothing in the kernel.
+    fn quiet(&self) -> bool;
     /// None if it wasn't possible to acquire an `sqe`. `Some(true)` if it was
     /// possible and there was something to dispatch. `Some(false)` if there
     /// was nothing to dispatch
@@ -812,6 +815,14 @@ impl UringCommon for PollRing {
 
     fn can_sleep(&self) -> bool {
         self.submission_queue.borrow().is_empty() && !self.needs_kernel_enter()
+    }
+
+    fn quiet(&self) -> bool {
+        // An IOPOLL ring completes only when polled: anything in the kernel keeps it busy.
+        self.in_kernel == 0
+            && self.submission_queue.borrow().is_empty()
+            && !submissions_waiting(&self.ring)
+            && !completions_waiting(&self.ring)
     }
 
     fn waiting_kernel_submission(&self) -> usize {
@@ -1149,6 +1160,13 @@ impl UringCommon for SleepableRing {
             && self.waiting_kernel_collection() == 0
     }
 
+    fn quiet(&self) -> bool {
+        // Requests in the kernel complete on their own and signal the completion eventfd.
+        self.submission_queue.borrow().is_empty()
+            && !submissions_waiting(&self.ring)
+            && !completions_waiting(&self.ring)
+    }
+
     fn waiting_kernel_submission(&self) -> usize {
         self.ring.sq().ready() as usize
     }
@@ -1307,7 +1325,26 @@ fn completions_waiting(ring: &iou::IoUring) -> bool {
     let raw = ring.raw();
     // SAFETY: `kflags` points into the ring's shared memory, mapped for the ring's lifetime.
     let flags = unsafe { std::ptr::read_volatile(raw.sq.kflags) };
-    flags & uring_sys::IORING_SQ_CQ_OVERFLOW != 0 || ring.cq().ready() > 0
+    if flags & uring_sys::IORING_SQ_CQ_OVERFLOW != 0 {
+        return true;
+    }
+    // liburing's `io_uring_cq_ready` (an acquire load of the kernel's tail), without the call.
+    // SAFETY: `khead` and `ktail` point into the ring's shared memory, mapped for its lifetime.
+    let (head, tail) = unsafe {
+        let tail = (*(raw.cq.ktail as *const std::sync::atomic::AtomicU32))
+            .load(std::sync::atomic::Ordering::Acquire);
+        (std::ptr::read_volatile(raw.cq.khead), tail)
+    };
+    head != tail
+}
+
+/// shardis patch: whether a ring holds submissions prepared or not yet taken by the kernel
+/// (liburing's `io_uring_sq_ready` for rings without SQPOLL, without the call).
+fn submissions_waiting(ring: &iou::IoUring) -> bool {
+    let raw = ring.raw();
+    // SAFETY: `khead` points into the ring's shared memory, mapped for the ring's lifetime.
+    let head = unsafe { std::ptr::read_volatile(raw.sq.khead) };
+    raw.sq.sqe_tail != head
 }
 
 thread_local! {
@@ -1776,7 +1813,31 @@ impl Reactor {
         ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
+    /// shardis patch: with an idle hook, whether the rings have nothing to submit, reap or
+    /// re-arm (no queued or prepared submissions, no completions, the throughput preemption timer
+    /// still pending and no latency timer): `poll_io` and `wait` then skip the rings' submission,
+    /// cancellation and completion passes, which otherwise run several times per loop turn.
+    fn quiet_for_hook(&self) -> bool {
+        if !self.poll_ring.borrow().quiet()
+            || !self.main_ring.borrow().quiet()
+            || !self.latency_ring.borrow().quiet()
+        {
+            return false;
+        }
+        let latency = self.latency_preemption_timeout_src.take();
+        let no_latency_timer = latency.is_none();
+        self.latency_preemption_timeout_src.set(latency);
+        let throughput = self.throughput_preemption_timeout_src.take();
+        let pending = throughput.as_ref().is_some_and(|src| src.result().is_none());
+        self.throughput_preemption_timeout_src.set(throughput);
+        no_latency_timer && pending
+    }
+
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
+        if has_idle_hook() && self.quiet_for_hook() {
+            *woke += self.flush_syscall_thread();
+            return Ok(());
+        }
         self.poll_ring.borrow_mut().poll(woke)?;
         self.main_ring.borrow_mut().poll(woke)?;
         self.latency_ring.borrow_mut().poll(woke)?;
@@ -1847,6 +1908,30 @@ impl Reactor {
     {
         woke += self.flush_syscall_thread();
         let hooked = IDLE_HOOK.with(|hook| hook.borrow().is_some());
+
+        // shardis patch: with an idle hook and quiet rings (see `quiet_for_hook`), go straight
+        // to the sleep decision; the full path below would only find every queue empty.
+        if hooked && self.quiet_for_hook() {
+            let should_sleep = preempt_timer().is_none() && woke == 0;
+            if should_sleep {
+                self.notifier.prepare_to_sleep();
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                let events = process_remote_channels() + self.flush_syscall_thread();
+                if events == 0 {
+                    IDLE_HOOK.with(|hook| {
+                        if let Some(hook) = hook.borrow_mut().as_mut() {
+                            hook(user_timer);
+                        }
+                    });
+                    let mut poll_ring = self.poll_ring.borrow_mut();
+                    let mut main_ring = self.main_ring.borrow_mut();
+                    let mut lat_ring = self.latency_ring.borrow_mut();
+                    consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
+                }
+                self.notifier.wake_up();
+            }
+            return Ok(should_sleep);
+        }
 
         let mut poll_ring = self.poll_ring.borrow_mut();
         let mut main_ring = self.main_ring.borrow_mut();
