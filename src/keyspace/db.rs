@@ -55,6 +55,7 @@ use indexmap::IndexSet;
 
 use super::cut::Cut;
 use super::glob::glob_match;
+use super::item::Item;
 use super::value::Value;
 
 mod table;
@@ -242,6 +243,44 @@ impl Db {
                 self.volatile.insert(Key::new(stored_key));
             } else {
                 self.volatile.swap_remove(stored_key);
+            }
+        }
+    }
+
+    /// [`Db::insert`] of an item, written into the box of the item the key holds, if it holds
+    /// one (live or not): a memcached overwrite then allocates and frees nothing.
+    pub fn insert_item(&mut self, key: &[u8], item: Item, expire_at: u64) {
+        let reusable = self.entries.get_index_of(key).filter(|&index| {
+            matches!(
+                self.entries.get_index(index),
+                Some((
+                    _,
+                    Entry {
+                        value: Value::Item(_),
+                        ..
+                    }
+                ))
+            )
+        });
+        let Some(index) = reusable else {
+            let value = Value::Item(Box::new(item));
+            return self.insert(key, Entry { value, expire_at });
+        };
+        self.before_change(index);
+        let Some((_, entry)) = self.entries.get_index_mut(index) else {
+            return;
+        };
+        let volatile_before = entry.expire_at != 0;
+        entry.expire_at = expire_at;
+        if let Value::Item(old) = &mut entry.value {
+            **old = item;
+        }
+        let volatile_now = expire_at != 0;
+        if volatile_now != volatile_before {
+            if volatile_now {
+                self.volatile.insert(Key::new(key));
+            } else {
+                self.volatile.swap_remove(key);
             }
         }
     }

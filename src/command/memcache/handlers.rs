@@ -273,17 +273,14 @@ fn put(
         ctx.db().remove(key, now_ms);
         return Outcome::Stored(cas).into_reply();
     }
-    let entry = Entry {
-        value: Value::Item(Box::new(Item {
-            data,
-            flags,
-            cas,
-            last_access: seconds(now_ms),
-            ..Item::default()
-        })),
-        expire_at,
+    let item = Item {
+        data,
+        flags,
+        cas,
+        last_access: seconds(now_ms),
+        ..Item::default()
     };
-    ctx.db().insert(key, entry);
+    ctx.db().insert_item(key, item, expire_at);
     Outcome::Stored(cas).into_reply()
 }
 

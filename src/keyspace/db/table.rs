@@ -206,9 +206,13 @@ impl Table {
 
     /// Position of `key`.
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
+        self.find(self.hash(key), key)
+    }
+
+    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let chunks = &self.chunks;
         self.index
-            .find(self.hash(key), |&position| {
+            .find(hash, |&position| {
                 let position = position as usize;
                 chunks[position / CHUNK][position % CHUNK].key.as_bytes() == key
             })
@@ -245,10 +249,16 @@ impl Table {
     /// Inserts or replaces; returns the position and the replaced entry. A replaced key keeps
     /// its position and its stored key.
     pub fn insert_full(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
-        if let Some(position) = self.get_index_of(key) {
+        let hash = self.hash(key);
+        if let Some(position) = self.find(hash, key) {
             let old = std::mem::replace(&mut self.slot_mut(position).entry, entry);
             return (position, Some(old));
         }
+        (self.insert_absent(hash, key, entry), None)
+    }
+
+    /// Adds `key`, known absent, whose hash is `hash`; returns its position.
+    fn insert_absent(&mut self, hash: u64, key: &[u8], entry: Entry) -> usize {
         let position = self.len;
         assert!(
             position < u32::MAX as usize,
@@ -260,11 +270,11 @@ impl Table {
         });
         let (chunks, hasher) = (&self.chunks, &self.hasher);
         self.index
-            .insert_unique(self.hasher.hash_one(key), position as u32, |&position| {
+            .insert_unique(hash, position as u32, |&position| {
                 let position = position as usize;
                 hasher.hash_one(chunks[position / CHUNK][position % CHUNK].key.as_bytes())
             });
-        (position, None)
+        position
     }
 
     fn push_slot(&mut self, slot: Slot) {

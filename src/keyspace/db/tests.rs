@@ -375,3 +375,42 @@ fn avg_ttl_and_memory_estimate() {
     assert!(db.is_empty());
     assert_eq!(db.expires_len(), 0);
 }
+
+#[test]
+fn insert_item_writes_into_the_old_items_box() {
+    use crate::keyspace::item::ItemData;
+    let item = |data: &[u8], cas: u64| Item {
+        data: ItemData::new(data),
+        cas,
+        ..Item::default()
+    };
+    let boxed = |db: &mut Db| match &db.get(b"k", 0).expect("present").value {
+        Value::Item(item) => (&**item as *const Item, item.cas, item.data.to_vec()),
+        other => panic!("not an item: {other:?}"),
+    };
+    let mut db = Db::new();
+    // Absent: a new item, volatile.
+    db.insert_item(b"k", item(b"one", 1), 500);
+    assert_eq!(db.expires_len(), 1);
+    let (first, cas, data) = boxed(&mut db);
+    assert_eq!((cas, &data[..]), (1, &b"one"[..]));
+    // Over an item: the same box, the new data, deadline and CAS; no longer volatile.
+    let before = db.mutations();
+    db.insert_item(b"k", item(b"two", 2), 0);
+    assert!(db.mutations() > before);
+    let (second, cas, data) = boxed(&mut db);
+    assert_eq!(second, first, "the old box is reused");
+    assert_eq!((cas, &data[..]), (2, &b"two"[..]));
+    assert_eq!(db.get(b"k", 0).expect("present").expire_at, 0);
+    assert_eq!(db.expires_len(), 0);
+    // Volatile again, through the reuse path.
+    db.insert_item(b"k", item(b"three", 3), 900);
+    assert_eq!(db.expires_len(), 1);
+    assert_eq!(db.get(b"k", 0).expect("present").expire_at, 900);
+    // Over a plain string (or another type): replaced by an item.
+    db.insert(Bytes::from_static(b"s"), entry("plain", 0));
+    db.insert_item(b"s", item(b"x", 4), 0);
+    assert!(matches!(&db.get(b"s", 0).expect("present").value, Value::Item(item) if item.cas == 4));
+    assert_eq!(db.len(), 2);
+    db.check_invariants();
+}

@@ -307,6 +307,39 @@ fn tokens_split_on_runs_of_spaces() {
 }
 
 #[test]
+fn tokens_split_word_at_a_time_agrees_with_a_byte_loop() {
+    // Every line up to 11 bytes over bytes around the space's value (0x1f, 0x20, 0x21, 0xa0
+    // would fool a borrowing zero-byte test) and 0x00, across the 8-byte word boundary.
+    let alphabet = [b' ', 0x1f, 0x21, 0xa0, 0x00, b'k'];
+    let naive = |line: &[u8]| -> Vec<Vec<u8>> {
+        line.split(|&byte| byte == b' ')
+            .filter(|token| !token.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let mut checked = 0;
+    for len in 0..=11u32 {
+        // Fewer symbols for the longest lines keeps the count near a million.
+        let symbols = if len > 8 { 3 } else { alphabet.len() };
+        let total = (symbols as u64).pow(len);
+        for mut n in 0..total {
+            let line: Vec<u8> = (0..len)
+                .map(|_| {
+                    let byte = alphabet[(n % symbols as u64) as usize];
+                    n /= symbols as u64;
+                    byte
+                })
+                .collect();
+            let tokens = super::text::Tokens::split(Bytes::copy_from_slice(&line));
+            let got: Vec<Vec<u8>> = (0..tokens.len()).map(|i| tokens[i].to_vec()).collect();
+            assert_eq!(got, naive(&line), "{line:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100_000);
+}
+
+#[test]
 fn numbers_parse_as_memcached_does() {
     assert_eq!(parse_u64(b"0"), Some(0));
     assert_eq!(parse_u64(b"+42"), Some(42));

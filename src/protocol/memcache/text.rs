@@ -451,23 +451,42 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// Splits at spaces (runs of them count as one), eight bytes at a time: each word's spaces
+    /// are found as a bit mask, and a token ends at every space that follows a non-space.
     pub fn split(line: Bytes) -> Tokens {
+        const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         let mut spans = SmallVec::new();
         let bytes = &line[..];
-        let mut i = 0;
-        loop {
-            while i < bytes.len() && bytes[i] == b' ' {
-                i += 1;
+        // Start of the token being read (a token is non-empty: `start < end`).
+        let mut start = 0usize;
+        let mut at_space = |position: usize, spans: &mut SmallVec<[(u32, u32); 8]>| {
+            if position > start {
+                spans.push((start as u32, position as u32));
             }
-            if i == bytes.len() {
-                break;
+            start = position + 1;
+        };
+        let mut offset = 0;
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let word = u64::from_le_bytes(word.try_into().expect("8-byte chunk"));
+            let x = word ^ SPACES;
+            // The high bit of each byte of `x` that is zero, i.e. of each space (exact per byte:
+            // no borrow crosses bytes).
+            let mut mask = !(((x & LOW7) + LOW7) | x) & HIGH;
+            while mask != 0 {
+                at_space(offset + (mask.trailing_zeros() / 8) as usize, &mut spans);
+                mask &= mask - 1;
             }
-            let start = i;
-            while i < bytes.len() && bytes[i] != b' ' {
-                i += 1;
-            }
-            spans.push((start as u32, i as u32));
+            offset += 8;
         }
+        for (i, &byte) in words.remainder().iter().enumerate() {
+            if byte == b' ' {
+                at_space(offset + i, &mut spans);
+            }
+        }
+        at_space(bytes.len(), &mut spans);
         Tokens { line, spans }
     }
 

@@ -1,7 +1,6 @@
 //! The classic text commands: which internal commands a request runs, and memcached 1.6's
 //! reply lines for their outcomes.
 
-use std::fmt::Write;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -9,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::command::memcache::{self as semantics, number, Outcome, StoreMode};
 use crate::command::{self};
 use crate::protocol::memcache::text::{Command, StoreKind, TOO_LARGE};
+use crate::protocol::reply::decimal_u64;
 
 use super::{stats, store_args, take, McConnection, Plan, DB};
 use crate::server::coordinator;
@@ -230,12 +230,16 @@ pub(super) fn write(
                         });
                         out.put_slice(b"VALUE ");
                         out.put_slice(key);
-                        // fmt::Write into the output buffer: no allocation per hit.
-                        let _ = if cas {
-                            write!(out, " {} {} {}\r\n", view.flags, view.data.len(), view.cas)
-                        } else {
-                            write!(out, " {} {}\r\n", view.flags, view.data.len())
-                        };
+                        let mut digits = [0u8; 20];
+                        out.put_u8(b' ');
+                        out.put_slice(decimal_u64(view.flags as u64, &mut digits));
+                        out.put_u8(b' ');
+                        out.put_slice(decimal_u64(view.data.len() as u64, &mut digits));
+                        if cas {
+                            out.put_u8(b' ');
+                            out.put_slice(decimal_u64(view.cas, &mut digits));
+                        }
+                        out.put_slice(b"\r\n");
                         out.put_slice(&view.data);
                         out.put_slice(b"\r\n");
                     }
