@@ -250,22 +250,28 @@ impl Db {
     /// [`Db::insert`] of an item, written into the box of the item the key holds, if it holds
     /// one (live or not): a memcached overwrite then allocates and frees nothing.
     pub fn insert_item(&mut self, key: &[u8], item: Item, expire_at: u64) {
-        let reusable = self.entries.get_index_of(key).filter(|&index| {
-            matches!(
-                self.entries.get_index(index),
-                Some((
-                    _,
-                    Entry {
-                        value: Value::Item(_),
-                        ..
-                    }
-                ))
-            )
-        });
-        let Some(index) = reusable else {
+        let hash = self.entries.hash(key);
+        let Some(index) = self.entries.find(hash, key) else {
+            // Absent: added with the hash just computed (no second lookup).
+            self.mutations += 1;
+            let value = Value::Item(Box::new(item));
+            self.entries
+                .insert_absent(hash, key, Entry { value, expire_at });
+            if expire_at != 0 {
+                self.volatile.insert(Key::new(key));
+            }
+            return;
+        };
+        if !matches!(
+            self.at(index),
+            Some(Entry {
+                value: Value::Item(_),
+                ..
+            })
+        ) {
             let value = Value::Item(Box::new(item));
             return self.insert(key, Entry { value, expire_at });
-        };
+        }
         self.before_change(index);
         let Some((_, entry)) = self.entries.get_index_mut(index) else {
             return;

@@ -374,9 +374,6 @@ impl Shard {
         self.misconf().unwrap_or_else(Reply::ok)
     }
 
-    /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
-    /// earlier command on the same key is still waiting). `None` means it was parked and its reply
-    /// will come out of [`Shard::unlock`].
     /// Runs a command for connection `conn` now, its arguments staying with the caller (who may
     /// reuse their buffer); `None` while any key is locked here: then [`Shard::submit`] it.
     pub fn run_now(
@@ -394,6 +391,9 @@ impl Shard {
         Some(self.execute(spec, db, args, now_ms))
     }
 
+    /// Runs a command now unless one of its keys is locked by a cross-shard transaction (or an
+    /// earlier command on the same key is still waiting). `None` means it was parked and its reply
+    /// will come out of [`Shard::unlock`].
     pub fn submit(
         &mut self,
         spec: &'static CommandSpec,

@@ -192,7 +192,7 @@ impl Table {
     pub const SLOT_SIZE: usize = size_of::<Slot>();
     pub const BUCKET_SIZE: usize = size_of::<u32>() + 1;
 
-    fn hash(&self, key: &[u8]) -> u64 {
+    pub(super) fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -209,7 +209,8 @@ impl Table {
         self.find(self.hash(key), key)
     }
 
-    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+    /// Position of `key`, whose hash is `hash`.
+    pub(super) fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let chunks = &self.chunks;
         self.index
             .find(hash, |&position| {
@@ -258,7 +259,7 @@ impl Table {
     }
 
     /// Adds `key`, known absent, whose hash is `hash`; returns its position.
-    fn insert_absent(&mut self, hash: u64, key: &[u8], entry: Entry) -> usize {
+    pub(super) fn insert_absent(&mut self, hash: u64, key: &[u8], entry: Entry) -> usize {
         let position = self.len;
         assert!(
             position < u32::MAX as usize,

@@ -468,9 +468,9 @@ impl Tokens {
             start = position + 1;
         };
         let mut offset = 0;
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let word = u64::from_le_bytes(word.try_into().expect("8-byte chunk"));
+        let (words, tail) = bytes.as_chunks::<8>();
+        for &word in words {
+            let word = u64::from_le_bytes(word);
             let x = word ^ SPACES;
             // The high bit of each byte of `x` that is zero, i.e. of each space (exact per byte:
             // no borrow crosses bytes).
@@ -481,7 +481,7 @@ impl Tokens {
             }
             offset += 8;
         }
-        for (i, &byte) in words.remainder().iter().enumerate() {
+        for (i, &byte) in tail.iter().enumerate() {
             if byte == b' ' {
                 at_space(offset + i, &mut spans);
             }

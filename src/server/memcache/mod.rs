@@ -471,8 +471,7 @@ fn store_args(
 ) -> Vec<Bytes> {
     let cas = new_cas.unwrap_or_else(|| conn.draw_cas());
     let expire_at = conn.expire_at(exptime);
-    let mut args = std::mem::take(&mut conn.batch().args);
-    args.reserve(8);
+    let mut args = conn.args([]);
     semantics::store_args(
         &mut args,
         key,
